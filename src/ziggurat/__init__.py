@@ -1,0 +1,42 @@
+"""ziggurat: a fast engine for gigantic biomedical images.
+
+>>> import ziggurat
+>>> image = ziggurat.open("slide.svs")                  # doctest: +SKIP
+>>> tile = image.read_region((1000, 2000), 0, (512, 512))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import errors
+from .image import Image, Level
+from .sources.array import ArraySource
+from .sources.registry import open_source
+
+__all__ = ["Image", "Level", "errors", "from_array", "open"]
+__version__ = "0.1.0"
+
+
+def open(path: str | os.PathLike, backend: str | None = None, **options: object) -> Image:  # noqa: A001
+    """Open any supported image; ``backend`` forces one (``"tiff"``, ``"openslide"``, ...)."""
+    path = os.fspath(path)
+    source = open_source(path, backend, **options)
+    return Image(source, path, source.name)
+
+
+def from_array(
+    levels: np.ndarray | Sequence[np.ndarray],
+    *,
+    mpp: tuple[float, float] | None = None,
+    tile_shape: tuple[int, int] = (256, 256),
+    channel_names: Sequence[str] = (),
+) -> Image:
+    """Wrap an (H, W[, C]) array, or a list of them finest first, as an Image."""
+    if isinstance(levels, np.ndarray):
+        levels = [levels]
+    source = ArraySource(levels, mpp=mpp, tile_shape=tile_shape, channel_names=channel_names)
+    return Image(source, None, "array")

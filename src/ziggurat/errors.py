@@ -1,0 +1,35 @@
+"""The exception hierarchy: every failure a user can cause has a type and names the file.
+
+Each class also derives from the matching built-in exception, so code written for
+openslide or plain Python (``except FileNotFoundError``, ``except ValueError``) keeps working.
+"""
+
+from __future__ import annotations
+
+
+class ZigguratError(Exception):
+    """Base class of every error raised by ziggurat."""
+
+
+class ImageNotFoundError(ZigguratError, FileNotFoundError):
+    """The path does not exist."""
+
+
+class UnsupportedFormatError(ZigguratError, ValueError):
+    """No backend can read this file (not an image, or a format we do not know)."""
+
+
+class CorruptImageError(ZigguratError, ValueError):
+    """The file is an image we know but its structure or data is damaged (truncated, bad bytes)."""
+
+
+class UnsupportedCodecError(ZigguratError, ValueError):
+    """The file is readable but stores pixels with a codec we cannot decode."""
+
+
+class OutOfRangeError(ZigguratError, IndexError):
+    """A level, tile, or coordinate lies outside the image."""
+
+
+class BackendUnavailableError(ZigguratError, ImportError):
+    """A backend was asked for by name but its optional dependency is not installed."""

@@ -1,0 +1,1 @@
+"""Format backends, one module each, registered under the ``ziggurat.sources`` entry points."""

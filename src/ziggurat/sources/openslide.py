@@ -1,0 +1,80 @@
+"""openslide backend: the vendor formats only openslide reads (MRXS, VMS, BIF, ...) and a fallback."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import openslide
+
+from ..errors import CorruptImageError, UnsupportedFormatError
+from .base import SourceMetadata
+
+# formats the TIFF backend reads better; openslide ranks below it for these
+TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
+
+
+class OpenSlideLevel:
+    """A level read through openslide (RGBA, premultiplied; alpha dropped)."""
+
+    def __init__(self, slide: openslide.OpenSlide, index: int, tile: tuple[int, int]) -> None:
+        self._slide = slide
+        self._index = index
+        self._downsample = slide.level_downsamples[index]
+        w, h = slide.level_dimensions[index]
+        self.shape = (h, w, 3)
+        self.dtype = np.dtype(np.uint8)
+        self.tile_shape = tile
+
+    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+        location = (round(x * self._downsample), round(y * self._downsample))
+        region = self._slide.read_region(location, self._index, (width, height))
+        return np.asarray(region)[..., :3].copy()
+
+
+class OpenSlideSource:
+    """Any slide openslide-python opens."""
+
+    name = "openslide"
+
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        if os.path.isdir(path):
+            return 0
+        try:
+            vendor = openslide.OpenSlide.detect_format(path)
+        except Exception:
+            return 0
+        if vendor is None:
+            return 0
+        return 10 if path.lower().endswith(TIFF_SUFFIXES) else 60
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._slide = openslide.OpenSlide(path)
+        except openslide.OpenSlideUnsupportedFormatError as exc:
+            raise UnsupportedFormatError(f"{path}: openslide cannot read it ({exc})") from exc
+        except openslide.OpenSlideError as exc:
+            raise CorruptImageError(f"{path}: {exc}") from exc
+        props = dict(self._slide.properties)
+        self.levels = []
+        for i in range(self._slide.level_count):
+            tw = int(props.get(f"openslide.level[{i}].tile-width", 256))
+            th = int(props.get(f"openslide.level[{i}].tile-height", 256))
+            self.levels.append(OpenSlideLevel(self._slide, i, (th, tw)))
+        mpp_x, mpp_y = props.get("openslide.mpp-x"), props.get("openslide.mpp-y")
+        power = props.get("openslide.objective-power")
+        keep = {k: v for k, v in props.items() if not k.startswith("openslide.level")}
+        self.metadata = SourceMetadata(
+            format=props.get("openslide.vendor", "openslide"),
+            mpp=(float(mpp_x), float(mpp_y)) if mpp_x and mpp_y else None,
+            objective_power=float(power) if power else None,
+            properties=keep,
+            associated_names=list(self._slide.associated_images),
+        )
+
+    def read_associated(self, name: str) -> np.ndarray:
+        return np.asarray(self._slide.associated_images[name].convert("RGB"))
+
+    def close(self) -> None:
+        self._slide.close()

@@ -1,0 +1,63 @@
+"""A process-wide LRU of decoded native tiles, bounded in bytes (openslide keeps one too).
+
+Reads that overlap the same native tile (neighbouring regions, DeepZoom tiles with overlap) decode
+it once. The budget comes from ``ZIGGURAT_DECODED_CACHE`` (bytes; 0 disables), default 256 MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+import numpy as np
+
+DEFAULT_BYTES = 256 * 2**20
+
+
+class DecodedTileCache:
+    """Thread-safe LRU of arrays keyed by anything hashable, evicting past ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = self.evictions = 0
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: Hashable, value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = value
+            self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= evicted.nbytes
+                self.evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+DECODED_TILES = DecodedTileCache(int(os.environ.get("ZIGGURAT_DECODED_CACHE", DEFAULT_BYTES)))
