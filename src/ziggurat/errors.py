@@ -33,3 +33,15 @@ class OutOfRangeError(ZigguratError, IndexError):
 
 class BackendUnavailableError(ZigguratError, ImportError):
     """A backend was asked for by name but its optional dependency is not installed."""
+
+
+class StyleError(ZigguratError, ValueError):
+    """A rendering style is malformed; the message names the bad field."""
+
+
+class EncodingError(ZigguratError, ValueError):
+    """An output encoding is unknown or its parameters are invalid."""
+
+
+class CacheConfigError(ZigguratError, ValueError):
+    """A cache URL or its options cannot be understood."""
