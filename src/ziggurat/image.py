@@ -190,12 +190,14 @@ class Image:
         for i, level in enumerate(self.levels):
             props[f"openslide.level[{i}].width"] = str(level.size[0])
             props[f"openslide.level[{i}].height"] = str(level.size[1])
-            props[f"openslide.level[{i}].downsample"] = repr(level.downsample)
+            props[f"openslide.level[{i}].downsample"] = format_number(level.downsample)
             props[f"openslide.level[{i}].tile-height"] = str(level.tile_shape[0])
             props[f"openslide.level[{i}].tile-width"] = str(level.tile_shape[1])
+        if "tiff.ImageDescription" in props:
+            props.setdefault("openslide.comment", props["tiff.ImageDescription"])
         if self.mpp is not None:
-            props["openslide.mpp-x"] = repr(self.mpp[0])
-            props["openslide.mpp-y"] = repr(self.mpp[1])
+            props["openslide.mpp-x"] = format_number(self.mpp[0])
+            props["openslide.mpp-y"] = format_number(self.mpp[1])
         if self.objective_power is not None:
             props["openslide.objective-power"] = f"{self.objective_power:g}"
         return props
@@ -288,6 +290,11 @@ class Image:
 def _downsample(base_w: int, base_h: int, shape: tuple[int, int, int]) -> float:
     """openslide's rule: the mean of the width and height ratios to level 0."""
     return (base_w / shape[1] + base_h / shape[0]) / 2
+
+
+def format_number(value: float) -> str:
+    """Numbers in properties as openslide prints them: integers without a decimal point."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _opaque(dtype: np.dtype) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 import tifffile
 
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
+from ..image import format_number
 from ..io import RandomAccessFile, decode_pool
 from ..tilecache import DECODED_TILES
 from .base import LevelReader, SourceMetadata
@@ -264,10 +265,9 @@ class TiffSource:
             tag = page.tags.get(name)
             if tag is not None:
                 num, den = tag.value
-                props[f"tiff.{name}"] = repr(num / den if den else 0.0)
-        if "ResolutionUnit" in page.tags:
-            unit = page.tags["ResolutionUnit"].value
-            props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
+                props[f"tiff.{name}"] = format_number(num / den if den else 0.0)
+        unit = page.tags.valueof("ResolutionUnit", 2)
+        props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
         meta = SourceMetadata(format=_vendor(tif), properties=props)
         if tif.is_svs:
             self._aperio(page.description, meta)
@@ -316,7 +316,10 @@ class TiffSource:
     def read_associated(self, name: str) -> np.ndarray:
         for series in self._series[1:]:
             if series.name.lower() == name:
-                data = series.asarray()
+                try:
+                    data = series.asarray()
+                except Exception as exc:
+                    raise CorruptImageError(f"{self.path}: cannot decode {name} image ({exc})") from exc
                 return data if data.ndim == 3 else data[..., None]
         raise KeyError(name)
 
