@@ -1,0 +1,206 @@
+"""OME-Zarr volumes: write NGFF 0.5 on Zarr v3 (sharded, blosc-zstd), read NGFF 0.5 and 0.4 / Zarr v2.
+
+Layout written: a group whose ``ome`` attribute holds one multiscale (axes ``[t|c] z y x`` with units,
+a ``scale`` and, for axis-aligned volumes, a ``translation`` per level), arrays ``0``, ``1``, … each
+halved in y and x from the previous one, and a ``ziggurat`` attribute with the world affine and the
+source's own metadata (e.g. the NIfTI header) so that exporting back is exact.
+
+Compression (measured on the 240x240x155 float32 MRI phantom, docs/volumes.md): blosc zstd level 5
+with byte shuffle is 0.75-0.80x the size of the ``.nii.gz`` and decodes at 2-3 GB/s per core; lz4
+decodes faster but is larger than gzip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from ..atomic import atomic_path
+from ..errors import CorruptImageError, UnsupportedFormatError
+from ..resample import downsample2
+
+PRESETS = ("axial", "isotropic", "auto")
+SHARD_BYTES = 256 * 2**20  # a shard (one file) holds at most this much raw data
+MIN_LEVEL = 64  # stop the pyramid when y or x would fall below this
+UNITS = {"z": "millimeter", "y": "millimeter", "x": "millimeter", "t": "second"}
+AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+
+
+@dataclass
+class VolumeMeta:
+    """What a volume store records besides pixels."""
+
+    axes: tuple[str, ...]
+    spacing: tuple[float, ...]  # per axis of level 0 (1.0 for c)
+    affine: np.ndarray  # 4x4, NIfTI convention: (x, y, z, 1) voxel index -> world mm (RAS+)
+    extra: dict = field(default_factory=dict)  # the source's own metadata, e.g. {"nifti": {...}}
+
+
+def chunk_shape(chunks: str | Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
+    """Chunk shape for a ``[c|t] z y x`` array from a preset name or explicit ``(z, y, x)``."""
+    z, y, x = shape[-3:]
+    lead = (1,) * (len(shape) - 3)
+    if isinstance(chunks, str):
+        if chunks == "axial":
+            zyx = (1, y, x)
+        elif chunks == "isotropic":
+            zyx = (64, 64, 64)
+        elif chunks == "auto":
+            zyx = (16, 64, 64)
+        else:
+            raise UnsupportedFormatError(f"unknown chunk preset {chunks!r}; use {', '.join(PRESETS)} or Z,Y,X")
+    else:
+        zyx = tuple(int(c) for c in chunks)
+        if len(zyx) != 3 or min(zyx) < 1:
+            raise UnsupportedFormatError(f"explicit chunks must be three positive ints Z,Y,X, got {chunks!r}")
+    return lead + tuple(min(c, n) for c, n in zip(zyx, (z, y, x)))
+
+
+def shard_shape(chunks: tuple[int, ...], shape: Sequence[int], itemsize: int) -> tuple[int, ...]:
+    """Whole y-x planes of chunks per shard, as many z chunks as fit in SHARD_BYTES."""
+    lead = (1,) * (len(shape) - 3)
+    cz, cy, cx = chunks[-3:]
+    z, y, x = shape[-3:]
+    sy, sx = math.ceil(y / cy) * cy, math.ceil(x / cx) * cx
+    per_z_chunk = cz * sy * sx * itemsize
+    nz = max(1, min(math.ceil(z / cz), SHARD_BYTES // max(per_z_chunk, 1)))
+    return lead + (nz * cz, sy, sx)
+
+
+def pyramid(array: np.ndarray, min_size: int = MIN_LEVEL) -> list[np.ndarray]:
+    """Level 0 and successive 2x area-mean reductions in y and x (z is kept: slices stay slices)."""
+    levels = [array]
+    while min(levels[-1].shape[-2:]) // 2 >= min_size:
+        prev = levels[-1]
+        flat = prev.reshape(-1, *prev.shape[-2:])  # (n, y, x)
+        small = downsample2(np.moveaxis(flat, 0, -1))  # (y/2, x/2, n)
+        levels.append(np.moveaxis(small, -1, 0).reshape(*prev.shape[:-2], *small.shape[:2]))
+    return levels
+
+
+def _translation(affine: np.ndarray, axes: Sequence[str]) -> list[float] | None:
+    """NGFF translation (per axis) when the affine is axis-aligned with positive steps, else None."""
+    linear = affine[:3, :3]
+    if not np.allclose(linear, np.diag(np.diag(linear))) or np.any(np.diag(linear) <= 0):
+        return None
+    origin = {"x": affine[0, 3], "y": affine[1, 3], "z": affine[2, 3]}
+    return [float(origin.get(a, 0.0)) for a in axes]
+
+
+def ngff_attributes(meta: VolumeMeta, n_levels: int, name: str) -> dict:
+    """The ``ome`` attribute (NGFF 0.5) of a multiscale volume with ``n_levels`` levels."""
+    axes = []
+    for a in meta.axes:
+        entry = {"name": a, "type": AXIS_TYPES[a]}
+        if a in UNITS:
+            entry["unit"] = UNITS[a]
+        axes.append(entry)
+    translation = _translation(meta.affine, meta.axes)
+    datasets = []
+    for i in range(n_levels):
+        scale = [s * (2**i if a in "yx" else 1) for a, s in zip(meta.axes, meta.spacing)]
+        transforms: list[dict] = [{"type": "scale", "scale": scale}]
+        if translation is not None:
+            shifted = [t + (s - s0) / 2 for t, s, s0 in zip(translation, scale, meta.spacing)]
+            transforms.append({"type": "translation", "translation": shifted})
+        datasets.append({"path": str(i), "coordinateTransformations": transforms})
+    multiscale = {"name": name, "axes": axes, "datasets": datasets, "type": "mean"}
+    return {"version": "0.5", "multiscales": [multiscale]}
+
+
+def write_omezarr(
+    out: str | os.PathLike,
+    array: np.ndarray,
+    meta: VolumeMeta,
+    *,
+    chunks: str | Sequence[int] = "auto",
+    levels: int | None = None,
+    overwrite: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write ``array`` (axes ``meta.axes``) as a sharded NGFF 0.5 multiscale; atomic.
+
+    ``levels`` caps the pyramid (None: down to ~64 px); ``progress(done, total)`` is called per level.
+    """
+    if array.ndim != len(meta.axes):
+        raise UnsupportedFormatError(f"array has {array.ndim} axes but metadata names {meta.axes}")
+    arrays = pyramid(array)[: levels or None]
+    out = Path(out)
+    with atomic_path(out, directory=True, overwrite=overwrite) as tmp:
+        root = zarr.open_group(tmp, mode="w", zarr_format=3)
+        root.attrs["ome"] = ngff_attributes(meta, len(arrays), out.stem)
+        root.attrs["ziggurat"] = {"affine": meta.affine.tolist(), **meta.extra}
+        for i, level in enumerate(arrays):
+            inner = chunk_shape(chunks, level.shape)
+            stored = root.create_array(
+                str(i),
+                shape=level.shape,
+                dtype=level.dtype,
+                chunks=inner,
+                shards=shard_shape(inner, level.shape, level.dtype.itemsize),
+                compressors=BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"),
+                dimension_names=list(meta.axes),
+                fill_value=0,
+            )
+            stored[...] = level
+            if progress:
+                progress(i + 1, len(arrays))
+    return out
+
+
+@dataclass
+class StoreInfo:
+    """A parsed multiscale store: level array paths finest first, and metadata."""
+
+    version: str
+    zarr_format: int
+    level_paths: list[str]
+    meta: VolumeMeta
+
+
+def read_store(path: str | os.PathLike) -> StoreInfo:
+    """Parse the NGFF 0.5 (Zarr v3) or 0.4 (Zarr v2) multiscale metadata of a volume store."""
+    path = Path(path)
+    if (path / "zarr.json").is_file():
+        node = _load_json(path / "zarr.json")
+        attrs, zarr_format = node.get("attributes", {}), 3
+        ome = attrs.get("ome", {})
+    elif (path / ".zattrs").is_file():
+        attrs, zarr_format = _load_json(path / ".zattrs"), 2
+        ome = attrs
+    else:
+        raise UnsupportedFormatError(f"{path}: not a Zarr group (no zarr.json or .zattrs)")
+    try:
+        multiscale = ome["multiscales"][0]
+        axes = tuple(a["name"] if isinstance(a, dict) else a for a in multiscale["axes"])
+        datasets = multiscale["datasets"]
+        scale = next(t["scale"] for t in datasets[0]["coordinateTransformations"] if t["type"] == "scale")
+    except (KeyError, IndexError, StopIteration, TypeError) as exc:
+        raise UnsupportedFormatError(f"{path}: no OME-NGFF multiscales metadata ({exc!r})") from exc
+    if axes[-3:] != ("z", "y", "x"):
+        raise UnsupportedFormatError(f"{path}: axes {axes} do not end in z y x")
+    version = str(ome.get("version", multiscale.get("version", "0.4")))
+    extra = dict(attrs.get("ziggurat", {}))
+    affine = np.asarray(extra.pop("affine", _scale_affine(axes, scale)), dtype=np.float64)
+    meta = VolumeMeta(axes=axes, spacing=tuple(float(s) for s in scale), affine=affine, extra=extra)
+    return StoreInfo(version, zarr_format, [d["path"] for d in datasets], meta)
+
+
+def _scale_affine(axes: Sequence[str], scale: Sequence[float]) -> np.ndarray:
+    by_axis = dict(zip(axes, scale))
+    return np.diag([by_axis["x"], by_axis["y"], by_axis["z"], 1.0])
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptImageError(f"{path}: unreadable metadata: {exc}") from exc
