@@ -17,16 +17,16 @@ DEFAULT_BYTES = 256 * 2**20
 
 
 class DecodedTileCache:
-    """Thread-safe LRU of arrays keyed by anything hashable, evicting past ``max_bytes``."""
+    """Thread-safe LRU of arrays (or bytes) keyed by anything hashable, evicting past ``max_bytes``."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[Hashable, np.ndarray | bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = self.evictions = 0
 
-    def get(self, key: Hashable) -> np.ndarray | None:
+    def get(self, key: Hashable) -> np.ndarray | bytes | None:
         with self._lock:
             value = self._items.get(key)
             if value is None:
@@ -36,18 +36,19 @@ class DecodedTileCache:
             self.hits += 1
             return value
 
-    def put(self, key: Hashable, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes:
+    def put(self, key: Hashable, value: np.ndarray | bytes) -> None:
+        size = _nbytes(value)
+        if size > self.max_bytes:
             return
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= old.nbytes
+                self._bytes -= _nbytes(old)
             self._items[key] = value
-            self._bytes += value.nbytes
+            self._bytes += size
             while self._bytes > self.max_bytes:
                 _, evicted = self._items.popitem(last=False)
-                self._bytes -= evicted.nbytes
+                self._bytes -= _nbytes(evicted)
                 self.evictions += 1
 
     def clear(self) -> None:
@@ -58,6 +59,11 @@ class DecodedTileCache:
     @property
     def nbytes(self) -> int:
         return self._bytes
+
+
+def _nbytes(value: np.ndarray | bytes) -> int:
+    """Size of an array or a bytes-like value (the encoded tile caches store bytes)."""
+    return value.nbytes if isinstance(value, np.ndarray) else len(value)
 
 
 DECODED_TILES = DecodedTileCache(int(os.environ.get("ZIGGURAT_DECODED_CACHE", DEFAULT_BYTES)))

@@ -1,0 +1,25 @@
+"""Cache keys: a hash of the source's identity, the tile's place, the style and the encoding."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+PREFIX = "zig1:"
+
+
+def source_identity(path: str | None) -> str:
+    """path + size + mtime for local files; the URL itself for anything else (remote objects)."""
+    if path is None:
+        return "array:unnamed"
+    try:
+        st = os.stat(path)
+    except OSError:
+        return str(path)
+    return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def tile_key(source: str, **parts: object) -> str:
+    """A short key (memcached allows 250 bytes) hashing the source and every named part."""
+    text = source + "|" + "|".join(f"{k}={parts[k]}" for k in sorted(parts))
+    return PREFIX + hashlib.blake2b(text.encode(), digest_size=20).hexdigest()

@@ -1,0 +1,69 @@
+"""Throwaway local memcached / redis-server processes on free loopback ports.
+
+For tests, benchmarks and demos: ``with LocalServer("redis") as server: open_cache(server.url)``.
+``stop()`` and ``start()`` keep the port, so a client can watch the server go and come back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+from ..errors import BackendUnavailableError
+
+COMMANDS = {
+    "memcached": ["memcached", "-l", "127.0.0.1", "-p", "{port}", "-U", "0", "-m", "256", "-I", "16m", "-u", "root"],
+    "redis": ["redis-server", "--bind", "127.0.0.1", "--port", "{port}", "--save", "", "--appendonly", "no"],
+}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalServer:
+    """One memcached or redis-server child process."""
+
+    def __init__(self, kind: str, port: int | None = None) -> None:
+        if shutil.which(COMMANDS[kind][0]) is None:
+            raise BackendUnavailableError(f"{COMMANDS[kind][0]} is not installed (scripts/setup installs it)")
+        self.kind = kind
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.kind == "memcached":  # the server runs with -I 16m, so the client may send that much
+            return f"memcached://127.0.0.1:{self.port}?max_item=16MiB"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> LocalServer:
+        argv = [a.format(port=self.port) for a in COMMANDS[self.kind]]
+        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self._process.poll() is not None:
+                    break
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
