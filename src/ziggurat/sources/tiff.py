@@ -9,6 +9,7 @@ bytes with coalesced positional reads and decodes them in parallel.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -38,13 +39,9 @@ class SegmentLevel:
     def __init__(self, file: RandomAccessFile, page: Any, key: tuple, use_cache: bool) -> None:
         keyframe = page.keyframe
         self._file = file
+        self._page = page
         self._key = key
         self._use_cache = use_cache
-        self._decode = keyframe.decode
-        self._decode_args = {"_fullsize": True}
-        if keyframe.compression in (6, 7, 34892, 33007):
-            self._decode_args["jpegtables"] = keyframe.jpegtables
-            self._decode_args["jpegheader"] = keyframe.jpegheader
         h, w = keyframe.imagelength, keyframe.imagewidth
         samples = keyframe.samplesperpixel
         if keyframe.is_tiled:
@@ -56,10 +53,25 @@ class SegmentLevel:
         self.tile_shape = (th, tw)
         self._grid = (math.ceil(h / th), math.ceil(w / tw))
         self._planes = samples if keyframe.planarconfig == 2 else 1
-        self._offsets = np.asarray(page.dataoffsets, dtype=np.int64)
-        self._counts = np.asarray(page.databytecounts, dtype=np.int64)
-        if len(self._offsets) < self._planes * self._grid[0] * self._grid[1]:
-            raise CorruptImageError(f"{file.path}: fewer tile offsets than the image needs")
+
+    @functools.cached_property
+    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """File offsets and byte counts of every tile or strip (loaded on first read)."""
+        offsets = np.asarray(self._page.dataoffsets, dtype=np.int64)
+        counts = np.asarray(self._page.databytecounts, dtype=np.int64)
+        if len(offsets) < self._planes * self._grid[0] * self._grid[1] or len(counts) != len(offsets):
+            raise CorruptImageError(f"{self._file.path}: fewer tile offsets than the image needs")
+        return offsets, counts
+
+    @functools.cached_property
+    def _decoder(self) -> tuple[Any, dict[str, Any]]:
+        """tifffile's decode closure for this page and its keyword arguments."""
+        keyframe = self._page.keyframe
+        args: dict[str, Any] = {"_fullsize": True}
+        if keyframe.compression in (6, 7, 34892, 33007):
+            args["jpegtables"] = keyframe.jpegtables
+            args["jpegheader"] = keyframe.jpegheader
+        return keyframe.decode, args
 
     def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
         out = np.empty((height, width, self.shape[2]), dtype=self.dtype)
@@ -89,9 +101,8 @@ class SegmentLevel:
                 tiles[i] = cached
         if missing:
             indices = [self._segment_indices(*wanted[i]) for i in missing]
-            ranges = [
-                (int(self._offsets[j]), int(self._counts[j])) for group in indices for j in group
-            ]
+            offsets, counts = self._segments
+            ranges = [(int(offsets[j]), int(counts[j])) for group in indices for j in group]
             blobs = self._file.read_ranges(ranges)
             jobs = []
             pos = 0
@@ -126,8 +137,9 @@ class SegmentLevel:
         th, tw = self.tile_shape
         if not data:
             return np.zeros((th, tw, self.shape[2] if self._planes == 1 else 1), self.dtype)
+        decode, args = self._decoder
         try:
-            tile, _, _ = self._decode(data, index, **self._decode_args)
+            tile, _, _ = decode(data, index, **args)
         except Exception as exc:  # codecs raise their own error types
             raise CorruptImageError(
                 f"{self._file.path}: cannot decode tile row {row} col {col} "
