@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import ZigguratError
 
-COMMAND_MODULES = ("info", "sample")
+COMMAND_MODULES = ("info", "sample", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,205 @@
+"""The JSON and pixel routes under ``/api``: listing, metadata, DeepZoom, XYZ, region, thumbnail.
+
+Every handler resolves the id through the catalog (never a path), validates its parameters on
+the event loop (bad ones answer 400 before any pixel is touched) and renders in the threadpool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..commands.info import describe
+from ..errors import ZigguratError
+from ..grid import DeepZoomGrid
+from ..image import Image
+from ..render import Style, encode, encoding_for
+from ..render.encode import Encoding
+from .catalog import Catalog, Entry
+from .http import int_param, json_response, metadata_headers, pixels
+
+MAX_PAGE = 1000
+MAX_REGION_PIXELS = 4096 * 4096
+MAX_SIDE = 1 << 20
+
+
+def _state(request: Request) -> tuple[Catalog, Any]:
+    return request.app.state.catalog, request.app.state.cache
+
+
+async def _lookup(request: Request) -> tuple[Entry, Image]:
+    catalog, _ = _state(request)
+    entry = catalog.get(request.path_params["image_id"])
+    return entry, await run_in_threadpool(catalog.open, entry)
+
+
+def _summary(entry: Entry, image: Image) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "format": image.format,
+        "dimensions": list(image.dimensions),
+        "levels": image.level_count,
+        "mpp": list(image.mpp) if image.mpp else None,
+        "channels": image.channels,
+        "dtype": str(image.dtype),
+    }
+
+
+async def list_images(request: Request) -> Response:
+    """``GET /api/images?offset=&limit=``: one page of the served images, by name."""
+    catalog, _ = _state(request)
+    offset = int_param(request, "offset", 0, 0, 1 << 31)
+    limit = int_param(request, "limit", 100, 1, MAX_PAGE)
+
+    def page() -> tuple[list[dict[str, Any]], int]:
+        items, entries = [], catalog.entries()
+        for entry in entries[offset : offset + limit]:
+            try:
+                items.append(_summary(entry, catalog.open(entry)))
+            except ZigguratError:
+                continue  # not an image after all; the catalog forgets it
+        return items, len(entries)
+
+    items, total = await run_in_threadpool(page)
+    payload = {"total": total, "offset": offset, "limit": limit, "items": items}
+    version = "|".join(f"{i['id']}" for i in items) + f"|{total}"
+    return json_response(request, payload, version)
+
+
+async def image_info(request: Request) -> Response:
+    """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
+    entry, image = await _lookup(request)
+    facts = await run_in_threadpool(describe, image)
+    facts.pop("path", None)
+    facts.update(id=entry.id, name=entry.name)
+    return json_response(request, facts, entry.version)
+
+
+def _style(request: Request) -> Style | None:
+    raw = request.query_params.get("style")
+    return None if raw is None or raw == "" else Style.parse(raw)
+
+
+def _encoding(name: str) -> Encoding:
+    """An encoding that produces bytes (``numpy`` hands back arrays, which HTTP cannot carry)."""
+    encoding = encoding_for(name)
+    if encoding.name == "numpy":
+        raise HTTPException(400, "encoding 'numpy' is for Python callers; use 'npy' over HTTP")
+    return encoding
+
+
+def _quality(request: Request) -> int:
+    return int_param(request, "quality", 90, 1, 100)
+
+
+async def dzi(request: Request) -> Response:
+    """``GET /api/images/{id}.dzi``: the DeepZoom descriptor (tile size, overlap, format)."""
+    entry, image = await _lookup(request)
+    size = int_param(request, "tile_size", 254, 1, 4096)
+    overlap = int_param(request, "overlap", 1, 0, 64)
+    fmt = _encoding(request.query_params.get("format", "jpeg")).extension
+    width, height = image.dimensions
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="{fmt}" '
+        f'Overlap="{overlap}" TileSize="{size}"><Size Height="{height}" Width="{width}"/></Image>\n'
+    )
+    headers, not_modified = metadata_headers(request, entry.version)
+    if not_modified:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/xml", headers=headers)
+
+
+async def _tile(request: Request, level: int, col: int, row: int, grid: str, size: int, overlap: int) -> Response:
+    entry, image = await _lookup(request)
+    encoding = _encoding(request.path_params["ext"])
+    style, quality = _style(request), _quality(request)
+    if grid == "dz":
+        DeepZoomGrid(*image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
+
+    def render() -> bytes:
+        return image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
+                          style=style, encoding=encoding.name, quality=quality)  # fmt: skip
+
+    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+
+
+async def dz_tile(request: Request) -> Response:
+    """``GET /api/images/{id}_files/{level}/{col}_{row}.{ext}``: one DeepZoom tile."""
+    p = request.path_params
+    size = int_param(request, "tile_size", 254, 1, 4096)
+    overlap = int_param(request, "overlap", 1, 0, 64)
+    return await _tile(request, p["level"], p["col"], p["row"], "dz", size, overlap)
+
+
+async def xyz_tile(request: Request) -> Response:
+    """``GET /api/images/{id}/tiles/{z}/{x}/{y}.{ext}``: one XYZ (google layout) tile."""
+    p = request.path_params
+    size = int_param(request, "tile_size", 256, 1, 4096)
+    return await _tile(request, p["z"], p["x"], p["y"], "xyz", size, 0)
+
+
+async def region(request: Request) -> Response:
+    """``GET /api/images/{id}/region?x=&y=&width=&height=&level=&format=``: a rectangle, rendered."""
+    entry, image = await _lookup(request)
+    level = int_param(request, "level", 0, 0, image.level_count - 1)
+    x = int_param(request, "x", None, -MAX_SIDE, MAX_SIDE)
+    y = int_param(request, "y", None, -MAX_SIDE, MAX_SIDE)
+    width = int_param(request, "width", None, 1, MAX_SIDE)
+    height = int_param(request, "height", None, 1, MAX_SIDE)
+    if width * height > MAX_REGION_PIXELS:
+        raise HTTPException(400, f"region of {width}x{height} exceeds {MAX_REGION_PIXELS} pixels")
+    encoding = _encoding(request.query_params.get("format", "png"))
+    style, quality = _style(request), _quality(request)
+
+    def render() -> bytes:
+        return image.region((x, y), level, (width, height), style=style,
+                            encoding=encoding.name, quality=quality)  # fmt: skip
+
+    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+
+
+async def thumbnail(request: Request) -> Response:
+    """``GET /api/images/{id}/thumbnail?max=256&format=jpeg``: the whole image, aspect kept."""
+    entry, image = await _lookup(request)
+    side = int_param(request, "max", 256, 1, 4096)
+    encoding = _encoding(request.query_params.get("format", "jpeg"))
+    style, quality = _style(request), _quality(request)
+
+    def render() -> bytes:
+        return image.thumbnail((side, side), style=style, encoding=encoding.name, quality=quality)
+
+    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+
+
+async def associated(request: Request) -> Response:
+    """``GET /api/images/{id}/associated/{name}?format=png``: a label, macro or thumbnail image."""
+    entry, image = await _lookup(request)
+    name = request.path_params["name"]
+    if name not in image.associated_images:
+        raise HTTPException(404, f"image {entry.id!r} has no associated image {name!r}")
+    encoding = _encoding(request.query_params.get("format", "png"))
+    quality = _quality(request)
+
+    def render() -> bytes:
+        return encode(image.associated_images[name], encoding.name, quality)  # type: ignore[return-value]
+
+    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+
+
+ROUTES = [
+    Route("/api/images", list_images, name="images"),
+    Route("/api/images/{image_id}.dzi", dzi, name="dzi"),
+    Route("/api/images/{image_id}_files/{level:int}/{col:int}_{row:int}.{ext}", dz_tile, name="dz_tile"),
+    Route("/api/images/{image_id}/tiles/{z:int}/{x:int}/{y:int}.{ext}", xyz_tile, name="xyz_tile"),
+    Route("/api/images/{image_id}/region", region, name="region"),
+    Route("/api/images/{image_id}/thumbnail", thumbnail, name="thumbnail"),
+    Route("/api/images/{image_id}/associated/{name}", associated, name="associated"),
+    Route("/api/images/{image_id}", image_info, name="image"),
+]

@@ -1,0 +1,87 @@
+"""The ASGI application of ``ziggurat serve``: API routes, the viewer pages, static files.
+
+``create_app(roots, cache=URL)`` builds it directly; ``from_environment()`` is the factory each
+uvicorn worker process calls (``--workers N``), reading the same settings from the environment,
+so every worker opens its own files and all of them share one memcached/redis tile cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import ZigguratError
+from . import api
+from .catalog import Catalog
+from .http import TileCache, http_error, internal_error, ziggurat_error
+from .openapi import schema
+
+STATIC = Path(__file__).resolve().parent / "static"
+ENV_ROOTS = "ZIGGURAT_SERVE_ROOTS"
+ENV_CACHE = "ZIGGURAT_SERVE_CACHE"
+
+
+def openseadragon_dir() -> Path | None:
+    """OpenSeadragon's build folder from ``npm install`` (repo root or the working directory)."""
+    override = os.environ.get("ZIGGURAT_OPENSEADRAGON")
+    candidates = [Path(override)] if override else []
+    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
+        candidates.append(base / "node_modules" / "openseadragon" / "build" / "openseadragon")
+    return next((c for c in candidates if (c / "openseadragon.min.js").is_file()), None)
+
+
+def make_cache(url: str | None) -> TileCache | None:
+    """The tile cache named by ``url`` (memory://, memcached://, redis://), or none."""
+    if not url or url == "none://":
+        return None
+    from ..cache import open_cache
+
+    return open_cache(url)
+
+
+async def index_page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def view_page(request: Request) -> Response:
+    request.app.state.catalog.get(request.path_params["image_id"])  # 404 for unknown ids
+    return FileResponse(STATIC / "view.html", headers={"Cache-Control": "no-cache"})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(schema())
+
+
+def create_app(roots: Sequence[str | os.PathLike], cache: str | None = None, rescan_seconds: float = 2.0) -> Starlette:
+    """The server for images under ``roots`` with the tile cache at ``cache`` (a URL)."""
+    routes = [
+        Route("/", index_page),
+        Route("/view/{image_id}", view_page),
+        Route("/api/openapi.json", openapi),
+        *api.ROUTES,
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    osd = openseadragon_dir()
+    if osd is not None:
+        routes.append(Mount("/vendor/openseadragon", StaticFiles(directory=osd), name="openseadragon"))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error, ZigguratError: ziggurat_error, Exception: internal_error},
+    )
+    app.state.catalog = Catalog(roots, rescan_seconds=rescan_seconds)
+    app.state.cache = make_cache(cache)
+    return app
+
+
+def from_environment() -> Starlette:
+    """The app configured by ``ZIGGURAT_SERVE_ROOTS`` (JSON list) and ``ZIGGURAT_SERVE_CACHE``."""
+    return create_app(json.loads(os.environ[ENV_ROOTS]), os.environ.get(ENV_CACHE))

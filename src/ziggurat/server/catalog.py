@@ -1,0 +1,144 @@
+"""The served images: a rescanned view of files under the roots, addressed by stable ids.
+
+An id is a hash of the image's name (its path relative to its root, prefixed with the root's own
+name), so it survives restarts and never exposes or accepts a filesystem path. Folders are
+rescanned when a listing is older than ``rescan_seconds`` or an unknown id is asked for, so new
+files appear without a restart; a file that disappeared answers "not found". Symlinks are
+followed only when their target stays inside a served root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import open as open_image
+from ..errors import ImageNotFoundError, ZigguratError
+from ..image import Image
+
+EXTENSIONS = (
+    ".tif", ".tiff", ".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".svslide",
+    ".qptiff", ".btf", ".png", ".jpg", ".jpeg",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One served image: its id, display name and resolved path, with the file's version."""
+
+    id: str
+    name: str
+    path: Path
+    version: str  # changes whenever the file does: "<mtime_ns>-<size>"
+
+
+def image_id(name: str) -> str:
+    """The stable id of an image called ``name`` (16 hex digits of its SHA-256)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _version(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_mtime_ns}-{st.st_size}"
+
+
+class Catalog:
+    """Images under ``roots`` (files or folders), with a bounded set of them kept open."""
+
+    def __init__(self, roots: Sequence[str | os.PathLike], *, rescan_seconds: float = 2.0, max_open: int = 64) -> None:
+        self.roots = [Path(r).resolve() for r in roots]
+        for root in self.roots:
+            if not root.exists():
+                raise ImageNotFoundError(f"{root}: no such file or folder to serve")
+        self.rescan_seconds = rescan_seconds
+        self.max_open = max_open
+        self._entries: dict[str, Entry] = {}
+        self._scanned = -float("inf")
+        self._open: OrderedDict[str, tuple[str, Image]] = OrderedDict()
+        self._rejected: dict[Path, str] = {}  # files that failed to open, by version
+        self._lock = threading.Lock()
+
+    # -- scanning -------------------------------------------------------------------------
+    def entries(self) -> list[Entry]:
+        """Every servable image, sorted by name (rescanned when the listing is stale)."""
+        if time.monotonic() - self._scanned > self.rescan_seconds:
+            self.rescan()
+        return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def rescan(self) -> None:
+        """Walk the roots again; keep files that are images and resolve inside a root."""
+        found: dict[str, Entry] = {}
+        for root in self.roots:
+            for name, path in self._walk(root):
+                version = _version(path)
+                if version is None or self._rejected.get(path) == version:
+                    continue
+                entry = Entry(image_id(name), name, path, version)
+                found[entry.id] = entry
+        self._entries = found
+        self._scanned = time.monotonic()
+
+    def _walk(self, root: Path) -> list[tuple[str, Path]]:
+        if root.is_file():
+            return [(root.name, root)] if self._inside(root) else []
+        out = []
+        for folder, dirs, files in os.walk(root):  # never descends into symlinked folders
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for fname in sorted(files):
+                if fname.startswith(".") or not fname.lower().endswith(EXTENSIONS):
+                    continue
+                link = Path(folder, fname)
+                path = link.resolve()
+                if self._inside(path):
+                    out.append((f"{root.name}/{link.relative_to(root).as_posix()}", path))
+        return out
+
+    def _inside(self, path: Path) -> bool:
+        """Whether resolved ``path`` is a served root file or lies under a served root folder."""
+        return any(path == r or (r.is_dir() and path.is_relative_to(r)) for r in self.roots)
+
+    # -- lookup ---------------------------------------------------------------------------
+    def get(self, id: str) -> Entry:
+        """The entry for ``id``, rescanning once if unknown; ImageNotFoundError if none or gone."""
+        entry = self._entries.get(id)
+        if entry is None and time.monotonic() - self._scanned > 0.25:
+            self.rescan()
+            entry = self._entries.get(id)
+        if entry is None:
+            raise ImageNotFoundError(f"no image with id {id!r}")
+        version = _version(entry.path)
+        if version is None:
+            self._entries.pop(id, None)
+            raise ImageNotFoundError(f"image {id!r} is no longer there")
+        if version != entry.version:
+            entry = Entry(entry.id, entry.name, entry.path, version)
+            self._entries[id] = entry
+        return entry
+
+    def open(self, entry: Entry) -> Image:
+        """The open Image of ``entry``, reopened when the file changed; LRU-bounded."""
+        with self._lock:
+            held = self._open.get(entry.id)
+            if held is not None and held[0] == entry.version:
+                self._open.move_to_end(entry.id)
+                return held[1]
+        try:
+            image = open_image(entry.path)
+        except ZigguratError:
+            self._rejected[entry.path] = entry.version
+            self._entries.pop(entry.id, None)
+            raise
+        with self._lock:
+            self._open[entry.id] = (entry.version, image)
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)  # closed by GC once no request still reads it
+        return image

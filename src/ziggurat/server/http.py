@@ -1,0 +1,134 @@
+"""HTTP plumbing shared by the routes: JSON errors, query parameters, ETag/304 pixel responses."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import (
+    CorruptImageError,
+    EncodingError,
+    ImageNotFoundError,
+    OutOfRangeError,
+    StyleError,
+    UnsupportedCodecError,
+    UnsupportedFormatError,
+    ZigguratError,
+)
+from .catalog import Entry
+
+PIXELS_CACHE_CONTROL = "public, max-age=3600"
+METADATA_CACHE_CONTROL = "no-cache"
+
+ERROR_STATUS: tuple[tuple[type[ZigguratError], int], ...] = (
+    (ImageNotFoundError, 404),
+    (OutOfRangeError, 404),
+    (StyleError, 400),
+    (EncodingError, 400),
+    (UnsupportedFormatError, 422),
+    (CorruptImageError, 422),
+    (UnsupportedCodecError, 422),
+)
+
+
+class TileCache(Protocol):
+    """What the server needs of a cache: bytes by string key."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes) -> None: ...
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, str(exc.detail))
+
+
+async def ziggurat_error(request: Request, exc: Exception) -> Response:
+    status = next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
+    return error(status, str(exc))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    return error(500, f"internal error: {type(exc).__name__}")
+
+
+def int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int:
+    """Query parameter ``name`` as an int in [low, high]; 400 when missing or malformed."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise HTTPException(400, f"query parameter {name!r} is required")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPException(400, f"query parameter {name!r} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise HTTPException(400, f"query parameter {name!r} must be in {low}..{high}, got {value}")
+    return value
+
+
+def etag_for(entry: Entry, request: Request) -> str:
+    """A strong validator: the file's version plus the exact path and (sorted) query."""
+    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
+    digest = hashlib.blake2b(f"{entry.version}|{request.url.path}|{query}".encode(), digest_size=12)
+    return f'"{digest.hexdigest()}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def pixels(
+    request: Request,
+    entry: Entry,
+    media_type: str,
+    render: Callable[[], bytes],
+    cache: TileCache | None,
+) -> Response:
+    """Answer 304 when the client has it, else the cached or freshly rendered (off-loop) bytes."""
+    etag = etag_for(entry, request)
+    headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE_CONTROL}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    key = f"zs:{entry.id}:{etag[1:-1]}"
+
+    def produce() -> bytes:
+        data = cache.get(key) if cache is not None else None
+        if data is None:
+            data = render()
+            if cache is not None:
+                cache.set(key, data)
+        return data
+
+    body = await run_in_threadpool(produce)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def metadata_headers(request: Request, version: str) -> tuple[dict[str, str], bool]:
+    """ETag and Cache-Control for a metadata document of ``version``, and whether it is a 304."""
+    etag = '"' + hashlib.blake2b(f"{version}|{request.url}".encode(), digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": METADATA_CACHE_CONTROL}
+    return headers, _matches(request.headers.get("if-none-match"), etag)
+
+
+def json_response(request: Request, payload: Any, version: str) -> Response:
+    """A JSON document with an ETag of its content version, answering 304 when unchanged."""
+    headers, not_modified = metadata_headers(request, version)
+    if not_modified:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(payload, headers=headers)
