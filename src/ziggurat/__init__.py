@@ -16,14 +16,22 @@ from . import errors
 from .image import Image, Level
 from .sources.array import ArraySource
 from .sources.registry import open_source
+from .volume import Volume
+from .volumes import kind_of as volume_kind
+from .volumes import open_volume
 
-__all__ = ["Image", "Level", "errors", "from_array", "open"]
+__all__ = ["Image", "Level", "Volume", "errors", "from_array", "open", "open_volume"]
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike, backend: str | None = None, **options: object) -> Image:  # noqa: A001
-    """Open any supported image; ``backend`` forces one (``"tiff"``, ``"openslide"``, ...)."""
+def open(path: str | os.PathLike, backend: str | None = None, **options: object) -> Image | Volume:  # noqa: A001
+    """Open any supported image; ``backend`` forces one (``"tiff"``, ``"openslide"``, ...).
+
+    OME-Zarr stores, NIfTI files, DICOM series and folders of TIFF slices open as a :class:`Volume`.
+    """
     path = os.fspath(path)
+    if backend is None and volume_kind(path) is not None:
+        return open_volume(path, **options)
     source = open_source(path, backend, **options)
     return Image(source, path, source.name)
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from ..errors import CorruptImageError
 from .chunks import ChunkReader, UnsupportedLayout
@@ -30,7 +29,7 @@ class NumpyReader:
 class ZarrReader:
     """Any array zarr-python opens (Zarr v2, other codecs, remote stores)."""
 
-    def __init__(self, array: zarr.Array) -> None:
+    def __init__(self, array) -> None:
         self._array = array
         self.shape = array.shape
         self.dtype = np.dtype(array.dtype)
@@ -51,6 +50,8 @@ def store_readers(path: str | os.PathLike, info: StoreInfo) -> list:
                 continue
             except UnsupportedLayout:
                 pass
+        import zarr  # deferred: only stores off the direct path need zarr-python
+
         try:
             readers.append(ZarrReader(zarr.open_array(str(full), mode="r")))
         except (OSError, ValueError, KeyError) as exc:

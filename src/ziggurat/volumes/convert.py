@@ -1,0 +1,35 @@
+"""Convert any volume to OME-Zarr (``.zarr``) or NIfTI (``.nii``/``.nii.gz``), chosen by the output name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import open_volume
+from .omezarr import write_omezarr
+
+
+def convert(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    chunks: str | Sequence[int] = "auto",
+    levels: int | None = None,
+    overwrite: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Read ``source`` (any volume ``open_volume`` reads) and write it to ``out`` atomically."""
+    volume = open_volume(source)
+    name = str(out).lower()
+    if name.endswith((".nii", ".nii.gz")):
+        from .nifti import write_nifti
+
+        return write_nifti(volume, out, overwrite=overwrite)
+    data = volume.to_numpy()
+    if data.dtype.byteorder not in ("=", "|"):
+        data = data.astype(data.dtype.newbyteorder("="))
+    return write_omezarr(out, np.ascontiguousarray(data), volume.meta, chunks=chunks, levels=levels,
+                         overwrite=overwrite, progress=progress)  # fmt: skip
