@@ -60,6 +60,12 @@ class Level:
             )
         return self._reader.read(y, x, height, width)
 
+    def raw_tiles(self, positions: list[tuple[int, int]]) -> list[bytes] | None:
+        """The stored tiles at (row, col) as standalone compressed files (for pass-through
+        copies), or None when this level cannot give them."""
+        fetch = getattr(self._reader, "raw_tiles", None)
+        return None if fetch is None else fetch(positions)
+
     def __getitem__(self, key: Any) -> np.ndarray:
         if not isinstance(key, tuple):
             key = (key,)
@@ -262,6 +268,28 @@ class Image:
         out_w, out_h = max(1, round(w0 / scale)), max(1, round(h0 / scale))
         lvl = self.levels[self.get_best_level_for_downsample(scale)]
         return resize_area(lvl[:, :], out_h, out_w)
+
+    # -- tiles (ziggurat.tiles does the work) ----------------------------------------------
+    #: the tile cache of this Image (``ziggurat.open(path, cache=URL)``); None: the process default
+    tile_cache: Any = None
+
+    def tile(self, level: int, x: int, y: int, **options: Any) -> bytes | np.ndarray:
+        """An encoded DeepZoom/XYZ tile; see :func:`ziggurat.tiles.tile` for the options."""
+        from .tiles import tile
+
+        return tile(self, level, x, y, **options)
+
+    def region(self, x: int, y: int, width: int, height: int, **options: Any) -> bytes | np.ndarray:
+        """An encoded region at level-0 (x, y); see :func:`ziggurat.tiles.region`."""
+        from .tiles import region
+
+        return region(self, x, y, width, height, **options)
+
+    def thumbnail(self, max_size: int | tuple[int, int] = 256, **options: Any) -> bytes | np.ndarray:
+        """An encoded thumbnail; see :func:`ziggurat.tiles.thumbnail`."""
+        from .tiles import thumbnail
+
+        return thumbnail(self, max_size, **options)
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:

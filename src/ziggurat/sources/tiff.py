@@ -89,6 +89,26 @@ class SegmentLevel:
             out[sy0 - y : sy1 - y, sx0 - x : sx1 - x] = tile[sy0 - ty0 : sy1 - ty0, sx0 - tx0 : sx1 - tx0]
         return out
 
+    def raw_tiles(self, positions: list[tuple[int, int]]) -> list[bytes] | None:
+        """Stored bytes of tiles (row, col) as standalone JPEG files, or None if not JPEG tiles.
+
+        Only single-plane YCbCr or grayscale JPEG qualifies (a standalone RGB JPEG would be
+        read as YCbCr); shared JPEGTables are spliced into each tile.
+        """
+        keyframe = self._page.keyframe
+        if keyframe.compression != 7 or self._planes != 1 or keyframe.photometric not in (1, 6):
+            return None
+        if not positions:
+            return []
+        offsets, counts = self._segments
+        index = [row * self._grid[1] + col for row, col in positions]
+        blobs = self._file.read_ranges([(int(offsets[i]), int(counts[i])) for i in index])
+        tables = keyframe.jpegtables
+        if not tables:
+            return blobs
+        head = bytes(tables[:-2])  # SOI + tables, without their EOI
+        return [head + blob[2:] for blob in blobs]
+
     def _tiles(self, wanted: list[tuple[int, int]]) -> list[np.ndarray]:
         """Decoded (th, tw, C) tiles for grid positions, from the cache or the file."""
         tiles: list[np.ndarray | None] = [None] * len(wanted)
