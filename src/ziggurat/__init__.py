@@ -28,12 +28,19 @@ def open(path: str | os.PathLike, backend: str | None = None, **options: object)
     """Open any supported image; ``backend`` forces one (``"tiff"``, ``"openslide"``, ...).
 
     OME-Zarr stores, NIfTI files, DICOM series and folders of TIFF slices open as a :class:`Volume`.
+    ``cache="memcached://host:11211"`` (or memory://, redis://) sets an Image's tile cache.
     """
     path = os.fspath(path)
     if backend is None and volume_kind(path) is not None:
         return open_volume(path, **options)
+    cache = options.pop("cache", None)
     source = open_source(path, backend, **options)
-    return Image(source, path, source.name)
+    image = Image(source, path, source.name)
+    if cache is not None:
+        from .cache import shared_cache
+
+        image.tile_cache = shared_cache(cache)  # type: ignore[arg-type]
+    return image
 
 
 def from_array(

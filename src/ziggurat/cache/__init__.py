@@ -17,7 +17,10 @@ from .base import CacheUnavailableWarning, SharedCache, TileCache
 from .memory import MemoryCache
 
 __all__ = ["CacheUnavailableWarning", "MemoryCache", "NullCache", "SharedCache", "TileCache",
-           "get_default", "open_cache", "parse_size", "set_default"]  # fmt: skip
+           "get_default", "open_cache", "parse_size", "set_default", "shared_cache"]  # fmt: skip
+
+_default: TileCache | None = None
+_default_lock = threading.Lock()
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "K": 2**10, "M": 2**20, "G": 2**30}  # fmt: skip
@@ -75,13 +78,25 @@ def open_cache(url: str | TileCache) -> TileCache:
     raise CacheConfigError(f"cache URL {url!r}: unknown scheme (memory://, memcached://, redis://, none://)")
 
 
+_shared: dict[str, TileCache] = {}
+
+
+def shared_cache(url: str | TileCache) -> TileCache:
+    """One cache object per URL for the whole process (clients and pools are reused)."""
+    if isinstance(url, TileCache):
+        return url
+    cache = _shared.get(url)
+    if cache is None:
+        with _default_lock:
+            cache = _shared.setdefault(url, open_cache(url))
+    return cache
+
+
 def _no_more(params: dict[str, str], url: str) -> None:
     if params:
         raise CacheConfigError(f"cache URL {url!r}: unknown option {sorted(params)[0]!r}")
 
 
-_default: TileCache | None = None
-_default_lock = threading.Lock()
 
 
 def set_default(cache: str | TileCache | None) -> None:

@@ -1,0 +1,178 @@
+"""The tile engine: DeepZoom / XYZ tiles, regions and thumbnails — read, style, encode, cache.
+
+Every request follows one path: look up the cache key (source identity, place, grid, style,
+encoding); on a miss read pixels from the power-of-two level for the tile's downsample (stored, or
+synthesized from the next finer one, see :mod:`ziggurat.synth`), render them with the style,
+encode, store. Per-image state (the level list, resolved styles, the source identity) is kept in
+a weak map, so it lives exactly as long as the Image.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .cache import TileCache, get_default, shared_cache
+from .cache.keys import source_identity, tile_key
+from .errors import OutOfRangeError
+from .grid import DeepZoomGrid, TileGrid, XYZGrid
+from .image import Image, Level
+from .render.encode import check_quality, encoding_for
+from .render.style import Renderer, Style
+from .synth import power_levels
+
+GRIDS = ("dz", "xyz")
+RAW_ENCODINGS = ("numpy", "npy", "tiff")
+
+
+@dataclass
+class _State:
+    """What the engine remembers about one Image."""
+
+    identity: str
+    levels: list[Level] = field(default_factory=list)
+    renderers: dict[str, Renderer] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_states: weakref.WeakKeyDictionary[Image, _State] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def _state(image: Image) -> _State:
+    state = _states.get(image)
+    if state is None:
+        with _states_lock:
+            state = _states.setdefault(image, _State(source_identity(image.path) if image.path else f"mem:{id(image)}"))
+    return state
+
+
+@lru_cache(maxsize=256)
+def grid_for(kind: str, width: int, height: int, tile_size: int, overlap: int) -> TileGrid:
+    """The DeepZoom or XYZ grid of a ``width`` x ``height`` image."""
+    if kind == "dz":
+        return DeepZoomGrid(width, height, tile_size, overlap)
+    if kind == "xyz":
+        if overlap:
+            raise OutOfRangeError("xyz tiles have no overlap")
+        return XYZGrid(width, height, tile_size)
+    raise OutOfRangeError(f"grid: unknown {kind!r} (choose from {', '.join(GRIDS)})")
+
+
+def level_for(image: Image, exponent: int) -> Level:
+    """The level with downsample ``2**exponent``, stored or synthesized (made once per Image)."""
+    state = _state(image)
+    if exponent >= len(state.levels):
+        with state.lock:
+            if exponent >= len(state.levels):
+                state.levels = power_levels(image, max(exponent + 1, 2 * len(state.levels)))
+    return state.levels[exponent]
+
+
+def renderer_for(image: Image, style: Style) -> Renderer:
+    """``style`` resolved against ``image`` once (auto windows measure the image)."""
+    state = _state(image)
+    renderer = state.renderers.get(style.key)
+    if renderer is None:
+        renderer = state.renderers.setdefault(style.key, style.resolve(image))
+    return renderer
+
+
+def _render(image: Image, pixels: np.ndarray, style: Style | None, encoding: str) -> np.ndarray:
+    """Apply ``style``; without one, 8-bit grey/RGB passes through and raw encodings keep data."""
+    if style is None:
+        if encoding in RAW_ENCODINGS:
+            return pixels
+        if pixels.dtype == np.uint8 and pixels.shape[2] in (1, 3, 4):
+            return pixels[:, :, :3] if pixels.shape[2] == 4 else pixels
+        style = Style()
+    return renderer_for(image, style)(pixels)
+
+
+def _produce(image: Image, place: dict[str, object], read: Callable[[], np.ndarray], *,
+             style: Any, encoding: str, quality: int, cache: str | TileCache | None) -> bytes | np.ndarray:  # fmt: skip
+    """The one request path: cache lookup, read, render, encode, store."""
+    codec = encoding_for(encoding)
+    quality = check_quality(quality)
+    parsed = None if style is None else Style.parse(style)
+    store = _cache(image, cache)
+    key = tile_key(_state(image).identity, **place, style=parsed.key if parsed else "none",
+                   encoding=codec.name, quality=quality if codec.lossy else 0)  # fmt: skip
+    hit = store.get(key)
+    if hit is not None:
+        return np.load(io.BytesIO(hit)) if codec.name == "numpy" else hit
+    array = _render(image, read(), parsed, codec.name)
+    if codec.name == "numpy":
+        store.set(key, encoding_for("npy").encode(array, quality))  # type: ignore[arg-type]
+        return array
+    data = codec.encode(array, quality)
+    store.set(key, data)  # type: ignore[arg-type]
+    return data
+
+
+def _cache(image: Image, cache: str | TileCache | None) -> TileCache:
+    if cache is not None:
+        return shared_cache(cache)
+    return image.tile_cache or get_default()
+
+
+def tile(image: Image, level: int, x: int, y: int, *, grid: str = "dz", tile_size: int = 256,
+         overlap: int = 0, style: Any = None, encoding: str = "jpeg", quality: int = 90,
+         frame: int = 0, background: int = 255, cache: str | TileCache | None = None) -> bytes | np.ndarray:  # fmt: skip
+    """Tile (``x``, ``y``) = (col, row) of grid ``level`` (DeepZoom numbering, or XYZ ``z``).
+
+    DeepZoom tiles are cut exactly as openslide's DeepZoomGenerator and dzsave cut them (edge
+    tiles smaller); XYZ tiles are always ``tile_size`` square, padded with ``background``.
+    """
+    if frame != 0:
+        raise OutOfRangeError(f"frame {frame} out of range: this image has one frame")
+    w0, h0 = image.dimensions
+    geometry = grid_for(grid, w0, h0, tile_size, overlap)
+    left, top, width, height = geometry.tile_bounds(level, x, y)
+    exponent = geometry.level_count - 1 - level
+
+    def read() -> np.ndarray:
+        pixels = _read_clamped(level_for(image, exponent), top, left, height, width)
+        if grid == "xyz" and (height, width) != (tile_size, tile_size):
+            padded = np.full((tile_size, tile_size, pixels.shape[2]), background, dtype=pixels.dtype)
+            padded[:height, :width] = pixels
+            pixels = padded
+        return pixels
+
+    place = {"kind": "tile", "grid": grid, "level": level, "x": x, "y": y, "frame": frame,
+             "tile_size": tile_size, "overlap": overlap, "background": background}  # fmt: skip
+    return _produce(image, place, read, style=style, encoding=encoding, quality=quality, cache=cache)
+
+
+def _read_clamped(level: Level, y: int, x: int, height: int, width: int) -> np.ndarray:
+    """Read a rectangle; a stored level a pixel smaller than the grid's repeats its edge."""
+    h, w, _ = level.shape
+    inner = level.read(y, x, max(0, min(height, h - y)), max(0, min(width, w - x)))
+    if inner.shape[:2] == (height, width):
+        return inner
+    return np.pad(inner, ((0, height - inner.shape[0]), (0, width - inner.shape[1]), (0, 0)), mode="edge")
+
+
+def region(image: Image, x: int, y: int, width: int, height: int, *, level: int = 0,
+           style: Any = None, encoding: str = "jpeg", quality: int = 90, fill: int = 255,
+           cache: str | TileCache | None = None) -> bytes | np.ndarray:  # fmt: skip
+    """``read_region((x, y), level, (width, height))`` (level-0 location), styled and encoded."""
+    place = {"kind": "region", "level": level, "x": x, "y": y, "w": width, "h": height, "fill": fill}
+    return _produce(image, place, lambda: image.read_region((x, y), level, (width, height), fill=fill),
+                    style=style, encoding=encoding, quality=quality, cache=cache)  # fmt: skip
+
+
+def thumbnail(image: Image, max_size: int | tuple[int, int] = 256, *, style: Any = None,
+              encoding: str = "jpeg", quality: int = 90, cache: str | TileCache | None = None) -> bytes | np.ndarray:  # fmt: skip
+    """The whole image no larger than ``max_size`` (width, height), styled and encoded."""
+    size = (max_size, max_size) if isinstance(max_size, int) else tuple(max_size)
+    place = {"kind": "thumbnail", "w": size[0], "h": size[1]}
+    return _produce(image, place, lambda: image.get_thumbnail(size),
+                    style=style, encoding=encoding, quality=quality, cache=cache)  # fmt: skip
