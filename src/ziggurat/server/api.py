@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..cache import TileCache
 from ..commands.info import describe
 from ..errors import ZigguratError
 from ..grid import DeepZoomGrid
@@ -28,14 +29,11 @@ MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
 
 
-def _state(request: Request) -> tuple[Catalog, Any]:
-    return request.app.state.catalog, request.app.state.cache
-
-
-async def _lookup(request: Request) -> tuple[Entry, Image]:
-    catalog, _ = _state(request)
+async def _lookup(request: Request) -> tuple[Entry, Image, TileCache | None]:
+    """The entry and open Image for the path's id (404 if unknown), and the app's tile cache."""
+    catalog: Catalog = request.app.state.catalog
     entry = catalog.get(request.path_params["image_id"])
-    return entry, await run_in_threadpool(catalog.open, entry)
+    return entry, await run_in_threadpool(catalog.open, entry), request.app.state.cache
 
 
 def _summary(entry: Entry, image: Image) -> dict[str, Any]:
@@ -53,7 +51,7 @@ def _summary(entry: Entry, image: Image) -> dict[str, Any]:
 
 async def list_images(request: Request) -> Response:
     """``GET /api/images?offset=&limit=``: one page of the served images, by name."""
-    catalog, _ = _state(request)
+    catalog: Catalog = request.app.state.catalog
     offset = int_param(request, "offset", 0, 0, 1 << 31)
     limit = int_param(request, "limit", 100, 1, MAX_PAGE)
 
@@ -74,7 +72,7 @@ async def list_images(request: Request) -> Response:
 
 async def image_info(request: Request) -> Response:
     """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
-    entry, image = await _lookup(request)
+    entry, image, _ = await _lookup(request)
     facts = await run_in_threadpool(describe, image)
     facts.pop("path", None)
     facts.update(id=entry.id, name=entry.name)
@@ -100,10 +98,10 @@ def _quality(request: Request) -> int:
 
 async def dzi(request: Request) -> Response:
     """``GET /api/images/{id}.dzi``: the DeepZoom descriptor (tile size, overlap, format)."""
-    entry, image = await _lookup(request)
+    entry, image, _ = await _lookup(request)
     size = int_param(request, "tile_size", 254, 1, 4096)
     overlap = int_param(request, "overlap", 1, 0, 64)
-    fmt = _encoding(request.query_params.get("format", "jpeg")).extension
+    fmt = _encoding(request.query_params.get("format", "jpeg")).name
     width, height = image.dimensions
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -117,7 +115,7 @@ async def dzi(request: Request) -> Response:
 
 
 async def _tile(request: Request, level: int, col: int, row: int, grid: str, size: int, overlap: int) -> Response:
-    entry, image = await _lookup(request)
+    entry, image, cache = await _lookup(request)
     encoding = _encoding(request.path_params["ext"])
     style, quality = _style(request), _quality(request)
     if grid == "dz":
@@ -125,9 +123,9 @@ async def _tile(request: Request, level: int, col: int, row: int, grid: str, siz
 
     def render() -> bytes:
         return image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
-                          style=style, encoding=encoding.name, quality=quality)  # fmt: skip
+                          style=style, encoding=encoding.name, quality=quality, cache=cache)  # fmt: skip
 
-    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+    return await pixels(request, entry, encoding.media_type, render)
 
 
 async def dz_tile(request: Request) -> Response:
@@ -147,7 +145,7 @@ async def xyz_tile(request: Request) -> Response:
 
 async def region(request: Request) -> Response:
     """``GET /api/images/{id}/region?x=&y=&width=&height=&level=&format=``: a rectangle, rendered."""
-    entry, image = await _lookup(request)
+    entry, image, cache = await _lookup(request)
     level = int_param(request, "level", 0, 0, image.level_count - 1)
     x = int_param(request, "x", None, -MAX_SIDE, MAX_SIDE)
     y = int_param(request, "y", None, -MAX_SIDE, MAX_SIDE)
@@ -159,28 +157,28 @@ async def region(request: Request) -> Response:
     style, quality = _style(request), _quality(request)
 
     def render() -> bytes:
-        return image.region((x, y), level, (width, height), style=style,
-                            encoding=encoding.name, quality=quality)  # fmt: skip
+        return image.region(x, y, width, height, level=level, style=style,
+                            encoding=encoding.name, quality=quality, cache=cache)  # fmt: skip
 
-    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+    return await pixels(request, entry, encoding.media_type, render)
 
 
 async def thumbnail(request: Request) -> Response:
     """``GET /api/images/{id}/thumbnail?max=256&format=jpeg``: the whole image, aspect kept."""
-    entry, image = await _lookup(request)
+    entry, image, cache = await _lookup(request)
     side = int_param(request, "max", 256, 1, 4096)
     encoding = _encoding(request.query_params.get("format", "jpeg"))
     style, quality = _style(request), _quality(request)
 
     def render() -> bytes:
-        return image.thumbnail((side, side), style=style, encoding=encoding.name, quality=quality)
+        return image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=cache)
 
-    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+    return await pixels(request, entry, encoding.media_type, render)
 
 
 async def associated(request: Request) -> Response:
     """``GET /api/images/{id}/associated/{name}?format=png``: a label, macro or thumbnail image."""
-    entry, image = await _lookup(request)
+    entry, image, _ = await _lookup(request)
     name = request.path_params["name"]
     if name not in image.associated_images:
         raise HTTPException(404, f"image {entry.id!r} has no associated image {name!r}")
@@ -190,7 +188,7 @@ async def associated(request: Request) -> Response:
     def render() -> bytes:
         return encode(image.associated_images[name], encoding.name, quality)  # type: ignore[return-value]
 
-    return await pixels(request, entry, encoding.media_type, render, _state(request)[1])
+    return await pixels(request, entry, encoding.media_type, render)
 
 
 ROUTES = [

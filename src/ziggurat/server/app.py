@@ -19,10 +19,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..cache import TileCache, open_cache
 from ..errors import ZigguratError
 from . import api
 from .catalog import Catalog
-from .http import TileCache, http_error, internal_error, ziggurat_error
+from .http import http_error, internal_error, ziggurat_error
 from .openapi import schema
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,12 +41,9 @@ def openseadragon_dir() -> Path | None:
 
 
 def make_cache(url: str | None) -> TileCache | None:
-    """The tile cache named by ``url`` (memory://, memcached://, redis://), or none."""
-    if not url or url == "none://":
-        return None
-    from ..cache import open_cache
-
-    return open_cache(url)
+    """The tile cache named by ``url`` (memory://, memcached://, redis://, none://); None means
+    the engine's process-wide default (``ZIGGURAT_CACHE``, else memory)."""
+    return open_cache(url) if url else None
 
 
 async def index_page(request: Request) -> Response:

@@ -110,7 +110,7 @@ class Catalog:
     def get(self, id: str) -> Entry:
         """The entry for ``id``, rescanning once if unknown; ImageNotFoundError if none or gone."""
         entry = self._entries.get(id)
-        if entry is None and time.monotonic() - self._scanned > 0.25:
+        if entry is None and time.monotonic() - self._scanned > min(self.rescan_seconds, 0.25):
             self.rescan()
             entry = self._entries.get(id)
         if entry is None:

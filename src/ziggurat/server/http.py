@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -35,14 +35,6 @@ ERROR_STATUS: tuple[tuple[type[ZigguratError], int], ...] = (
     (CorruptImageError, 422),
     (UnsupportedCodecError, 422),
 )
-
-
-class TileCache(Protocol):
-    """What the server needs of a cache: bytes by string key."""
-
-    def get(self, key: str) -> bytes | None: ...
-
-    def set(self, key: str, value: bytes) -> None: ...
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -98,24 +90,16 @@ async def pixels(
     entry: Entry,
     media_type: str,
     render: Callable[[], bytes],
-    cache: TileCache | None,
 ) -> Response:
-    """Answer 304 when the client has it, else the cached or freshly rendered (off-loop) bytes."""
+    """Answer 304 when the client has it, else the bytes ``render`` makes (off the event loop).
+
+    ``render`` goes through the tile engine, which looks in the shared tile cache first.
+    """
     etag = etag_for(entry, request)
     headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE_CONTROL}
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    key = f"zs:{entry.id}:{etag[1:-1]}"
-
-    def produce() -> bytes:
-        data = cache.get(key) if cache is not None else None
-        if data is None:
-            data = render()
-            if cache is not None:
-                cache.set(key, data)
-        return data
-
-    body = await run_in_threadpool(produce)
+    body = await run_in_threadpool(render)
     return Response(body, media_type=media_type, headers=headers)
 
 
