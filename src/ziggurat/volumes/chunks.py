@@ -32,8 +32,15 @@ class UnsupportedLayout(Exception):
     """This array's codecs are not on the fast path; the caller falls back to zarr-python."""
 
 
-def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable[[bytes], bytes]:
-    """A bytes -> bytes decoder for ``[bytes, blosc|zstd?]``; anything else is unsupported."""
+def _copy(data, out: np.ndarray | None):
+    if out is None:
+        return bytes(data)
+    out[:] = np.frombuffer(data, np.uint8)
+    return out
+
+
+def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
+    """``decode(data, out)`` for ``[bytes, blosc|zstd?]`` (``out``: uint8 buffer or None); else unsupported."""
     if not codecs or codecs[0].get("name") != "bytes":
         raise UnsupportedLayout("first codec is not 'bytes'")
     endian = codecs[0].get("configuration", {}).get("endian", "little")
@@ -41,11 +48,11 @@ def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable[[bytes], bytes
         raise UnsupportedLayout("big-endian chunks")
     rest = [c.get("name") for c in codecs[1:]]
     if rest == []:
-        return bytes
+        return _copy
     if rest == ["blosc"]:
-        return lambda data: imagecodecs.blosc_decode(data, numthreads=1)
+        return lambda data, out: imagecodecs.blosc_decode(data, numthreads=1, out=out)
     if rest == ["zstd"]:
-        return imagecodecs.zstd_decode
+        return lambda data, out: imagecodecs.zstd_decode(data, out=out)
     raise UnsupportedLayout(f"codecs {rest}")
 
 
@@ -167,14 +174,19 @@ class ChunkReader:
             lo, hi = max(a, o), min(b, o + c, n)
             src.append(slice(lo - o, hi - o))
             dst.append(slice(lo - a, hi - a))
+        target = out[tuple(dst)]
         if data is None:
-            out[tuple(dst)] = self.fill_value
+            target[...] = self.fill_value
             return
+        whole = all(s.stop - s.start == c for s, c in zip(src, self.chunk_shape))
         try:
-            decoded = np.frombuffer(self._decode(data), self.dtype).reshape(self.chunk_shape)
+            if whole and target.flags.c_contiguous:  # decode straight into the output, no copy
+                self._decode(data, target.reshape(-1).view(np.uint8))
+                return
+            decoded = np.frombuffer(self._decode(data, None), self.dtype).reshape(self.chunk_shape)
         except (ValueError, RuntimeError) as exc:
             raise CorruptImageError(f"{self.path}: chunk {chunk} does not decode: {exc}") from exc
-        out[tuple(dst)] = decoded[tuple(src)]
+        target[...] = decoded[tuple(src)]
 
 
 def _read_file(path: Path) -> bytes | None:

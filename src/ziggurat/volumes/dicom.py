@@ -99,7 +99,7 @@ def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, VolumeMe
     orients = {tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices}
     if len(shapes) > 1 or len(orients) > 1:
         raise UnsupportedFormatError(f"{path}: slices differ in size {sorted(shapes)} or orientation {sorted(orients)}")
-    iop = np.array(next(iter(orients)), dtype=np.float64)
+    iop = np.array([float(v) for v in first.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))])
     row, col = iop[:3], iop[3:]
     normal = np.cross(row, col)
     positions = np.array([[float(v) for v in ds.get("ImagePositionPatient", (0, 0, i))] for i, (_, ds) in enumerate(slices)])

@@ -42,17 +42,23 @@ class VolumeMeta:
     extra: dict = field(default_factory=dict)  # the source's own metadata, e.g. {"nifti": {...}}
 
 
-def chunk_shape(chunks: str | Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
-    """Chunk shape for a ``[c|t] z y x`` array from a preset name or explicit ``(z, y, x)``."""
+def chunk_shape(chunks: str | Sequence[int], shape: Sequence[int], spacing: Sequence[float] = (1, 1, 1)) -> tuple[int, ...]:
+    """Chunk shape for a ``[c|t] z y x`` array from a preset name or explicit ``(z, y, x)``.
+
+    ``axial`` is one slice per chunk; ``isotropic`` is 32³ (a random 64³ patch then decodes 27
+    x 128 KiB instead of 8 x 1 MiB with 64³ chunks: 3x faster, measured in docs/volumes.md);
+    ``auto`` is axial for thick slices (z spacing >= 2x in-plane), isotropic otherwise.
+    """
     z, y, x = shape[-3:]
     lead = (1,) * (len(shape) - 3)
+    if chunks == "auto":
+        sz, sy, sx = spacing[-3:]
+        chunks = "axial" if sz >= 2 * max(sy, sx) else "isotropic"
     if isinstance(chunks, str):
         if chunks == "axial":
             zyx = (1, y, x)
         elif chunks == "isotropic":
-            zyx = (64, 64, 64)
-        elif chunks == "auto":
-            zyx = (16, 64, 64)
+            zyx = (32, 32, 32)
         else:
             raise UnsupportedFormatError(f"unknown chunk preset {chunks!r}; use {', '.join(PRESETS)} or Z,Y,X")
     else:
@@ -141,7 +147,7 @@ def write_omezarr(
         root.attrs["ome"] = ngff_attributes(meta, len(arrays), out.stem)
         root.attrs["ziggurat"] = {"affine": meta.affine.tolist(), **meta.extra}
         for i, level in enumerate(arrays):
-            inner = chunk_shape(chunks, level.shape)
+            inner = chunk_shape(chunks, level.shape, meta.spacing)
             stored = root.create_array(
                 str(i),
                 shape=level.shape,
