@@ -1,7 +1,7 @@
 """A process-wide LRU of decoded native tiles, bounded in bytes (openslide keeps one too).
 
 Reads that overlap the same native tile (neighbouring regions, DeepZoom tiles with overlap) decode
-it once. The budget comes from ``ZIGGURAT_DECODED_CACHE`` (bytes; 0 disables), default 256 MiB.
+it once. The budget comes from ``ZIGGURAT_DECODED_CACHE`` (bytes; 0 disables), default 32 MiB as openslide's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
-DEFAULT_BYTES = 256 * 2**20
+DEFAULT_BYTES = 32 * 2**20
 
 
 class DecodedTileCache:

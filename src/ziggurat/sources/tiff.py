@@ -129,10 +129,9 @@ class SegmentLevel:
             for i, group in zip(missing, indices):
                 jobs.append((wanted[i], [(j, blobs[pos + k]) for k, j in enumerate(group)]))
                 pos += len(group)
-            if len(jobs) > 1:
-                decoded = list(decode_pool().map(self._decode_tile, jobs))
-            else:
-                decoded = [self._decode_tile(jobs[0])]
+            # the calling thread decodes one tile itself while the pool decodes the others
+            futures = [decode_pool().submit(self._decode_tile, job) for job in jobs[1:]]
+            decoded = [self._decode_tile(jobs[0])] + [f.result() for f in futures]
             for i, tile in zip(missing, decoded):
                 tiles[i] = tile
                 if self._use_cache:
