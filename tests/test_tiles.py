@@ -127,13 +127,25 @@ def test_styled_16_bit_tile_by_hand() -> None:
 
 def test_cache_hits_return_the_same_bytes(sample_slide: Path) -> None:
     image = ziggurat.open(sample_slide, cache="memory://?max=16MB")
-    first = image.tile(11, 1, 1, quality=80)
+    first = image.tile(11, 1, 1, quality=80, passthrough=False)
     assert image.tile_cache.misses == 1
-    assert image.tile(11, 1, 1, quality=80) == first and image.tile_cache.hits == 1
-    assert image.tile(11, 1, 1, quality=70) != first  # encoding parameters are in the key
+    assert image.tile(11, 1, 1, quality=80, passthrough=False) == first and image.tile_cache.hits == 1
+    assert image.tile(11, 1, 1, quality=70, passthrough=False) != first  # encoding parameters are in the key
     arr = image.tile(11, 1, 1, encoding="numpy")
     np.testing.assert_array_equal(image.tile(11, 1, 1, encoding="numpy"), arr)
     assert np.abs(ziggurat.open(sample_slide).read_region((512, 512), 1, (256, 256)).astype(int) - arr).max() == 0
+
+
+def test_whole_stored_jpeg_tiles_pass_through(sample_slide: Path) -> None:
+    import imagecodecs
+
+    image = ziggurat.open(sample_slide)
+    sent = image.tile(12, 2, 1, **NOCACHE)  # level 0, exactly stored tile (row 1, col 2)
+    assert sent == image.levels[0].raw_tiles([(1, 2)])[0]
+    pixels = image.tile(12, 2, 1, encoding="numpy", **NOCACHE)
+    np.testing.assert_array_equal(imagecodecs.jpeg8_decode(sent), pixels)
+    edge = image.tile(12, 11, 7, **NOCACHE)  # a partial edge tile is cut and re-encoded
+    assert imagecodecs.jpeg8_decode(edge).shape == (2000 - 7 * 256, 3000 - 11 * 256, 3)
 
 
 def test_region_and_thumbnail(sample_slide: Path) -> None:

@@ -97,8 +97,12 @@ def _render(image: Image, pixels: np.ndarray, style: Style | None, encoding: str
 
 
 def _produce(image: Image, place: dict[str, object], read: Callable[[], np.ndarray], *,
-             style: Any, encoding: str, quality: int, cache: str | TileCache | None) -> bytes | np.ndarray:  # fmt: skip
-    """The one request path: cache lookup, read, render, encode, store."""
+             style: Any, encoding: str, quality: int, cache: str | TileCache | None,
+             stored: Callable[[], bytes | None] | None = None) -> bytes | np.ndarray:  # fmt: skip
+    """The one request path: cache lookup, read, render, encode, store.
+
+    ``stored`` may return the file's own JPEG bytes for an unstyled JPEG request (pass-through).
+    """
     codec = encoding_for(encoding)
     quality = check_quality(quality)
     parsed = None if style is None else Style.parse(style)
@@ -108,6 +112,10 @@ def _produce(image: Image, place: dict[str, object], read: Callable[[], np.ndarr
     hit = store.get(key)
     if hit is not None:
         return np.load(io.BytesIO(hit)) if codec.name == "numpy" else hit
+    data = stored() if stored is not None and parsed is None and codec.name == "jpeg" else None
+    if data is not None:
+        store.set(key, data)
+        return data
     array = _render(image, read(), parsed, codec.name)
     if codec.name == "numpy":
         store.set(key, encoding_for("npy").encode(array, quality))  # type: ignore[arg-type]
@@ -117,38 +125,59 @@ def _produce(image: Image, place: dict[str, object], read: Callable[[], np.ndarr
     return data
 
 
-def _cache(image: Image, cache: str | TileCache | None) -> TileCache:
-    if cache is not None:
-        return shared_cache(cache)
+def _cache(image: Image, url: str | TileCache | None) -> TileCache:
+    if url is not None:
+        return shared_cache(url)
     return image.tile_cache or get_default()
 
 
 def tile(image: Image, level: int, x: int, y: int, *, grid: str = "dz", tile_size: int = 256,
          overlap: int = 0, style: Any = None, encoding: str = "jpeg", quality: int = 90,
-         frame: int = 0, background: int = 255, cache: str | TileCache | None = None) -> bytes | np.ndarray:  # fmt: skip
+         frame: int = 0, background: int = 255, cache: str | TileCache | None = None,
+         passthrough: bool = True) -> bytes | np.ndarray:  # fmt: skip
     """Tile (``x``, ``y``) = (col, row) of grid ``level`` (DeepZoom numbering, or XYZ ``z``).
 
     DeepZoom tiles are cut exactly as openslide's DeepZoomGenerator and dzsave cut them (edge
     tiles smaller); XYZ tiles are always ``tile_size`` square, padded with ``background``.
+    An unstyled JPEG tile that is exactly one stored JPEG tile is sent as the file stores it
+    (as large_image does; ``quality`` then does not apply); ``passthrough=False`` re-encodes.
     """
     if frame != 0:
         raise OutOfRangeError(f"frame {frame} out of range: this image has one frame")
-    w0, h0 = image.dimensions
-    geometry = grid_for(grid, w0, h0, tile_size, overlap)
-    left, top, width, height = geometry.tile_bounds(level, x, y)
-    exponent = geometry.level_count - 1 - level
+
+    @lru_cache(maxsize=None)
+    def where() -> tuple[Level, int, int, int, int]:
+        """(level, top, left, height, width): geometry is worked out only on a cache miss."""
+        geometry = grid_for(grid, *image.dimensions, tile_size, overlap)
+        left, top, width, height = geometry.tile_bounds(level, x, y)
+        return level_for(image, geometry.level_count - 1 - level), top, left, height, width
 
     def read() -> np.ndarray:
-        pixels = _read_clamped(level_for(image, exponent), top, left, height, width)
+        pixels = _read_clamped(*where())
+        height, width = pixels.shape[:2]
         if grid == "xyz" and (height, width) != (tile_size, tile_size):
             padded = np.full((tile_size, tile_size, pixels.shape[2]), background, dtype=pixels.dtype)
             padded[:height, :width] = pixels
             pixels = padded
         return pixels
 
+    def stored() -> bytes | None:
+        return _stored_tile(*where()) if passthrough else None
+
     place = {"kind": "tile", "grid": grid, "level": level, "x": x, "y": y, "frame": frame,
-             "tile_size": tile_size, "overlap": overlap, "background": background}  # fmt: skip
-    return _produce(image, place, read, style=style, encoding=encoding, quality=quality, cache=cache)
+             "tile_size": tile_size, "overlap": overlap, "background": background,
+             "passthrough": passthrough}  # fmt: skip
+    return _produce(image, place, read, style=style, encoding=encoding, quality=quality, cache=cache,
+                    stored=stored)  # fmt: skip
+
+
+def _stored_tile(level: Level, top: int, left: int, height: int, width: int) -> bytes | None:
+    """The file's JPEG bytes when the requested tile is exactly one whole stored tile."""
+    th, tw = level.tile_shape
+    if (height, width) != (th, tw) or top % th or left % tw:
+        return None
+    blobs = level.raw_tiles([(top // th, left // tw)])
+    return blobs[0] if blobs else None
 
 
 def _read_clamped(level: Level, y: int, x: int, height: int, width: int) -> np.ndarray:

@@ -1,0 +1,118 @@
+"""Tiles: ziggurat vs large_image ``getTile``, same XYZ tiles, JPEG q90, uncached and cached.
+
+    python -m bench tiles            # 40,000 x 30,000 generated JPEG slide
+    python -m bench tiles --quick    # 4,000 x 3,000, few tiles (the test suite runs this)
+
+Uncached: unique random tiles, a level drawn uniformly then a tile in it, the file warm in the OS
+page cache for both. ziggurat sends whole stored JPEG tiles as they are (as large_image does);
+the "re-encode" case forces decode + style + encode for every tile. Cached: the same tiles
+again, from ziggurat's memory, memcached and redis caches (real servers on loopback) and from
+large_image's in-process tile cache. Throughput: 2 threads, each uncached run on its own new
+tile set (large_image's tile cache is process-wide), each cached run on the primed tiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .harness import Result, print_table, sample_slide, time_calls
+
+Tile = tuple[int, int, int]  # (z, x, y)
+Getter = Callable[[Tile], Any]
+
+
+def pick_tiles(level_tiles: tuple[tuple[int, int], ...], n: int, seed: int = 0) -> list[Tile]:
+    """Up to ``n`` distinct tiles: a level drawn uniformly, then a tile in it."""
+    rng = random.Random(seed)
+    chosen: dict[Tile, None] = {}
+    total = sum(c * r for c, r in level_tiles)
+    while len(chosen) < min(n, total):
+        z = rng.randrange(len(level_tiles))
+        cols, rows = level_tiles[z]
+        chosen[(z, rng.randrange(cols), rng.randrange(rows))] = None
+    return list(chosen)
+
+
+def ziggurat_getter(path: Path, cache: str, **options: Any) -> Getter:
+    import ziggurat
+
+    image = ziggurat.open(path, cache=cache)
+    return lambda t: image.tile(t[0], t[1], t[2], grid="xyz", quality=90, **options)
+
+
+def large_image_getter(path: Path) -> Getter:
+    import large_image_source_tiff
+
+    source = large_image_source_tiff.open(str(path), encoding="JPEG", jpegQuality=90)
+    return lambda t: source.getTile(t[1], t[2], t[0])
+
+
+def timed(case: str, tool: str, get: Getter, tiles: list[Tile]) -> Result:
+    return Result(case, tool, time_calls(lambda i: get(tiles[i]), len(tiles)))
+
+
+def throughput(get: Getter, tiles: list[Tile], threads: int = 2) -> float:
+    """Tiles per second with ``threads`` workers."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(get, tiles))
+    return len(tiles) / (time.perf_counter() - start)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench tiles")
+    parser.add_argument("--quick", action="store_true", help="tiny slide, few tiles")
+    parser.add_argument("--tiles", type=int, help="tiles per case (default 400, quick 40)")
+    args = parser.parse_args(argv)
+    import ziggurat
+    from ziggurat.cache.local import LocalServer
+    from ziggurat.grid import XYZGrid
+    from ziggurat.tilecache import DECODED_TILES
+
+    path = sample_slide(4000, 3000) if args.quick else sample_slide(40000, 30000)
+    n = args.tiles or (40 if args.quick else 400)
+    path.read_bytes()  # the whole file into the OS page cache, for every tool alike
+    grid = XYZGrid(*ziggurat.open(path).dimensions, 256)
+    tiles = pick_tiles(grid.level_tiles, n)
+    fresh = iter(range(1, 100))  # a new tile set per throughput run, so no cache can have seen it
+    print(f"{path.name}: {len(tiles)} distinct XYZ tiles over {grid.level_count} levels, JPEG q90")
+
+    results: list[Result] = []
+    rates: list[tuple[str, str, float]] = []
+    uncached = [
+        ("large_image", "uncached tile", lambda: large_image_getter(path)),
+        ("ziggurat", "uncached tile", lambda: ziggurat_getter(path, "none://")),
+        ("ziggurat", "uncached tile, re-encode", lambda: ziggurat_getter(path, "none://", passthrough=False)),
+    ]
+    for tool, case, make in uncached:
+        DECODED_TILES.clear()
+        results.append(timed(case, tool, make(), tiles))
+        DECODED_TILES.clear()
+        rates.append((case, tool, throughput(make(), pick_tiles(grid.level_tiles, n, seed=next(fresh)))))
+    results.append(Result("uncached tile, re-encode", "large_image", results[0].seconds))
+
+    with LocalServer("memcached") as memcached, LocalServer("redis") as redis:
+        for name, url in (("memory", "memory://?max=1GB"), ("memcached", memcached.url), ("redis", redis.url)):
+            get = ziggurat_getter(path, url)
+            for t in tiles:
+                get(t)
+            results.append(timed(f"cached hit: {name}", "ziggurat", get, tiles))
+            rates.append((f"cached hit: {name}", "ziggurat", throughput(get, tiles)))
+    get = large_image_getter(path)
+    for t in tiles:
+        get(t)
+    results.append(timed("cached hit: memory", "large_image", get, tiles))
+    rates.append(("cached hit: memory", "large_image", throughput(get, tiles)))
+
+    print()
+    print_table(results)
+    print("\n| case | tool | tiles/s, 2 threads |\n|---|---|---|")
+    for case, tool, rate in rates:
+        print(f"| {case} | {tool} | {rate:,.0f} |")
+    return 0
