@@ -1,0 +1,162 @@
+"""The OME-Zarr volume store: NGFF validity, other readers agree, direct reads equal the array."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+import ziggurat
+from ziggurat.errors import OutOfRangeError
+from ziggurat.volumes import from_numpy
+from ziggurat.volumes.chunks import ChunkReader
+from ziggurat.volumes.convert import convert
+from ziggurat.volumes.omezarr import VolumeMeta, write_omezarr
+from ziggurat.volumes.phantom import mri_volume
+
+SHAPE = (40, 70, 90)
+
+
+@pytest.fixture(scope="module")
+def phantom() -> np.ndarray:
+    return mri_volume(SHAPE)
+
+
+@pytest.fixture(scope="module", params=["axial", "isotropic", (7, 16, 50)])
+def store(request, phantom: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("store") / "head.zarr"
+    affine = np.diag([0.5, 0.6, 2.0, 1.0])
+    affine[:3, 3] = [-10, 20, 30]
+    return write_omezarr(out, phantom, VolumeMeta(("z", "y", "x"), (2.0, 0.6, 0.5), affine), chunks=request.param)
+
+
+def test_reads_equal_the_array(store: Path, phantom: np.ndarray) -> None:
+    vol = ziggurat.open(store)
+    assert isinstance(vol.levels[0]._reader, ChunkReader)  # the direct path is the one under test
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        lo = rng.integers(0, SHAPE)
+        hi = lo + rng.integers(1, np.array(SHAPE) - lo + 1)
+        key = tuple(slice(a, b) for a, b in zip(lo, hi))
+        np.testing.assert_array_equal(vol[key], phantom[key])
+    np.testing.assert_array_equal(vol.axial(17), phantom[17])
+    np.testing.assert_array_equal(vol.coronal(33), phantom[:, 33])
+    np.testing.assert_array_equal(vol.sagittal(89), phantom[:, :, 89])
+    np.testing.assert_array_equal(vol[::3, 5, -10:], phantom[::3, 5, -10:])
+    np.testing.assert_array_equal(vol.to_numpy(), phantom)
+    with pytest.raises(OutOfRangeError):
+        vol.axial(SHAPE[0])
+
+
+def test_levels_match_zarr_python_and_area_mean(store: Path, phantom: np.ndarray) -> None:
+    vol = ziggurat.open(store)
+    assert len(vol.levels) == 1  # 70 px: no level below 64 px
+    for i, level in enumerate(vol.levels):
+        np.testing.assert_array_equal(np.asarray(level), zarr.open_array(store / str(i), mode="r")[...])
+    assert vol.spacing == (2.0, 0.6, 0.5)
+
+
+def test_ngff_metadata_validates_and_ome_zarr_py_reads(store: Path, phantom: np.ndarray) -> None:
+    models = pytest.importorskip("ome_zarr_models.v05.image")
+    image = models.Image.from_zarr(zarr.open_group(store, mode="r"))
+    multiscale = image.attributes.ome.multiscales[0]
+    assert [a.name for a in multiscale.axes] == ["z", "y", "x"]
+    assert [a.unit for a in multiscale.axes] == ["millimeter"] * 3
+    transforms = multiscale.datasets[0].coordinateTransformations
+    assert list(transforms[0].scale) == [2.0, 0.6, 0.5]
+    assert list(transforms[1].translation) == [30, 20, -10]
+
+    reader = pytest.importorskip("ome_zarr.reader")
+    io = pytest.importorskip("ome_zarr.io")
+    node = next(iter(reader.Reader(io.parse_url(str(store)))()))
+    np.testing.assert_array_equal(np.asarray(node.data[0]), phantom)
+
+
+def test_store_is_a_handful_of_files(store: Path) -> None:
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert len(files) <= 4  # group + array metadata + one shard
+
+
+def test_reads_ngff_04_zarr_v2_written_by_ome_zarr_py(phantom: np.ndarray, tmp_path: Path) -> None:
+    writer = pytest.importorskip("ome_zarr.writer")
+    fmt = pytest.importorskip("ome_zarr.format")
+    group = zarr.open_group(tmp_path / "v2.zarr", mode="w", zarr_format=2)
+    writer.write_image(phantom, group, axes="zyx", fmt=fmt.FormatV04(), scale_factors=[],
+                       scale={"z": 3.0, "y": 1.0, "x": 1.0})  # fmt: skip
+    vol = ziggurat.open(tmp_path / "v2.zarr")
+    assert vol.format == "ome-zarr 0.4"
+    assert vol.spacing == (3.0, 1.0, 1.0)
+    np.testing.assert_array_equal(vol[3:9, 10:60, 80:], phantom[3:9, 10:60, 80:])
+
+
+def test_threads_and_pickle(store: Path, phantom: np.ndarray) -> None:
+    vol = ziggurat.open(store)
+    with ThreadPoolExecutor(4) as pool:
+        planes = list(pool.map(vol.axial, range(SHAPE[0])))
+    np.testing.assert_array_equal(np.stack(planes), phantom)
+    again = pickle.loads(pickle.dumps(vol))
+    assert again.path == vol.path
+    np.testing.assert_array_equal(again.sagittal(3), phantom[:, :, 3])
+
+
+def test_slice_image_serves_planes(store: Path, phantom: np.ndarray) -> None:
+    image = ziggurat.open(store).slice_image("coronal", 12)
+    assert isinstance(image, ziggurat.Image)
+    np.testing.assert_array_equal(image.read_region((0, 0), 0, (SHAPE[2], SHAPE[0]))[..., 0], phantom[:, 12])
+    assert image.mpp == pytest.approx((500.0, 2000.0))
+
+
+def test_four_d_pyramid(tmp_path: Path) -> None:
+    data = mri_volume((8, 160, 140), channels=4)
+    vol = from_numpy(data, spacing=(1.0, 1.0, 1.0))
+    store = write_omezarr(tmp_path / "4d.zarr", data, vol.meta, chunks="isotropic")
+    again = ziggurat.open(store)
+    assert again.axes == ("c", "z", "y", "x")
+    np.testing.assert_array_equal(again[2, 3:5], data[2, 3:5])
+    assert again.levels[1].shape == (4, 8, 80, 70)
+    expected = data[1, 4].reshape(80, 2, 70, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(again.levels[1][1, 4], expected, rtol=1e-6)
+    assert again.axial(4).shape == (4, 160, 140)
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    meta = VolumeMeta(("z", "y", "x"), (1, 1, 1), np.eye(4))
+    with pytest.raises(ziggurat.errors.UnsupportedFormatError):
+        write_omezarr(tmp_path / "bad.zarr", np.zeros((4, 4)), meta)
+    with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="preset"):
+        write_omezarr(tmp_path / "bad.zarr", np.zeros((4, 4, 4)), meta, chunks="diagonal")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_shard_raises_typed_error(phantom: np.ndarray, tmp_path: Path) -> None:
+    meta = VolumeMeta(("z", "y", "x"), (1, 1, 1), np.eye(4))
+    store = write_omezarr(tmp_path / "c.zarr", phantom, meta, chunks="axial")
+    shard = next((store / "0").rglob("c/*/*/*"))
+    raw = bytearray(shard.read_bytes())
+    raw[100:4000] = bytes(3900)
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(ziggurat.errors.CorruptImageError, match="c.zarr"):
+        ziggurat.open(store).to_numpy()
+
+
+def test_tiff_slice_folder(realdata: Path, tmp_path: Path) -> None:
+    folder = realdata / "tiff-stack" / "stent-ct"
+    files = sorted(folder.glob("*.tif"))
+    expected = np.stack([tifffile.imread(f) for f in files])
+    vol = ziggurat.open(folder)
+    np.testing.assert_array_equal(vol[100:110, 20:90, 5:6], expected[100:110, 20:90, 5:6])
+    store = convert(folder, tmp_path / "stent.zarr", chunks="isotropic")
+    np.testing.assert_array_equal(ziggurat.open(store).to_numpy(), expected)
+
+
+def test_multipage_tiff_as_volume(realdata: Path) -> None:
+    path = realdata / "tiff-stack" / "calcium_imaging.tif"
+    expected = tifffile.imread(path)
+    vol = ziggurat.open_volume(path)
+    assert vol.shape == expected.shape
+    np.testing.assert_array_equal(vol[500:510], expected[500:510])
