@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import OutputExistsError, atomic_path
-from ..errors import EncodingError, OutOfRangeError
+from ..errors import EncodingError, OutOfRangeError, ZigguratError
 from ..grid import DeepZoomGrid, TileGrid, XYZGrid
 from ..image import Image, Level
 from ..render.encode import check_quality, encoding_for
@@ -168,14 +168,14 @@ class _Job:
         chain.finish()
         self.bad_tiles.extend(bands.bad_tiles)
 
-    def _emit_row(self, k: int, row: int, rows: np.ndarray, y: int) -> None:
-        """Write tile row ``row`` of grid level ``k`` from its pixel rows."""
+    def _emit_row(self, k: int, row: int, pieces: list[np.ndarray]) -> None:
+        """Write tile row ``row`` of grid level ``k`` from the row pieces that hold its pixels."""
         copied = self._copy_row(k, row) if k in self.copyable else set()
         pad = self.grid.tile_size if self.google else 0
         for col in range(self.grid.level_tiles[k][0]):
             if col not in copied:
                 x, _, w, _ = self.grid.tile_bounds(k, col, row)
-                self.writer.pixels(k, col, row, rows[:, x : x + w], pad)
+                self.writer.pixels(k, col, row, [p[:, x : x + w] for p in pieces], pad)
 
     def _copy_level(self, k: int) -> None:
         """Copy a level's full tiles from the file; encode only its cut edge tiles."""
@@ -189,7 +189,7 @@ class _Job:
                 bands = RegionBands(level, (x0 + x, y0 + y, w, h), self.fill, self.skip_bad_tiles)
                 tile = bands.read(y0 + y, h)
                 self.bad_tiles.extend(bands.bad_tiles)
-                self.writer.pixels(k, col, row, tile, self.grid.tile_size if self.google else 0)
+                self.writer.pixels(k, col, row, [tile], self.grid.tile_size if self.google else 0)
 
     def _copy_row(self, k: int, row: int) -> set[int]:
         """Copy the full-size tiles of one tile row; return the columns copied."""
@@ -211,7 +211,7 @@ def _open(path: str | os.PathLike) -> Image:
 
     try:
         return open_image(path, backend="tiff", decoded_cache=False)
-    except Exception:  # not a TIFF tifffile reads: let the registry pick the backend
+    except ZigguratError:  # not a TIFF tifffile reads: let the registry pick the backend
         return open_image(path)
 
 

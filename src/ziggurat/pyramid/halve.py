@@ -1,8 +1,10 @@
 """2x2 area-average halving for pyramid building, fast for 8- and 16-bit pixels.
 
-Integer pixels are summed in a wider integer type and rounded half up, ``(a + b + c + d + 2) >> 2``,
-as libvips' shrink does; that is about 15x faster than a float mean. An odd last row or column is
-averaged with itself, so a level of n pixels halves to ceil(n / 2) (DeepZoom's level sizes).
+Pixels are summed and rounded half up, ``(a + b + c + d + 2) >> 2``, as libvips' shrink does. 8-bit
+grey and RGB go through Pillow's C ``reduce`` when Pillow is installed (2.5x faster than
+NumPy here, and it releases the GIL); other integer types are summed in a wider NumPy type, floats
+averaged. An odd last row or column is averaged with itself, so n pixels halve to ceil(n / 2)
+(DeepZoom's level sizes).
 """
 
 from __future__ import annotations
@@ -11,11 +13,33 @@ import numpy as np
 
 from ..resample import downsample2
 
+try:
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover - Pillow is in the 'all' extra
+    PILImage = None
+
 WIDER = {np.dtype(np.uint8): np.uint16, np.dtype(np.uint16): np.uint32}
+PIL_MODES = {1: "L", 3: "RGB"}  # not RGBA: Pillow premultiplies alpha
 
 
 def halve(block: np.ndarray) -> np.ndarray:
     """Halve an (H, W, C) block by 2x2 area averaging to (ceil(H/2), ceil(W/2), C)."""
+    channels = block.shape[2]
+    if PILImage is not None and block.dtype == np.uint8 and channels in PIL_MODES:
+        return halve_pillow(block)
+    return halve_numpy(block)
+
+
+def halve_pillow(block: np.ndarray) -> np.ndarray:
+    """:func:`halve` by Pillow's ``Image.reduce(2)`` (8-bit L, RGB)."""
+    channels = block.shape[2]
+    image = PILImage.fromarray(block[..., 0] if channels == 1 else block, PIL_MODES[channels])
+    out = np.asarray(image.reduce(2))
+    return out[..., None] if channels == 1 else out
+
+
+def halve_numpy(block: np.ndarray) -> np.ndarray:
+    """:func:`halve` in NumPy: integers summed in a wider type, floats averaged."""
     wide = WIDER.get(block.dtype)
     if wide is None:
         return downsample2(block)

@@ -16,19 +16,22 @@ import numpy as np
 from ..grid import TileGrid
 from .halve import halve
 
-# called with (grid level, tile row, the rows of that tile row, the level row they start at)
-RowSink = Callable[[int, int, np.ndarray, int], None]
+# called with (grid level, tile row, the row's pixels as consecutive row pieces)
+RowSink = Callable[[int, int, list[np.ndarray]], None]
 
 
 class LevelStream:
-    """One grid level being filled from the top; emits tile rows as soon as they are complete."""
+    """One grid level being filled from the top; emits tile rows as soon as they are complete.
+
+    Received blocks are kept as they are (no concatenation): a tile row is handed on as views
+    of the blocks it spans, and whoever encodes a tile joins its pieces on its own thread.
+    """
 
     def __init__(self, grid: TileGrid, level: int, sink: RowSink, coarser: LevelStream | None) -> None:
         self.grid, self.level, self.sink, self.coarser = grid, level, sink, coarser
         self.width, self.height = grid.level_dimensions[level]
         self.rows = grid.level_tiles[level][1]
-        self._buffer: np.ndarray | None = None
-        self._buffer_y = 0  # level row of the buffer's first row
+        self._blocks: list[tuple[int, np.ndarray]] = []  # (first level row, block), in order
         self._received = 0
         self._next_row = 0
         self._carry: np.ndarray | None = None  # an odd row waiting for its pair
@@ -37,11 +40,8 @@ class LevelStream:
         """Append the next rows of this level (full width) and emit what they complete."""
         if block.shape[1] != self.width:
             raise ValueError(f"level {self.level}: block width {block.shape[1]} != {self.width}")
+        self._blocks.append((self._received, block))
         self._received += block.shape[0]
-        if self._buffer is None or not len(self._buffer):
-            self._buffer = block
-        else:
-            self._buffer = np.concatenate([self._buffer, block])
         self._emit_ready()
         if self.coarser is not None:
             if self._carry is not None:
@@ -54,27 +54,32 @@ class LevelStream:
     def finish(self) -> None:
         """Flush the last odd row to the coarser levels and check every tile row was emitted."""
         if self._received != self.height or self._next_row != self.rows:
-            raise RuntimeError(
-                f"level {self.level}: received {self._received} of {self.height} rows"
-            )
+            raise RuntimeError(f"level {self.level}: received {self._received} of {self.height} rows")
         if self.coarser is not None:
             if self._carry is not None:
                 self.coarser.push(halve(self._carry))
             self.coarser.finish()
 
     def _emit_ready(self) -> None:
-        assert self._buffer is not None
         while self._next_row < self.rows:
             _, y, _, h = self.grid.tile_bounds(self.level, 0, self._next_row)
             if self._received < y + h:
                 break
-            start = y - self._buffer_y
-            self.sink(self.level, self._next_row, self._buffer[start : start + h], y)
+            self.sink(self.level, self._next_row, self._pieces(y, y + h))
             self._next_row += 1
-            if self._next_row < self.rows:  # drop rows no later tile row needs
+            if self._next_row < self.rows:  # drop blocks no later tile row needs
                 _, keep_from, _, _ = self.grid.tile_bounds(self.level, 0, self._next_row)
-                self._buffer = self._buffer[keep_from - self._buffer_y :]
-                self._buffer_y = keep_from
+                while self._blocks and self._blocks[0][0] + len(self._blocks[0][1]) <= keep_from:
+                    self._blocks.pop(0)
+
+    def _pieces(self, y0: int, y1: int) -> list[np.ndarray]:
+        """Views of the held blocks covering level rows [y0, y1)."""
+        pieces = []
+        for start, block in self._blocks:
+            lo, hi = max(y0, start), min(y1, start + len(block))
+            if lo < hi:
+                pieces.append(block[lo - start : hi - start])
+        return pieces
 
 
 def build_chain(grid: TileGrid, finest: int, coarsest: int, sink: RowSink) -> LevelStream:

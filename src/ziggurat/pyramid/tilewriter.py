@@ -1,14 +1,15 @@
 """Encode and write tiles on a pool of threads, with a bound on the tiles in flight.
 
 imagecodecs' encoders (libjpeg-turbo, libpng, libwebp) release the GIL, so threads use every core
-without copying pixels to other processes. At most ``4 * workers`` tiles wait at any time, which
-bounds the memory the queue holds.
+without copying pixels to other processes. At most ``16 * workers`` tiles wait at any time; they
+are views of rows the level streams hold anyway, so the queue adds little memory.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from ..render.encode import Encoding
 
+IN_FLIGHT_PER_WORKER = 16
+PROGRESS_EVERY = 0.1  # seconds between progress reports
 Progress = Callable[[int, int], None]
 
 
@@ -37,16 +40,18 @@ class TileWriter:
         self.total, self.progress, self.fill = total, progress, fill
         self.workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ziggurat-encode")
-        self._slots = threading.BoundedSemaphore(4 * self.workers)
+        self._slots = threading.BoundedSemaphore(IN_FLIGHT_PER_WORKER * self.workers)
         self._lock = threading.Lock()
         self._error: BaseException | None = None
         self.done = 0
         self.bytes_written = 0
         self.copied = 0
+        self._reported = 0.0
 
-    def pixels(self, level: int, col: int, row: int, tile: np.ndarray, pad_to: int = 0) -> None:
-        """Encode a tile (padded right and below to a ``pad_to`` square with ``fill``, if given)."""
-        self._submit(self._encode_pixels, level, col, row, tile, pad_to)
+    def pixels(self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int = 0) -> None:
+        """Encode a tile given as row pieces (joined on a worker), padded right and below to a
+        ``pad_to`` square with ``fill`` if given."""
+        self._submit(self._encode_pixels, level, col, row, pieces, pad_to)
 
     def raw(self, level: int, col: int, row: int, data: bytes) -> None:
         """Write already encoded bytes (pass-through of the source's compressed tiles)."""
@@ -60,7 +65,8 @@ class TileWriter:
         future = self._pool.submit(func, *args)
         future.add_done_callback(self._finished)
 
-    def _encode_pixels(self, level: int, col: int, row: int, tile: np.ndarray, pad_to: int) -> None:
+    def _encode_pixels(self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int) -> None:
+        tile = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         if pad_to and tile.shape[:2] != (pad_to, pad_to):
             padded = np.empty((pad_to, pad_to, tile.shape[2]), tile.dtype)
             padded[...] = self.fill
@@ -70,8 +76,11 @@ class TileWriter:
         self._write(level, col, row, data, False)
 
     def _write(self, level: int, col: int, row: int, data: bytes, copied: bool) -> None:
-        with open(self.path_for(level, col, row), "wb") as fh:
-            fh.write(data)
+        fd = os.open(self.path_for(level, col, row), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         with self._lock:
             self.bytes_written += len(data)
             self.copied += copied
@@ -86,8 +95,11 @@ class TileWriter:
                 self._error = self._error or error
                 return
             self.done += 1
-            done = self.done
-        if self.progress is not None:
+            done, now = self.done, time.monotonic()
+            report = now - self._reported >= PROGRESS_EVERY or done == self.total
+            if report:
+                self._reported = now
+        if report and self.progress is not None:
             self.progress(done, self.total)
 
     def close(self) -> None:
