@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,19 @@ def sample_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("slides") / "sample.tif"
     write_slide(path, 3000, 2000)
     return path
+
+
+@pytest.fixture
+def run_bench_quick(tmp_path: Path) -> Callable[[str], str]:
+    """Run ``python -m bench NAME --quick`` on fresh data in tmp_path; assert exit 0, return stdout."""
+
+    def run(name: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", name, "--quick"],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "ZIGGURAT_BENCH_DATA": str(tmp_path)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    return run
