@@ -132,3 +132,19 @@ def test_colormap_with_several_channels_is_rejected() -> None:
     image = ziggurat.from_array(np.zeros((2, 2, 3), dtype=np.uint16))
     with pytest.raises(StyleError, match="colormap"):
         Style.parse({"colormap": "viridis"}).resolve(image)
+
+
+def test_ome_channel_colours_tint_the_composite(tmp_path: object) -> None:
+    import tifffile
+
+    path = f"{tmp_path}/two.ome.tif"
+    planes = np.zeros((2, 8, 8), dtype=np.uint16)
+    planes[0], planes[1] = 100, 50
+    # OME colours are signed RGBA ints: -16776961 = 0xFF0000FF (red), 16777215 = 0x00FFFFFF (cyan)
+    tifffile.imwrite(path, planes, ome=True, photometric="minisblack",
+                     metadata={"axes": "CYX", "Channel": {"Name": ["A", "B"], "Color": [-16776961, 16777215]}})  # fmt: skip
+    image = ziggurat.open(path)
+    assert image.channel_colors == [(255, 0, 0), (0, 255, 255)]
+    out = Style.parse({"min": 0, "max": 100}).resolve(image)(image.levels[0][:, :])
+    # channel A at t = 1 -> (255, 0, 0); channel B at t = 0.5 -> level 128 -> (0, 128, 128)
+    assert tuple(out[0, 0]) == (255, 128, 128)

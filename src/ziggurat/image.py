@@ -161,6 +161,11 @@ class Image:
         return self._source.metadata.channel_names
 
     @property
+    def channel_colors(self) -> list[tuple[int, int, int] | None]:
+        """Display colour per channel where the file gives one (OME-TIFF), else empty."""
+        return self._source.metadata.channel_colors
+
+    @property
     def dtype(self) -> np.dtype:
         return self.levels[0].dtype
 

@@ -144,7 +144,8 @@ class Style:
             if single and c.color is None:
                 tables.append(colormaps.lut(self.colormap or "gray").astype(np.uint16))
             else:
-                color = np.array(c.color or _hex(PALETTE[n % len(PALETTE)], "color"), dtype=np.float64)
+                color = c.color or _file_color(image, indices[n]) or _hex(PALETTE[n % len(PALETTE)], "color")
+                color = np.array(color, dtype=np.float64)
                 tables.append(np.rint(np.outer(np.arange(256), color) / 255).astype(np.uint16))
         windows = tuple(
             _Window(
@@ -230,6 +231,12 @@ def _percentiles(image: Any, index: int, percentiles: tuple[float, float]) -> tu
     view = image.get_thumbnail(THUMBNAIL_SIDE)
     low, high = np.percentile(view[:, :, index], percentiles)
     return float(low), float(high)
+
+
+def _file_color(image: Any, index: int) -> tuple[int, int, int] | None:
+    """The channel's colour from the file's metadata (OME Channel Color), if any."""
+    colors = image.channel_colors
+    return colors[index] if index < len(colors) else None
 
 
 def _channel_index(index: int | str, image: Any, field: str) -> int:

@@ -35,6 +35,7 @@ class SourceMetadata:
     mpp: tuple[float, float] | None = None
     objective_power: float | None = None
     channel_names: list[str] = field(default_factory=list)
+    channel_colors: list[tuple[int, int, int] | None] = field(default_factory=list)  # OME Channel Color
     properties: dict[str, str] = field(default_factory=dict)
     associated_names: list[str] = field(default_factory=list)
 

@@ -340,6 +340,7 @@ class TiffSource:
         channels = pixels.get("Channel", [])
         channels = channels if isinstance(channels, list) else [channels]
         meta.channel_names = [str(c.get("Name", f"C{i}")) for i, c in enumerate(channels)]
+        meta.channel_colors = [_ome_color(c.get("Color")) for c in channels]
         for key in ("SizeX", "SizeY", "SizeZ", "SizeC", "SizeT", "DimensionOrder", "Type"):
             if key in pixels:
                 meta.properties[f"ome.{key}"] = str(pixels[key])
@@ -387,3 +388,12 @@ def _float(text: str | None) -> float | None:
         return None
     match = re.match(r"\s*[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text)
     return float(match.group()) if match else None
+
+
+def _ome_color(value: object) -> tuple[int, int, int] | None:
+    """OME's Channel Color, a signed 32-bit RGBA integer, as (r, g, b)."""
+    try:
+        rgba = int(str(value)) & 0xFFFFFFFF
+    except ValueError:
+        return None
+    return (rgba >> 24) & 255, (rgba >> 16) & 255, (rgba >> 8) & 255
