@@ -99,8 +99,8 @@ def _translation(affine: np.ndarray, axes: Sequence[str]) -> list[float] | None:
     return [float(origin.get(a, 0.0)) for a in axes]
 
 
-def ngff_attributes(meta: VolumeMeta, n_levels: int, name: str) -> dict:
-    """The ``ome`` attribute (NGFF 0.5) of a multiscale volume with ``n_levels`` levels."""
+def ngff_attributes(meta: VolumeMeta, n_levels: int, name: str, halved: str = "yx") -> dict:
+    """The ``ome`` attribute (NGFF 0.5) of a multiscale with ``n_levels`` levels, each halved along ``halved``."""
     axes = []
     for a in meta.axes:
         entry = {"name": a, "type": AXIS_TYPES[a]}
@@ -110,7 +110,7 @@ def ngff_attributes(meta: VolumeMeta, n_levels: int, name: str) -> dict:
     translation = _translation(meta.affine, meta.axes)
     datasets = []
     for i in range(n_levels):
-        scale = [s * (2**i if a in "yx" else 1) for a, s in zip(meta.axes, meta.spacing)]
+        scale = [s * (2**i if a in halved else 1) for a, s in zip(meta.axes, meta.spacing)]
         transforms: list[dict] = [{"type": "scale", "scale": scale}]
         if translation is not None:
             shifted = [t + (s - s0) / 2 for t, s, s0 in zip(translation, scale, meta.spacing)]

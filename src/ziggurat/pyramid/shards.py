@@ -1,0 +1,72 @@
+"""Write whole Zarr v3 shards straight to files: blosc-encode each inner chunk, append the index.
+
+The array's ``zarr.json`` is made by zarr-python (so its metadata is exactly what zarr expects);
+the shard files are then written here, each by the one task that owns it, without zarr-python's
+read-modify-write of partial shards and its per-chunk async overhead. The layout is zarr's
+``sharding_indexed`` with ``[bytes, blosc]`` inner codecs and a ``[bytes, crc32c]`` index at the end:
+chunks wholly outside the array are marked missing, chunks across its edge are padded with 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import google_crc32c
+import imagecodecs
+import numpy as np
+
+CNAME, CLEVEL = "zstd", 1  # zstd level 1: ~2x smaller than lz4 on EM data, encodes at ~0.5 GB/s a core
+MISSING = np.uint64(2**64 - 1)
+
+
+def create_level(root, name: str, shape: Sequence[int], dtype: np.dtype, chunks: Sequence[int],
+                 shards: Sequence[int], axes: Sequence[str]) -> None:  # fmt: skip
+    """An empty sharded array ``name`` in the zarr group ``root`` (metadata only)."""
+    from zarr.codecs import BloscCodec
+
+    shuffle = "noshuffle" if np.dtype(dtype).itemsize == 1 else "shuffle"
+    root.create_array(name, shape=tuple(shape), dtype=dtype, chunks=tuple(chunks), shards=tuple(shards),
+                      compressors=BloscCodec(cname=CNAME, clevel=CLEVEL, shuffle=shuffle),
+                      dimension_names=list(axes), fill_value=0)  # fmt: skip
+
+
+def write_shard(array_dir: str | os.PathLike, index: Sequence[int], block: np.ndarray,
+                shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int]) -> int:  # fmt: skip
+    """Write shard ``index`` of an array of ``shape`` from ``block`` (the shard clipped to the array).
+
+    Returns the number of bytes written.
+    """
+    per_shard = [s // c for s, c in zip(shards, chunks)]
+    origin = [i * s for i, s in zip(index, shards)]
+    table = np.full((*per_shard, 2), MISSING, dtype="<u8")
+    pieces: list[bytes] = []
+    offset = 0
+    shuffle = 1 if block.dtype.itemsize > 1 else 0  # blosc byte shuffle; a no-op for bytes
+    for local in itertools.product(*(range(n) for n in per_shard)):
+        start = [o + i * c for o, i, c in zip(origin, local, chunks)]
+        if any(s >= n for s, n in zip(start, shape)):
+            continue
+        src = tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in zip(start, origin, chunks, shape))
+        chunk = block[src]
+        if chunk.shape != tuple(chunks):
+            padded = np.zeros(tuple(chunks), block.dtype)
+            padded[tuple(slice(0, n) for n in chunk.shape)] = chunk
+            chunk = padded
+        data = imagecodecs.blosc_encode(np.ascontiguousarray(chunk), level=CLEVEL, compressor=CNAME,
+                                        shuffle=shuffle, typesize=block.dtype.itemsize, numthreads=1)  # fmt: skip
+        table[local] = (offset, len(data))
+        pieces.append(data)
+        offset += len(data)
+    if not pieces:
+        return 0
+    raw_index = table.tobytes()
+    pieces.append(raw_index)
+    pieces.append(google_crc32c.value(raw_index).to_bytes(4, "little"))
+    path = Path(array_dir, "c", *(str(i) for i in index))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"".join(pieces))
+    return offset + len(raw_index) + 4
