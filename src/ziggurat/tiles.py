@@ -144,13 +144,15 @@ def tile(image: Image, level: int, x: int, y: int, *, grid: str = "dz", tile_siz
     """
     if frame != 0:
         raise OutOfRangeError(f"frame {frame} out of range: this image has one frame")
+    found: list[tuple[Level, int, int, int, int]] = []
 
-    @lru_cache(maxsize=None)
     def where() -> tuple[Level, int, int, int, int]:
         """(level, top, left, height, width): geometry is worked out only on a cache miss."""
-        geometry = grid_for(grid, *image.dimensions, tile_size, overlap)
-        left, top, width, height = geometry.tile_bounds(level, x, y)
-        return level_for(image, geometry.level_count - 1 - level), top, left, height, width
+        if not found:
+            geometry = grid_for(grid, *image.dimensions, tile_size, overlap)
+            left, top, width, height = geometry.tile_bounds(level, x, y)
+            found.append((level_for(image, geometry.level_count - 1 - level), top, left, height, width))
+        return found[0]
 
     def read() -> np.ndarray:
         pixels = _read_clamped(*where())

@@ -21,5 +21,5 @@ def source_identity(path: str | None) -> str:
 
 def tile_key(source: str, **parts: object) -> str:
     """A short key (memcached allows 250 bytes) hashing the source and every named part."""
-    text = source + "|" + "|".join(f"{k}={parts[k]}" for k in sorted(parts))
+    text = f"{source}|{parts!r}"
     return PREFIX + hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
