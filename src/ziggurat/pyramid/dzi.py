@@ -74,6 +74,7 @@ def write_dzi(
             else DeepZoomGrid(region[2], region[3], tile_size, overlap)
         )
         fill = _fill(background, image.levels[0])
+        encoding.encode(np.empty((1, 1, image.channels), image.dtype), quality)  # can it encode?
         job = _Job(image, grid, region, fill, skip_bad_tiles, google)
         out = Path(out)
         if google:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import imagecodecs
 import numpy as np
 
 from ..render.encode import Encoding
@@ -20,6 +21,14 @@ from ..render.encode import Encoding
 IN_FLIGHT_PER_WORKER = 16
 PROGRESS_EVERY = 0.1  # seconds between progress reports
 Progress = Callable[[int, int], None]
+
+
+def tile_encoder(encoding: Encoding, quality: int) -> Callable[[np.ndarray], bytes]:
+    """``encode(tile)``; JPEG follows dzsave: no chroma subsampling at quality >= 90."""
+    if encoding.name == "jpeg":
+        subsampling = "444" if quality >= 90 else "420"
+        return lambda tile: imagecodecs.jpeg8_encode(tile, level=quality, subsampling=subsampling)
+    return lambda tile: encoding.encode(tile, quality)
 
 
 class TileWriter:
@@ -39,6 +48,7 @@ class TileWriter:
         self.path_for, self.encoding, self.quality = path_for, encoding, quality
         self.total, self.progress, self.fill = total, progress, fill
         self.workers = workers or os.cpu_count() or 1
+        self._encode = tile_encoder(encoding, quality)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ziggurat-encode")
         self._slots = threading.BoundedSemaphore(IN_FLIGHT_PER_WORKER * self.workers)
         self._lock = threading.Lock()
@@ -72,7 +82,7 @@ class TileWriter:
             padded[...] = self.fill
             padded[: tile.shape[0], : tile.shape[1]] = tile
             tile = padded
-        data = self.encoding.encode(np.ascontiguousarray(tile), self.quality)
+        data = self._encode(np.ascontiguousarray(tile))
         self._write(level, col, row, data, False)
 
     def _write(self, level: int, col: int, row: int, data: bytes, copied: bool) -> None:
@@ -100,7 +110,11 @@ class TileWriter:
             if report:
                 self._reported = now
         if report and self.progress is not None:
-            self.progress(done, self.total)
+            try:
+                self.progress(done, self.total)
+            except BaseException as exc:  # a progress callback may cancel the run
+                with self._lock:
+                    self._error = self._error or exc
 
     def close(self) -> None:
         """Wait for every submitted tile; re-raise the first failure."""
