@@ -180,3 +180,16 @@ def test_cli_tile_writes_a_tile(sample_slide: Path, tmp_path: Path) -> None:
     assert main(["tile", str(sample_slide), "10", "0", "0", "-o", str(out), "--encoding", "png",
                  "--cache", "memory://?max=1MB"]) == 0  # fmt: skip
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_threads_share_one_image_and_cache(one_and_four: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, base, _ = one_and_four
+    image = ziggurat.open(path, cache="memory://?max=8MB")
+    top = DeepZoomGrid(1024, 768, 256, 0).level_count - 1
+    wanted = [(top, c, r) for c in range(4) for r in range(3)] * 3
+    with ThreadPoolExecutor(4) as pool:
+        tiles = list(pool.map(lambda t: image.tile(*t, encoding="numpy"), wanted))
+    for (_, c, r), got in zip(wanted, tiles):
+        np.testing.assert_array_equal(got, base[r * 256 : (r + 1) * 256, c * 256 : (c + 1) * 256])
