@@ -68,13 +68,18 @@ function setUpControls() {
     });
   }
   document.getElementById("controls").addEventListener("change", () => {
-    viewer.addTiledImage({ tileSource: tileSource(), index: 0, replace: true });
+    const bounds = viewer.viewport.getBounds();
+    viewer.addTiledImage({
+      tileSource: tileSource(), index: 0, replace: true,
+      success: () => viewer.viewport.fitBounds(bounds, true),
+    });
   });
 }
 
 async function main() {
   info = await (await fetch(`/api/images/${imageId}`)).json();
   document.getElementById("title").textContent = `${info.name} — ${info.dimensions[0]} × ${info.dimensions[1]} px`;
+  setUpControls();
   viewer = OpenSeadragon({
     id: "viewer",
     prefixUrl: "/vendor/openseadragon/images/",
@@ -83,7 +88,6 @@ async function main() {
     crossOriginPolicy: "Anonymous",
   });
   window.zigguratViewer = viewer;
-  setUpControls();
   for (const event of ["open", "animation", "resize"]) viewer.addHandler(event, updateScalebar);
 }
 

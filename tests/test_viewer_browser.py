@@ -1,0 +1,137 @@
+"""End to end in headless Chromium (Debian's, driven by selenium + chromedriver): the image list
+and the OpenSeadragon viewer load, tiles arrive with 200s, zooming asks for deeper tiles, the
+style controls re-request styled tiles, nothing is logged to the console; a screenshot is saved."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from live_server import live_server
+from PIL import Image as PILImage
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ziggurat.server import create_app
+from ziggurat.server.catalog import image_id
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+DZ_TILE = re.compile(r"_files/(\d+)/\d+_\d+\.jpeg")
+
+
+class Recorder:
+    """ASGI middleware remembering (path, query, status) of every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: list[tuple[str, str, int]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["path"], scope["query_string"].decode(), message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, record if scope["type"] == "http" else send)
+
+    def tiles(self) -> list[tuple[int, str, int]]:
+        """(DeepZoom level, query, status) of every tile request so far."""
+        return [(int(m.group(1)), q, s) for p, q, s in self.seen if (m := DZ_TILE.search(p))]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromium-driver are required under CI (scripts/setup installs them)")
+        pytest.skip("chromium / chromedriver not installed (scripts/setup installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(None, timeout, poll_frequency=0.1).until(lambda _: condition())
+
+
+def console_errors(driver: Any) -> list[dict[str, Any]]:
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def fully_loaded(driver: Any, query: str = "") -> bool:
+    """Whether the viewer shows one image whose tile URLs contain ``query``, every tile drawn."""
+    return driver.execute_script(
+        "const v = window.zigguratViewer;"
+        "if (!v || v.world.getItemCount() !== 1) return false;"
+        "const item = v.world.getItemAt(0);"
+        "return String(item.source.queryParams).includes(arguments[0]) && item.getFullyLoaded();",
+        query,
+    )
+
+
+def drawn(driver: Any, path: Path) -> bool:
+    """Save a screenshot to ``path``; whether the viewer's area shows an image (not one flat colour)."""
+    png = driver.get_screenshot_as_png()
+    pixels = np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB"))[100:-100, 100:-300]
+    path.write_bytes(png)
+    return float(pixels.std()) > 2
+
+
+def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path: Path) -> None:
+    root = tmp_path / "slides"
+    root.mkdir()
+    shutil.copy(sample_slide, root / "slide.tif")
+    recorder = Recorder(create_app([root], cache="memory://"))
+    with live_server(recorder) as base:
+        browser.get(base + "/")
+        wait_for(lambda: browser.execute_script(
+            "const img = document.querySelector('.card img');"
+            "return !!img && img.complete && img.naturalWidth > 0;"))  # fmt: skip
+        card = browser.find_element("css selector", ".card")
+        assert "slides/slide.tif" in card.text and "3000 × 2000" in card.text
+        card.click()
+        wait_for(lambda: browser.current_url.endswith(f"/view/{image_id('slides/slide.tif')}"))
+        wait_for(lambda: fully_loaded(browser))
+        first = recorder.tiles()
+        assert first and all(status == 200 and query == "" for _, query, status in first)  # unstyled
+        shallow = max(level for level, _, _ in first)
+        assert "µm" in browser.find_element("id", "scalebar-label").text
+
+        browser.execute_script("const v = window.zigguratViewer; v.viewport.zoomBy(16); v.viewport.applyConstraints();")
+        wait_for(lambda: max(level for level, _, _ in recorder.tiles()) > shallow)
+        wait_for(lambda: fully_loaded(browser))
+        ARTIFACTS.mkdir(exist_ok=True)
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer.png"))
+        assert all(status == 200 for _, _, status in recorder.tiles())
+
+        browser.execute_script("const s = document.getElementById('colormap'); s.value = 'viridis';"
+                               "s.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
+        wait_for(lambda: fully_loaded(browser, "style="))
+        styled = [status for _, query, status in recorder.tiles() if "style=" in query]
+        assert styled and all(status == 200 for status in styled)
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-viridis.png"))
+        assert console_errors(browser) == []
+    assert (ARTIFACTS / "viewer.png").stat().st_size > 10_000
