@@ -69,10 +69,12 @@ def grid_for(kind: str, width: int, height: int, tile_size: int, overlap: int) -
 def level_for(image: Image, exponent: int) -> Level:
     """The level with downsample ``2**exponent``, stored or synthesized (made once per Image)."""
     state = _state(image)
-    if exponent >= len(state.levels):
+    if not state.levels:
         with state.lock:
-            if exponent >= len(state.levels):
-                state.levels = power_levels(image, max(exponent + 1, 2 * len(state.levels)))
+            if not state.levels:  # every halving down to 1 x 1 pixel, built once (they are lazy)
+                state.levels = power_levels(image, (max(image.dimensions) - 1).bit_length() + 1)
+    if not 0 <= exponent < len(state.levels):
+        raise OutOfRangeError(f"no level with downsample 2**{exponent} (0..{len(state.levels) - 1})")
     return state.levels[exponent]
 
 
