@@ -1,0 +1,186 @@
+"""DeepZoom pyramids: ziggurat vs libvips dzsave vs openslide DeepZoomGenerator vs large_image.
+
+    python -m bench dzi            # 40,000 x 30,000 generated JPEG slide (256 px tiles, q90)
+    python -m bench dzi --quick    # 2,000 x 1,500 (the test suite runs this)
+
+Every tool runs in its own subprocess on the same file, writing JPEG q90 tiles to disk, so each
+one's wall time and peak RSS are its own. Cases: DeepZoom 254 px + 1 overlap, and the
+pass-through case 256 px + 0 overlap (the file's own tile grid), with a plain file copy of the
+slide for reference. large_image serves its own 256 px tile grid (getTile over every tile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .harness import DATA_DIR, sample_slide
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS = ("ziggurat", "pyvips dzsave", "openslide 1 proc", "openslide 2 procs", "large_image")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- the tools, each run inside its own child process ----------------------------------------
+def run_ziggurat(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    from ziggurat.pyramid import write_dzi
+
+    metrics = write_dzi(slide, out, tile_size=tile, overlap=overlap, quality=quality)
+    return {"tiles": metrics["tiles"], "copied": metrics["copied_tiles"]}
+
+
+def run_pyvips(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    import pyvips
+
+    image = pyvips.Image.new_from_file(slide, access="sequential")
+    image.dzsave(out, tile_size=tile, overlap=overlap, suffix=f".jpg[Q={quality}]")
+    return {"tiles": sum(1 for _ in Path(f"{out}_files").rglob("*.jpg"))}
+
+
+def _openslide_tiles(slide: str, out: str, tile: int, overlap: int, quality: int,
+                     part: int, parts: int) -> dict[str, Any]:  # fmt: skip
+    """Write every ``parts``-th tile row (from ``part``) of each level, as deepzoom_tile.py does."""
+    import openslide
+    from openslide.deepzoom import DeepZoomGenerator
+
+    dz = DeepZoomGenerator(openslide.OpenSlide(slide), tile, overlap)
+    n = 0
+    for level in range(dz.level_count):
+        folder = Path(f"{out}_files") / str(level)
+        folder.mkdir(parents=True, exist_ok=True)
+        cols, rows = dz.level_tiles[level]
+        for row in range(part, rows, parts):
+            for col in range(cols):
+                dz.get_tile(level, (col, row)).save(folder / f"{col}_{row}.jpg", quality=quality)
+                n += 1
+    return {"tiles": n, "peak_rss_mb": _peak_mb()}
+
+
+def run_openslide_1(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    return {"tiles": _openslide_tiles(slide, out, tile, overlap, quality, 0, 1)["tiles"]}
+
+
+def run_openslide_2(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        futures = [pool.submit(_openslide_tiles, slide, out, tile, overlap, quality, p, 2) for p in (0, 1)]
+        parts = [f.result() for f in futures]
+    # this process's peak plus each worker's own
+    peak = _peak_mb() + sum(p["peak_rss_mb"] for p in parts)
+    return {"tiles": sum(p["tiles"] for p in parts), "peak_rss_mb": peak}
+
+
+def run_large_image(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    import large_image
+
+    source = large_image.open(slide, encoding="JPEG", jpegQuality=quality)
+    n = 0
+    for z in range(source.levels):
+        folder = Path(out) / str(z)
+        folder.mkdir(parents=True)
+        scale = 2 ** (source.levels - 1 - z)
+        cols = -(-source.sizeX // (source.tileWidth * scale))
+        rows = -(-source.sizeY // (source.tileHeight * scale))
+        for y in range(rows):
+            for x in range(cols):
+                (folder / f"{x}_{y}.jpg").write_bytes(source.getTile(x, y, z))
+                n += 1
+    return {"tiles": n}
+
+
+def run_copy(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    shutil.copyfile(slide, f"{out}.tif")
+    return {"tiles": 0}
+
+
+RUNNERS = {
+    "ziggurat": run_ziggurat, "pyvips dzsave": run_pyvips, "openslide 1 proc": run_openslide_1,
+    "openslide 2 procs": run_openslide_2, "large_image": run_large_image, "file copy": run_copy,
+}  # fmt: skip
+
+
+def _child(args: argparse.Namespace) -> int:
+    """Run one tool and print its result as one JSON line."""
+    start = time.perf_counter()
+    result = RUNNERS[args.child](args.slide, args.out, args.tile, args.overlap, args.quality)
+    result["seconds"] = time.perf_counter() - start
+    result.setdefault("peak_rss_mb", _peak_mb())
+    print(json.dumps(result))
+    return 0
+
+
+# -- the parent: one subprocess per tool and case ---------------------------------------------
+def measure(tool: str, slide: Path, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="dzi-", dir=DATA_DIR))
+    try:
+        cmd = [sys.executable, "-m", "bench", "dzi", "--child", tool, "--slide", str(slide),
+               "--out", str(work / "out"), "--tile", str(tile), "--overlap", str(overlap),
+               "--quality", str(quality)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
+            return {"error": lines[-1]}
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def table(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
+    lines = ["| case | tool | wall (s) | tiles | tiles/s | peak RSS (MB) | tool time / ziggurat time |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    ours = {case: r["seconds"] for case, tool, r in rows if tool == "ziggurat" and "seconds" in r}
+    for case, tool, r in rows:
+        if "error" in r:
+            lines.append(f"| {case} | {tool} | failed: {r['error']} | | | | |")
+            continue
+        rate = f"{r['tiles'] / r['seconds']:,.0f}" if r["tiles"] else ""
+        ratio = "" if tool == "ziggurat" or case not in ours else f"{r['seconds'] / ours[case]:.2f}x"
+        tiles = f"{r['tiles']:,}" + (f" ({r['copied']:,} copied)" if r.get("copied") else "")
+        lines.append(
+            f"| {case} | {tool} | {r['seconds']:.2f} | {tiles} | {rate} | {r['peak_rss_mb']:.0f} | {ratio} |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench dzi")
+    parser.add_argument("--quick", action="store_true", help="2,000 x 1,500 slide")
+    parser.add_argument("--quality", type=int, default=90)
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset")
+    parser.add_argument("--child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
+    parser.add_argument("--slide", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--tile", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--overlap", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(args)
+    width, height = (2000, 1500) if args.quick else (40_000, 30_000)
+    slide = sample_slide(width, height)
+    tools = [t for t in args.tools.split(",") if t]
+    print(f"slide {slide.name}: {width} x {height}, JPEG q90 256 px tiles; output JPEG q{args.quality}")
+    rows = []
+    for case, tile, overlap, case_tools in (
+        ("DeepZoom 254/1", 254, 1, tools),
+        ("pass-through 256/0", 256, 0, [t for t in ("ziggurat", "pyvips dzsave") if t in tools] + ["file copy"]),
+    ):
+        for tool in case_tools:
+            result = measure(tool, slide, tile, overlap, args.quality)
+            rows.append((case, tool, result))
+            print(f"  {case}: {tool}: {result}", flush=True)
+    table(rows)
+    return 1 if any("error" in r for case, tool, r in rows if tool in ("ziggurat", "pyvips dzsave")) else 0

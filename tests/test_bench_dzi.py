@@ -1,0 +1,15 @@
+"""The DeepZoom benchmark stays alive: its quick mode runs every tool and prints the table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def test_bench_dzi_quick(run_bench_quick: Callable[[str], str]) -> None:
+    stdout = run_bench_quick("dzi")
+    for row in ("| DeepZoom 254/1 | ziggurat |", "| DeepZoom 254/1 | pyvips dzsave |",
+                "| DeepZoom 254/1 | openslide 1 proc |", "| DeepZoom 254/1 | openslide 2 procs |",
+                "| DeepZoom 254/1 | large_image |", "| pass-through 256/0 | ziggurat |"):  # fmt: skip
+        assert row in stdout
+    assert "failed" not in stdout
+    assert "| 73 |" in stdout  # 2,000 x 1,500 at 254 px: 48 + 12 + 4 tiles + 9 one-tile levels
