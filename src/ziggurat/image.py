@@ -296,6 +296,12 @@ class Image:
 
         return thumbnail(self, max_size, **options)
 
+    def to_dask(self, level: int = 0, chunks: tuple[int, ...] | None = None) -> Any:
+        """Level ``level`` as a lazy (H, W, C) ``dask.array``; see :func:`ziggurat.daskarray.to_dask`."""
+        from .daskarray import to_dask
+
+        return to_dask(self, level, chunks)
+
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
         self._source.close()

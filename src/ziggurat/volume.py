@@ -118,6 +118,12 @@ class Volume:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.levels[0].__array__(dtype)
 
+    def to_dask(self, level: int = 0, chunks: tuple[int, ...] | None = None) -> Any:
+        """Level ``level`` as a lazy ``dask.array``; see :func:`ziggurat.daskarray.to_dask`."""
+        from .daskarray import to_dask
+
+        return to_dask(self, level, chunks)
+
     def to_numpy(self, level: int = 0) -> np.ndarray:
         """The whole level as one array."""
         return np.asarray(self.levels[level])

@@ -132,15 +132,16 @@ class Task:
             raise UnsupportedFormatError(f"source returned {data.shape} {data.dtype} for box {box}")
         nbytes = data.nbytes
         if step.source == 0:
-            self._write(0, block, data)
+            stored = self.source.stored if self.source.chunks == p.levels[0].chunks else None
+            self._write(0, block, data, stored)
         for level in range(step.source + 1, step.source + step.depth + 1):
             data = reduce2(data, p.halved, self.method)
             self._write(level, block, data)
         return nbytes
 
-    def _write(self, level: int, index: tuple[int, ...], data: np.ndarray) -> None:
+    def _write(self, level: int, index: tuple[int, ...], data: np.ndarray, stored=None) -> None:
         spec = self.plan.levels[level]
-        write_shard(os.path.join(self.out, str(level)), index, data, spec.shape, spec.chunks, spec.shards)
+        write_shard(os.path.join(self.out, str(level)), index, data, spec.shape, spec.chunks, spec.shards, stored)
 
 
 def _run_block(task: Task, block: tuple[int, ...]) -> int:

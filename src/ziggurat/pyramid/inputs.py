@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -51,6 +51,12 @@ class InputArray:
         """The in-bounds box ``[(start, stop), ...]`` in this array's axis order."""
         return self._opened[0].read(box)
 
+    @property
+    def stored(self) -> Callable[[tuple[int, ...]], bytes | None] | None:
+        """``stored(chunk_index)``: a chunk's blosc bytes as stored (None: absent), when the source
+        is an unsharded blosc Zarr v3 array whose chunks can be copied through; else None."""
+        return self._opened[0].stored
+
     def __getstate__(self) -> dict:
         return {"source": self.source, "_axes": self._axes}
 
@@ -61,8 +67,9 @@ class InputArray:
 class _Box:
     """Uniform ``read(box)`` over the readers below."""
 
-    def __init__(self, shape, dtype, chunks, read) -> None:
+    def __init__(self, shape, dtype, chunks, read, stored=None) -> None:
         self.shape, self.dtype, self.chunks, self.read = tuple(shape), dtype, tuple(chunks), read
+        self.stored = stored
 
 
 def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
@@ -114,7 +121,7 @@ def _bare_array(path: str) -> _Box | None:
 
             try:
                 reader = ChunkReader(root)
-                return _Box(reader.shape, reader.dtype, reader.chunk_shape, reader.read)
+                return _Box(reader.shape, reader.dtype, reader.chunk_shape, reader.read, _stored_chunks(root, meta))
             except UnsupportedLayout:
                 pass
     import zarr
@@ -127,6 +134,24 @@ def _bare_array(path: str) -> _Box | None:
         return None
     return _Box(array.shape, np.dtype(array.dtype), array.chunks,
                 lambda b: np.asarray(array[tuple(slice(a, z) for a, z in b)]))  # fmt: skip
+
+
+def _stored_chunks(root: Path, meta: dict) -> Callable[[tuple[int, ...]], bytes | None] | None:
+    """Reads one stored chunk file of an unsharded ``[bytes, blosc]`` array with 0 fill; None otherwise."""
+    codecs = [c.get("name") for c in meta.get("codecs", [])]
+    if codecs != ["bytes", "blosc"] or (meta.get("fill_value") or 0) != 0:
+        return None
+    encoding = meta.get("chunk_key_encoding", {"name": "default"})
+    sep = encoding.get("configuration", {}).get("separator", "/" if encoding["name"] == "default" else ".")
+    prefix = "c" + sep if encoding["name"] == "default" else ""
+
+    def stored(index: tuple[int, ...]) -> bytes | None:
+        try:
+            return (root / (prefix + sep.join(map(str, index)))).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    return stored
 
 
 def _n5(path: str) -> _Box:

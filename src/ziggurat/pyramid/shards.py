@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import google_crc32c
@@ -34,10 +34,12 @@ def create_level(root, name: str, shape: Sequence[int], dtype: np.dtype, chunks:
 
 
 def write_shard(array_dir: str | os.PathLike, index: Sequence[int], block: np.ndarray,
-                shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int]) -> int:  # fmt: skip
+                shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int],
+                stored: Callable[[tuple[int, ...]], bytes | None] | None = None) -> int:  # fmt: skip
     """Write shard ``index`` of an array of ``shape`` from ``block`` (the shard clipped to the array).
 
-    Returns the number of bytes written.
+    ``stored(chunk_index)``, when given, returns each chunk's blosc bytes as the source stores them
+    (None: absent), copied through instead of encoding ``block`` again. Returns the bytes written.
     """
     per_shard = [s // c for s, c in zip(shards, chunks)]
     origin = [i * s for i, s in zip(index, shards)]
@@ -49,14 +51,13 @@ def write_shard(array_dir: str | os.PathLike, index: Sequence[int], block: np.nd
         start = [o + i * c for o, i, c in zip(origin, local, chunks)]
         if any(s >= n for s, n in zip(start, shape)):
             continue
-        src = tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in zip(start, origin, chunks, shape))
-        chunk = block[src]
-        if chunk.shape != tuple(chunks):
-            padded = np.zeros(tuple(chunks), block.dtype)
-            padded[tuple(slice(0, n) for n in chunk.shape)] = chunk
-            chunk = padded
-        data = imagecodecs.blosc_encode(np.ascontiguousarray(chunk), level=CLEVEL, compressor=CNAME,
-                                        shuffle=shuffle, typesize=block.dtype.itemsize, numthreads=1)  # fmt: skip
+        if stored is not None:
+            data = stored(tuple(s // c for s, c in zip(start, chunks)))
+            if data is None:
+                continue
+        else:
+            src = tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in zip(start, origin, chunks, shape))
+            data = _encode(block[src], chunks, shuffle)
         table[local] = (offset, len(data))
         pieces.append(data)
         offset += len(data)
@@ -68,5 +69,15 @@ def write_shard(array_dir: str | os.PathLike, index: Sequence[int], block: np.nd
     path = Path(array_dir, "c", *(str(i) for i in index))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
-        f.write(b"".join(pieces))
+        f.writelines(pieces)
     return offset + len(raw_index) + 4
+
+
+def _encode(chunk: np.ndarray, chunks: Sequence[int], shuffle: int) -> bytes:
+    """Blosc bytes of one chunk, padded with 0 to the full chunk shape at the array's edge."""
+    if chunk.shape != tuple(chunks):
+        padded = np.zeros(tuple(chunks), chunk.dtype)
+        padded[tuple(slice(0, n) for n in chunk.shape)] = chunk
+        chunk = padded
+    return imagecodecs.blosc_encode(np.ascontiguousarray(chunk), level=CLEVEL, compressor=CNAME,
+                                    shuffle=shuffle, typesize=chunk.dtype.itemsize, numthreads=1)  # fmt: skip
