@@ -239,7 +239,8 @@ def main(argv: list[str]) -> int:
     root = Path(tempfile.mkdtemp(prefix="volumes-", dir=DATA_DIR if DATA_DIR.is_dir() else None))
     try:
         for label, data in (("3-D", mri_volume(shape)), ("4-D (4 channels)", mri_volume(shape, channels=4))):
-            print(f"\n## {label} {data.shape} {data.dtype}, cpus={os.cpu_count()}\n")
+            load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+            print(f"\n## {label} {data.shape} {data.dtype}, cpus={os.cpu_count()}, load average {load}\n")
             case_dir = root / label[:3]
             case_dir.mkdir()
             tools, writes = write_all(data, case_dir)

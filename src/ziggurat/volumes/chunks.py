@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import CorruptImageError
 
 MISSING = np.uint64(2**64 - 1)
-_POOL = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="zig-chunks")
+WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
+_POOL = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="zig-chunks")
 PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the calling thread
 
 
@@ -131,12 +132,17 @@ class ChunkReader:
         jobs = []
         for shard, chunks in by_shard.items():
             jobs.extend(self._fetch(shard, chunks))
-        if out.nbytes >= PARALLEL_BYTES and len(jobs) > 1:
-            list(_POOL.map(lambda job: self._place(out, box, *job), jobs))
-        else:
-            for job in jobs:
-                self._place(out, box, *job)
+        workers = min(len(jobs), WORKERS) if out.nbytes >= PARALLEL_BYTES else 1
+        batches = [jobs[i::workers] for i in range(workers)]  # one task per worker, not per chunk
+        futures = [_POOL.submit(self._place_all, out, box, batch) for batch in batches[1:]]
+        self._place_all(out, box, batches[0])
+        for future in futures:
+            future.result()
         return out
+
+    def _place_all(self, out: np.ndarray, box: Sequence[tuple[int, int]], jobs: list[tuple]) -> None:
+        for chunk, data in jobs:
+            self._place(out, box, chunk, data)
 
     def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[tuple]:
         """Raw bytes of ``chunks`` in one shard (None for empty chunks), coalescing nearby ones."""
