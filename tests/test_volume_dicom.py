@@ -96,6 +96,14 @@ def test_single_file_rescaled(realdata: Path) -> None:
     assert vol.spacing[1:] == pytest.approx([float(v) for v in ds.PixelSpacing])
 
 
+@pytest.mark.parametrize("variant", ["bigendian", "RLE", "jp2klossless", "jpeg_ls_lossless"])
+def test_lossless_encodings_agree(realdata: Path, variant: str) -> None:
+    """One MR image stored five ways: every lossless encoding must give pydicom's plain-file voxels."""
+    single = realdata / "dicom" / "single"
+    expected = pydicom.dcmread(single / "pydicom_MR_small.dcm").pixel_array
+    np.testing.assert_array_equal(ziggurat.open(single / f"pydicom_MR_small_{variant}.dcm").axial(0), expected)
+
+
 def test_not_dicom_raises(tmp_path: Path) -> None:
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10")
