@@ -116,6 +116,28 @@ class SharedContract(CacheContract):
         cache.set("k", b"again")
         assert cache.get("k") == b"again" and cache.available  # type: ignore[attr-defined]
 
+    def test_hung_server_times_out_into_misses(self, server: LocalServer) -> None:
+        cache = open_cache(server.url)
+        cache.retry_after = 0.05  # type: ignore[attr-defined]
+        cache.set("k", b"v")
+        server.pause()
+        try:
+            with pytest.warns(CacheUnavailableWarning):
+                started = time.monotonic()
+                assert cache.get("k") is None
+                assert time.monotonic() - started < 2  # the 0.25 s socket timeout, not a hang
+        finally:
+            server.pause(False)
+        time.sleep(0.06)
+        deadline = time.monotonic() + 5
+        while cache.get("k") != b"v":  # the pool drops the timed-out connection and reconnects
+            assert time.monotonic() < deadline
+            time.sleep(0.06)
+        assert cache.available  # type: ignore[attr-defined]
+        for i in range(5):  # no late reply from the hung request is read as a later answer
+            cache.set(f"n{i}", bytes([i]))
+            assert cache.get(f"n{i}") == bytes([i])
+
     def test_unreachable_at_start_never_raises(self) -> None:
         scheme = "memcached" if self.kind == "memcached" else "redis"
         from ziggurat.cache.local import free_port

@@ -1,12 +1,14 @@
 """Throwaway local memcached / redis-server processes on free loopback ports.
 
 For tests, benchmarks and demos: ``with LocalServer("redis") as server: open_cache(server.url)``.
-``stop()`` and ``start()`` keep the port, so a client can watch the server go and come back.
+``stop()`` and ``start()`` keep the port, so a client can watch the server go and come back;
+``pause()`` freezes it, so requests time out instead.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -55,6 +57,11 @@ class LocalServer:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"{self.kind} did not start on port {self.port}")
+
+    def pause(self, paused: bool = True) -> None:
+        """Freeze (SIGSTOP) or thaw (SIGCONT) the server: connections hang instead of failing."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     def stop(self) -> None:
         if self._process is not None:
