@@ -193,3 +193,10 @@ def test_threads_share_one_image_and_cache(one_and_four: tuple[Path, np.ndarray,
         tiles = list(pool.map(lambda t: image.tile(*t, encoding="numpy"), wanted))
     for (_, c, r), got in zip(wanted, tiles):
         np.testing.assert_array_equal(got, base[r * 256 : (r + 1) * 256, c * 256 : (c + 1) * 256])
+
+
+def test_in_memory_images_never_share_cache_entries() -> None:
+    cache = "memory://?max=4MB"
+    for value in range(5):  # each image may reuse a freed one's id(); its tiles must not
+        image = ziggurat.from_array(np.full((64, 64, 3), value, dtype=np.uint8))
+        assert (image.tile(6, 0, 0, encoding="numpy", cache=cache) == value).all()

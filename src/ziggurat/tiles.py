@@ -10,6 +10,8 @@ a weak map, so it lives exactly as long as the Image.
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -44,13 +46,16 @@ class _State:
 
 _states: weakref.WeakKeyDictionary[Image, _State] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
+_anonymous = itertools.count()
 
 
 def _state(image: Image) -> _State:
     state = _states.get(image)
     if state is None:
         with _states_lock:
-            state = _states.setdefault(image, _State(source_identity(image.path) if image.path else f"mem:{id(image)}"))
+            # in-memory images get a never-reused token (an id() can recur after garbage collection)
+            identity = source_identity(image.path) if image.path else f"mem:{os.getpid()}:{next(_anonymous)}"
+            state = _states.setdefault(image, _State(identity))
     return state
 
 
