@@ -15,12 +15,12 @@ from urllib.parse import quote, urlsplit
 import httpx
 import numpy as np
 import pytest
-from live_server import live_server
 from PIL import Image as PILImage
 
 from ziggurat.server import create_app
 from ziggurat.server.api import ROUTES
 from ziggurat.server.catalog import image_id
+from ziggurat.server.thread import live_server
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +301,56 @@ def test_metadata_stays_fast_while_tiles_decode(base: str) -> None:
         elapsed = time.perf_counter() - start
         assert all(f.result().status_code == 200 for f in futures)
     assert elapsed < 1.0
+
+
+# -- the CLI, several workers, one shared cache ----------------------------------------------
+def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> None:
+    import subprocess
+    import sys
+
+    from pymemcache.client.base import Client
+
+    from ziggurat.cache.local import LocalServer, free_port
+
+    with LocalServer("memcached") as memcached:
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ziggurat.cli", "serve", str(served), "--port", str(port),
+             "--workers", "2", "--cache", memcached.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/api/images", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
+                time.sleep(0.2)
+            urls = [f"{base}/api/images/{ident('a.tif')}_files/11/{c}_{r}.jpeg" for c in range(6) for r in range(4)]
+            with httpx.Client(timeout=30) as c:
+                first = [c.get(u).content for u in urls]
+                stats = Client(("127.0.0.1", memcached.port)).stats()
+                again = [c.get(u).content for u in urls]
+            after = Client(("127.0.0.1", memcached.port)).stats()
+            assert stats[b"curr_items"] >= len(urls)
+            assert after[b"get_hits"] - stats[b"get_hits"] >= len(urls)  # every repeat came from the cache
+            assert first == again
+        finally:
+            server.terminate()
+            out, _ = server.communicate(timeout=20)
+    assert f"open http://127.0.0.1:{port}/" in out
+
+
+def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None:
+    """The README's first command, in its CI form: set up, serve, fetch pages and a tile, stop."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["bash", str(repo / "scripts" / "demo"), "--check", str(sample_slide)],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "check passed" in done.stdout and "_files/12/0_0.jpeg" in done.stdout

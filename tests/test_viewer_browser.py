@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from live_server import live_server
 from PIL import Image as PILImage
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ziggurat.server import create_app
 from ziggurat.server.catalog import image_id
+from ziggurat.server.thread import live_server
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

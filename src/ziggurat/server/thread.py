@@ -1,4 +1,4 @@
-"""A real uvicorn server on a free loopback port, in a background thread, for tests."""
+"""A real uvicorn server in a background thread: for tests, ``serve --check`` and notebooks."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from starlette.types import ASGIApp
 
 
 @contextmanager
-def live_server(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1:<free port>; yields the base URL, stops on exit."""
+def live_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on ``host``:``port`` (0: a free one); yields the base URL, stops on exit."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -27,7 +28,7 @@ def live_server(app: ASGIApp) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
