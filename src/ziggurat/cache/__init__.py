@@ -94,7 +94,7 @@ def shared_cache(url: str | TileCache) -> TileCache:
 
 def _no_more(params: dict[str, str], url: str) -> None:
     if params:
-        raise CacheConfigError(f"cache URL {url!r}: unknown option {sorted(params)[0]!r}")
+        raise CacheConfigError(f"cache URL {url!r}: unknown option {min(params)!r}")
 
 
 

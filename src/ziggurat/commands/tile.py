@@ -36,6 +36,5 @@ def run(args: argparse.Namespace) -> None:
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "wb") as out:
-            out.write(data)
+    with atomic_path(args.output) as tmp, open(tmp, "wb") as out:
+        out.write(data)
