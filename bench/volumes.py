@@ -60,7 +60,7 @@ def _xyz(array_like, z: slice, y: slice, x: slice, ndim: int):
     return array_like[(x, y, z) + (ALL,) * (ndim - 3)]
 
 
-def write_all(data: np.ndarray, root: Path) -> tuple[list[Tool], dict[str, tuple[float, Path]]]:
+def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool], dict[str, tuple[float, Path]]]:
     """Write every format once (timed), and return the readers for each stored copy."""
     from ziggurat.volumes import from_numpy
     from ziggurat.volumes.omezarr import write_omezarr
@@ -77,7 +77,8 @@ def write_all(data: np.ndarray, root: Path) -> tuple[list[Tool], dict[str, tuple
     tools: list[Tool] = []
     for preset in ("axial", "isotropic"):
         store = root / f"{preset}.zarr"
-        timed(f"ziggurat {preset}", store, lambda: write_omezarr(store, data, meta, chunks=preset, levels=1))
+        timed(f"ziggurat {preset}", store, lambda: write_omezarr(store, data, meta, chunks=preset, levels=1,
+                                                                   compression=compression))  # fmt: skip
         tools += _zarr_tools(preset, store, ndim)
 
     nib = _optional("nibabel")
@@ -230,6 +231,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench volumes")
     parser.add_argument("--quick", action="store_true", help="tiny volume and few reads")
     parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--compression", default="lz4hc", help="ziggurat store codec: lz4hc or zstd")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per operation and tool")
     args = parser.parse_args(argv)
     from ziggurat.volumes.phantom import mri_volume
@@ -243,7 +245,7 @@ def main(argv: list[str]) -> int:
             print(f"\n## {label} {data.shape} {data.dtype}, cpus={os.cpu_count()}, load average {load}\n")
             case_dir = root / label[:3]
             case_dir.mkdir()
-            tools, writes = write_all(data, case_dir)
+            tools, writes = write_all(data, case_dir, args.compression)
             check_agreement(tools, data)
             print(table(run_reads(tools, data.shape, reps, budget)))
             print()

@@ -18,6 +18,7 @@ def convert(
     *,
     chunks: str | Sequence[int] = "auto",
     levels: int | None = None,
+    compression: str = "lz4hc",
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
@@ -32,4 +33,4 @@ def convert(
     if data.dtype.byteorder not in ("=", "|"):
         data = data.astype(data.dtype.newbyteorder("="))
     return write_omezarr(out, np.ascontiguousarray(data), volume.meta, chunks=chunks, levels=levels,
-                         overwrite=overwrite, progress=progress)  # fmt: skip
+                         compression=compression, overwrite=overwrite, progress=progress)  # fmt: skip
