@@ -109,3 +109,20 @@ def test_not_dicom_raises(tmp_path: Path) -> None:
     bad.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10")
     with pytest.raises(ziggurat.errors.ZigguratError, match="bad.dcm"):
         ziggurat.open(bad)
+
+
+def test_ct_plane_through_tile_engine(realdata: Path) -> None:
+    """A sagittal plane of the CT, served as a DeepZoom tile with a CT bone window."""
+    import imagecodecs
+
+    from ziggurat.tiles import tile
+
+    expected, _ = _truth(realdata / "dicom" / "series-ct-ge-tilt")
+    with pytest.warns(UnevenSpacingWarning):
+        vol = ziggurat.open(realdata / "dicom" / "series-ct-ge-tilt")
+    image = vol.slice_image("sagittal", 300)
+    assert image.dimensions == (512, 28)  # width = y (rows), height = z (slices)
+    png = tile(image, 9, 1, 0, tile_size=256, style="ct-bone", encoding="png", cache=None)
+    got = imagecodecs.png_decode(png)
+    window = np.clip((expected[:, 256:512, 300].astype(np.float32) + 500) / 1800, 0, 1)
+    np.testing.assert_array_equal(got[..., 0], np.rint(window * 255).astype(np.uint8))
