@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import ZigguratError
 
-COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi")
+COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails")
 
 
 def build_parser() -> argparse.ArgumentParser:
