@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ziggurat: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("ZIGGURAT_DEBUG"):
+            raise
+        print(f"ziggurat: internal error: {type(exc).__name__}: {exc} "
+              "(set ZIGGURAT_DEBUG=1 for the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

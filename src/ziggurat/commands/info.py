@@ -45,13 +45,42 @@ def describe(image: Any) -> dict[str, Any]:
     }
 
 
+def describe_volume(volume: Any) -> dict[str, Any]:
+    """What ``info`` reports for a 3-D/4-D volume, as JSON-able data."""
+    return {
+        "path": volume.path,
+        "format": volume.format,
+        "kind": "volume",
+        "axes": list(volume.axes),
+        "shape": list(volume.shape),
+        "dtype": str(volume.dtype),
+        "spacing_mm": list(volume.spacing),
+        "affine": volume.affine.tolist(),
+        "levels": [{"index": lvl.index, "shape": list(lvl.shape)} for lvl in volume.levels],
+    }
+
+
 def run(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from .. import open as open_image
+    from ..volume import Volume
 
-    with open_image(args.path, backend=args.backend) as image:
+    opened = open_image(args.path, backend=args.backend)
+    if isinstance(opened, Volume):
+        facts = describe_volume(opened)
+        if args.json:
+            print(json.dumps(facts, indent=2))
+            return
+        shape = " x ".join(f"{a}={n}" for a, n in zip(facts["axes"], facts["shape"]))
+        spacing = " x ".join(f"{v:.4g}" for v in facts["spacing_mm"])
+        Console().print(
+            f"[bold]{facts['path']}[/bold]\nvolume {facts['format']}, {shape}, {facts['dtype']}, "
+            f"spacing (z y x) {spacing} mm, {len(facts['levels'])} levels"
+        )
+        return
+    with opened as image:
         facts = describe(image)
     if args.json:
         print(json.dumps(facts, indent=2))
