@@ -26,6 +26,7 @@ from ..errors import CorruptImageError
 MISSING = np.uint64(2**64 - 1)
 WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
 _POOL = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="zig-chunks")
+_SCRATCH = threading.local()  # per-thread decode buffer for chunks that are copied out partially
 PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the calling thread
 
 
@@ -90,6 +91,7 @@ class ChunkReader:
             self._index_at_end = True
         self.sharded = self.chunk_shape != self.shard_shape
         self._per_shard = tuple(s // c for s, c in zip(self.shard_shape, self.chunk_shape))
+        self._chunk_nbytes = int(np.prod(self.chunk_shape)) * self.dtype.itemsize
         self._indexes: dict[tuple[int, ...], np.ndarray | None] = {}
         self._lock = threading.Lock()
 
@@ -189,7 +191,11 @@ class ChunkReader:
             if whole and target.flags.c_contiguous:  # decode straight into the output, no copy
                 self._decode(data, target.reshape(-1).view(np.uint8))
                 return
-            decoded = np.frombuffer(self._decode(data, None), self.dtype).reshape(self.chunk_shape)
+            scratch = getattr(_SCRATCH, "buffer", None)
+            if scratch is None or scratch.nbytes != self._chunk_nbytes:
+                scratch = _SCRATCH.buffer = np.empty(self._chunk_nbytes, np.uint8)
+            self._decode(data, scratch)
+            decoded = scratch.view(self.dtype).reshape(self.chunk_shape)
         except (ValueError, RuntimeError) as exc:
             raise CorruptImageError(f"{self.path}: chunk {chunk} does not decode: {exc}") from exc
         target[...] = decoded[tuple(src)]
