@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..cache import TileCache
+from ..cache import NullCache, TileCache
 from ..commands.info import describe
 from ..errors import ZigguratError
 from ..grid import DeepZoomGrid
@@ -24,16 +24,18 @@ from ..render.encode import Encoding
 from .catalog import Catalog, Entry
 from .http import int_param, json_response, metadata_headers, pixels
 
+NO_CACHE = NullCache()  # the server caches responses itself (see http.pixels)
 MAX_PAGE = 1000
 MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
 
 
-async def _lookup(request: Request) -> tuple[Entry, Image, TileCache | None]:
+async def _lookup(request: Request) -> tuple[Entry, Image, TileCache]:
     """The entry and open Image for the path's id (404 if unknown), and the app's tile cache."""
     catalog: Catalog = request.app.state.catalog
     entry = catalog.get(request.path_params["image_id"])
-    return entry, await run_in_threadpool(catalog.open, entry), request.app.state.cache
+    image = catalog.opened(entry) or await run_in_threadpool(catalog.open, entry)
+    return entry, image, request.app.state.cache
 
 
 def _summary(entry: Entry, image: Image) -> dict[str, Any]:
@@ -123,9 +125,9 @@ async def _tile(request: Request, level: int, col: int, row: int, grid: str, siz
 
     def render() -> bytes:
         return image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
-                          style=style, encoding=encoding.name, quality=quality, cache=cache)  # fmt: skip
+                          style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE)  # fmt: skip
 
-    return await pixels(request, entry, encoding.media_type, render)
+    return await pixels(request, entry, encoding.media_type, render, cache)
 
 
 async def dz_tile(request: Request) -> Response:
@@ -158,9 +160,9 @@ async def region(request: Request) -> Response:
 
     def render() -> bytes:
         return image.region(x, y, width, height, level=level, style=style,
-                            encoding=encoding.name, quality=quality, cache=cache)  # fmt: skip
+                            encoding=encoding.name, quality=quality, cache=NO_CACHE)  # fmt: skip
 
-    return await pixels(request, entry, encoding.media_type, render)
+    return await pixels(request, entry, encoding.media_type, render, cache)
 
 
 async def thumbnail(request: Request) -> Response:
@@ -171,14 +173,14 @@ async def thumbnail(request: Request) -> Response:
     style, quality = _style(request), _quality(request)
 
     def render() -> bytes:
-        return image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=cache)
+        return image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE)
 
-    return await pixels(request, entry, encoding.media_type, render)
+    return await pixels(request, entry, encoding.media_type, render, cache)
 
 
 async def associated(request: Request) -> Response:
     """``GET /api/images/{id}/associated/{name}?format=png``: a label, macro or thumbnail image."""
-    entry, image, _ = await _lookup(request)
+    entry, image, cache = await _lookup(request)
     name = request.path_params["name"]
     if name not in image.associated_images:
         raise HTTPException(404, f"image {entry.id!r} has no associated image {name!r}")
@@ -188,7 +190,7 @@ async def associated(request: Request) -> Response:
     def render() -> bytes:
         return encode(image.associated_images[name], encoding.name, quality)  # type: ignore[return-value]
 
-    return await pixels(request, entry, encoding.media_type, render)
+    return await pixels(request, entry, encoding.media_type, render, cache)
 
 
 ROUTES = [

@@ -40,10 +40,10 @@ def openseadragon_dir() -> Path | None:
     return next((c for c in candidates if (c / "openseadragon.min.js").is_file()), None)
 
 
-def make_cache(url: str | None) -> TileCache | None:
-    """The tile cache named by ``url`` (memory://, memcached://, redis://, none://); None means
-    the engine's process-wide default (``ZIGGURAT_CACHE``, else memory)."""
-    return open_cache(url) if url else None
+def make_cache(url: str | None) -> TileCache:
+    """The response cache named by ``url`` (memory://, memcached://, redis://, none://); without
+    one, ``ZIGGURAT_CACHE`` or else an in-process memory cache."""
+    return open_cache(url or os.environ.get("ZIGGURAT_CACHE") or "memory://")
 
 
 async def index_page(request: Request) -> Response:

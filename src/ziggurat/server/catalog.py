@@ -124,6 +124,11 @@ class Catalog:
             self._entries[id] = entry
         return entry
 
+    def opened(self, entry: Entry) -> Image | None:
+        """The Image of ``entry`` if it is already open at this version (never blocks on I/O)."""
+        held = self._open.get(entry.id)
+        return held[1] if held is not None and held[0] == entry.version else None
+
     def open(self, entry: Entry) -> Image:
         """The open Image of ``entry``, reopened when the file changed; LRU-bounded."""
         with self._lock:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..cache import MemoryCache, TileCache
 from ..errors import (
     CorruptImageError,
     EncodingError,
@@ -90,16 +91,29 @@ async def pixels(
     entry: Entry,
     media_type: str,
     render: Callable[[], bytes],
+    cache: TileCache,
 ) -> Response:
-    """Answer 304 when the client has it, else the bytes ``render`` makes (off the event loop).
+    """Answer 304 when the client has it, else the cached bytes, else ``render``'s (stored).
 
-    ``render`` goes through the tile engine, which looks in the shared tile cache first.
+    The cache is keyed by the ETag (file version + exact URL). An in-process cache is asked on
+    the event loop (a dict lookup); a shared one (memcached, redis) and ``render`` run in the
+    threadpool, so no network wait or decode ever blocks the loop.
     """
     etag = etag_for(entry, request)
     headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE_CONTROL}
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    body = await run_in_threadpool(render)
+    key = f"zs1:{entry.id}:{etag[1:-1]}"
+    local = isinstance(cache, MemoryCache)
+    body = cache.get(key) if local else await run_in_threadpool(cache.get, key)
+    if body is None:
+
+        def produce() -> bytes:
+            data = render()
+            cache.set(key, data)
+            return data
+
+        body = await run_in_threadpool(produce)
     return Response(body, media_type=media_type, headers=headers)
 
 

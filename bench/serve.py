@@ -1,0 +1,208 @@
+"""Tile server under load: ``ziggurat serve`` vs openslide's DeepZoomGenerator and large_image's
+getTile behind the same Starlette/uvicorn app (bench/_serve_anchors.py), on loopback with wrk.
+
+    python -m bench serve            # 40,000 x 30,000 generated JPEG slide
+    python -m bench serve --quick    # 4,000 x 3,000, short runs (the test suite runs this)
+
+Each server runs with 1 and then 2 uvicorn worker processes. Per start: **uncached** — wrk walks
+a list of distinct tiles from the three finest levels, each requested once (a run whose request
+count exceeds the list is marked "wrapped"); **cached** — a second tile set is requested once to
+warm the caches, then wrk repeats it. ziggurat's cache: memory:// with 1 worker, one shared
+memcached with 2; the anchors keep their own in-process caches (openslide's decoded tiles,
+large_image's tile cache). DeepZoom (254 px, overlap 1) is compared with openslide, XYZ (256 px)
+with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .harness import sample_slide
+from .tiles import pick_tiles
+
+REPO = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = """
+local paths, i, offset, step = {}, 0, 0, 1
+local counter = 0
+function setup(thread) thread:set("offset", counter); counter = counter + 1 end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  step = tonumber(args[2])
+end
+function request()
+  local index = (offset + i * step) % #paths + 1
+  i = i + 1
+  return wrk.format("GET", paths[index])
+end
+function done(summary, latency, requests)
+  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non2xx": %d, "errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass
+class Server:
+    """One way of serving the slide: how to start it and how its tile URLs look."""
+
+    name: str
+    grid: str  # "dz" or "xyz"
+    argv: list[str]
+    url: str  # format string with {a} {b} {c}: (level, col, row) or (z, x, y)
+
+
+@dataclass
+class Run:
+    server: str
+    workers: int
+    case: str
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    bad: int
+    wrapped: bool
+
+
+def servers(slide: Path) -> list[Server]:
+    from ziggurat.server.catalog import image_id
+
+    ident = image_id(slide.name)
+    ours = [sys.executable, "-m", "ziggurat.cli", "serve", str(slide)]
+    anchor = [sys.executable, "-m", "uvicorn", "--factory", "--log-level", "warning", "--no-access-log"]
+    return [
+        Server("ziggurat serve", "dz", ours, f"/api/images/{ident}_files/{{a}}/{{b}}_{{c}}.jpeg"),
+        Server("openslide DeepZoomGenerator", "dz", [*anchor, "bench._serve_anchors:openslide_app"], "/dz/{a}/{b}_{c}.jpeg"),
+        Server("ziggurat serve", "xyz", ours, f"/api/images/{ident}/tiles/{{a}}/{{b}}/{{c}}.jpeg"),
+        Server("large_image getTile", "xyz", [*anchor, "bench._serve_anchors:large_image_app"], "/xyz/{a}/{b}/{c}.jpeg"),
+    ]  # fmt: skip
+
+
+def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
+    """``n`` distinct tile URLs from the three finest levels of the server's grid."""
+    import ziggurat
+    from ziggurat.grid import DeepZoomGrid, XYZGrid
+
+    with ziggurat.open(slide) as image:
+        size = image.dimensions
+    grid = DeepZoomGrid(*size, 254, 1) if server.grid == "dz" else XYZGrid(*size, 256)
+    skip = grid.level_count - 3
+    return [server.url.format(a=z + skip, b=x, c=y) for z, x, y in pick_tiles(grid.level_tiles[skip:], n, seed)]
+
+
+@contextmanager
+def running(server: Server, slide: Path, workers: int, port: int, probe: str) -> Iterator[str]:
+    """Start ``server`` on ``port`` (with a private memcached for ziggurat's 2 workers)."""
+    from ziggurat.cache.local import LocalServer
+
+    argv = [*server.argv, "--port", str(port), "--workers", str(workers)]
+    memcached = None
+    if server.name.startswith("ziggurat"):
+        memcached = LocalServer("memcached").start() if workers > 1 else None
+        argv += ["--cache", memcached.url if memcached else "memory://"]
+    env = {**os.environ, "BENCH_SERVE_SLIDE": str(slide), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + probe, timeout=30).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{server.name} did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+        if memcached is not None:
+            memcached.stop()
+
+
+def wrk(base: str, paths: list[str], seconds: int, connections: int, threads: int = 2) -> dict[str, float]:
+    """One bounded wrk run over ``paths`` (each thread walks its own interleaved share)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp, "walk.lua"), Path(tmp, "paths.txt")
+        script.write_text(WRK_SCRIPT)
+        listing.write_text("\n".join(paths) + "\n")
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+             base + paths[0], "--", str(listing), str(threads)],
+            capture_output=True, text=True, check=True, timeout=seconds + 120,
+        )  # fmt: skip
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def measure(server: Server, slide: Path, workers: int, args: argparse.Namespace, port: int) -> list[Run]:
+    uncached = tile_paths(server, slide, args.unique, seed=1)
+    warm = tile_paths(server, slide, args.warm, seed=2)
+    runs = []
+    with running(server, slide, workers, port, warm[0]) as base:
+        for case, paths, prime in (("uncached", uncached, False), ("cached", warm, True)):
+            if prime:
+                for path in paths:
+                    urllib.request.urlopen(base + path, timeout=60).read()
+            r = wrk(base, paths, args.seconds, args.connections)
+            runs.append(Run(f"{server.name} ({server.grid})", workers, case, r["requests"], r["requests"] / r["seconds"],
+                            r["p50_ms"], r["p99_ms"], int(r["non2xx"] + r["errors"]),
+                            case == "uncached" and r["requests"] > len(paths)))  # fmt: skip
+            print(f"  {runs[-1]}", flush=True)
+    return runs
+
+
+def table(runs: list[Run]) -> str:
+    lines = ["| server (grid) | workers | case | requests | req/s | p50 (ms) | p99 (ms) | errors | ziggurat req/s ÷ this |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    ours = {(r.server.split(" (")[1], r.workers, r.case): r.rate for r in runs if r.server.startswith("ziggurat")}
+    for r in runs:
+        mine = ours.get((r.server.split(" (")[1], r.workers, r.case))
+        ratio = "" if r.server.startswith("ziggurat") or not mine else f"{mine / r.rate:.1f}x"
+        lines.append(f"| {r.server} | {r.workers} | {r.case}{' (wrapped)' if r.wrapped else ''} | {r.requests} | "
+                     f"{r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.bad} | {ratio} |")  # fmt: skip
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench serve")
+    parser.add_argument("--quick", action="store_true", help="small slide, short runs, 1 worker")
+    parser.add_argument("--seconds", type=int, help="wrk duration per run, whole seconds (default 5, quick 1)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("--unique", type=int, help="distinct tiles for uncached runs (default 12000, quick 2000)")
+    parser.add_argument("--warm", type=int, help="tiles in the cached set (default 500, quick 50)")
+    parser.add_argument("--workers", default=None, help="comma-separated worker counts (default 1,2; quick 1)")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench serve: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    args.seconds = args.seconds or (1 if args.quick else 5)
+    args.unique = args.unique or (2000 if args.quick else 12000)
+    args.warm = args.warm or (50 if args.quick else 500)
+    workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
+    from ziggurat.cache.local import free_port
+
+    slide = sample_slide(4000, 3000) if args.quick else sample_slide(40000, 30000)
+    slide.read_bytes()  # into the OS page cache for every server alike
+    print(f"{slide.name}: wrk -t2 -c{args.connections}, {args.seconds:g} s per run, "
+          f"{args.unique} distinct tiles uncached, {args.warm} cached")  # fmt: skip
+    runs = [run for n in workers for server in servers(slide) for run in measure(server, slide, n, args, free_port())]
+    table(runs)
+    return 0 if all(r.bad == 0 for r in runs) else 1
