@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -135,15 +135,18 @@ class ChunkReader:
         for shard, chunks in by_shard.items():
             jobs.extend(self._fetch(shard, chunks))
         workers = min(len(jobs), WORKERS) if out.nbytes >= PARALLEL_BYTES else 1
-        batches = [jobs[i::workers] for i in range(workers)]  # one task per worker, not per chunk
-        futures = [_POOL.submit(self._place_all, out, box, batch) for batch in batches[1:]]
-        self._place_all(out, box, batches[0])
+        # the caller and the helpers pull chunks from one shared iterator (next() on a list iterator
+        # is atomic under the GIL), so a helper that is scheduled late just finds less to do
+        pending = iter(jobs)
+        futures = [_POOL.submit(self._drain, out, box, pending) for _ in range(workers - 1)]
+        self._drain(out, box, pending)
         for future in futures:
-            future.result()
+            if not future.cancel():
+                future.result()
         return out
 
-    def _place_all(self, out: np.ndarray, box: Sequence[tuple[int, int]], jobs: list[tuple]) -> None:
-        for chunk, data in jobs:
+    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[tuple]) -> None:
+        for chunk, data in pending:
             self._place(out, box, chunk, data)
 
     def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[tuple]:
