@@ -34,10 +34,14 @@ def _peak_mb() -> float:
 
 # -- the tools, each run inside its own child process ----------------------------------------
 def run_ziggurat(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
-    from ziggurat.pyramid import write_dzi
+    """The ``ziggurat dzi`` command, as users run it."""
+    from ziggurat.cli import main
 
-    metrics = write_dzi(slide, out, tile_size=tile, overlap=overlap, quality=quality)
-    return {"tiles": metrics["tiles"], "copied": metrics["copied_tiles"]}
+    metrics = Path(f"{out}.metrics.json")
+    main(["dzi", slide, out, "--tile-size", str(tile), "--overlap", str(overlap),
+          "--quality", str(quality), "--quiet", "--metrics", str(metrics)])  # fmt: skip
+    result = json.loads(metrics.read_text())
+    return {"tiles": result["tiles"], "copied": result["copied_tiles"]}
 
 
 def run_pyvips(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:

@@ -308,3 +308,18 @@ def test_cli_lists_skipped_tiles(sample_slide: Path, tmp_path: Path, capsys: pyt
     assert "row 2 col 7" in capsys.readouterr().err
     assert main(["dzi", str(bad), str(tmp_path / "o"), "--quiet", "--skip-bad-tiles"]) == 0
     assert "skipped unreadable tile: level 0 row 2 col 7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 3), (8, 9, 1), (256, 5001, 3), (3, 4097, 3), (1, 1, 3)])
+def test_halve_is_the_rounded_2x2_mean(shape: tuple[int, int, int]) -> None:
+    from ziggurat.pyramid.halve import halve, halve_numpy, halve_pillow
+
+    block = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    padded = np.pad(block, ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0)), mode="edge").astype(int)
+    expected = (padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2] + 2) // 4
+    for func in (halve, halve_numpy, halve_pillow):
+        assert (func(block) == expected).all(), func.__name__
+    wide = block.astype(np.uint16) * 257  # 16-bit goes through NumPy
+    p16 = padded * 257
+    expected16 = (p16[0::2, 0::2] + p16[1::2, 0::2] + p16[0::2, 1::2] + p16[1::2, 1::2] + 2) // 4
+    assert (halve(wide) == expected16).all()

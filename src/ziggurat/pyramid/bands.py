@@ -16,6 +16,7 @@ from ..errors import CorruptImageError
 from ..image import Level
 
 MIN_BAND_ROWS = 256
+TILES_PER_READ = 16  # stored tiles decoded (in parallel) per read while filling a band
 
 
 class RegionBands:
@@ -57,22 +58,30 @@ class RegionBands:
                 yield pending.result()
 
     def read(self, y: int, height: int) -> np.ndarray:
-        try:
-            return self.level.read(y, self.x0, height, self.width)
-        except CorruptImageError:
-            if not self.skip_bad_tiles:
-                raise
-            return self._read_tilewise(y, height)
-
-    def _read_tilewise(self, y: int, height: int) -> np.ndarray:
-        """Read a band one stored tile at a time, filling the unreadable ones."""
-        th, tw = self.level.tile_shape
+        """Rows [y, y + height) of the region, read a few stored tiles across at a time (so
+        the decoded tiles awaiting their copy into the band stay few)."""
         band = np.empty((height, self.width, self.level.shape[2]), self.level.dtype)
+        step = self.level.tile_shape[1] * TILES_PER_READ
+        for x in range(self.x0 // step * step, self.x0 + self.width, step):
+            x1, x2 = max(self.x0, x), min(self.x0 + self.width, x + step)
+            cell = band[:, x1 - self.x0 : x2 - self.x0]
+            try:
+                cell[...] = self.level.read(y, x1, height, x2 - x1)
+            except CorruptImageError:
+                if not self.skip_bad_tiles:
+                    raise
+                cell[...] = self._read_tilewise(y, height, x1, x2 - x1)
+        return band
+
+    def _read_tilewise(self, y: int, height: int, x: int, width: int) -> np.ndarray:
+        """Read a rectangle one stored tile at a time, filling the unreadable ones."""
+        th, tw = self.level.tile_shape
+        out = np.empty((height, width, self.level.shape[2]), self.level.dtype)
         for ty in range(y // th, (y + height - 1) // th + 1):
             y1, y2 = max(y, ty * th), min(y + height, (ty + 1) * th)
-            for tx in range(self.x0 // tw, (self.x0 + self.width - 1) // tw + 1):
-                x1, x2 = max(self.x0, tx * tw), min(self.x0 + self.width, (tx + 1) * tw)
-                cell = band[y1 - y : y2 - y, x1 - self.x0 : x2 - self.x0]
+            for tx in range(x // tw, (x + width - 1) // tw + 1):
+                x1, x2 = max(x, tx * tw), min(x + width, (tx + 1) * tw)
+                cell = out[y1 - y : y2 - y, x1 - x : x2 - x]
                 try:
                     cell[...] = self.level.read(y1, x1, y2 - y1, x2 - x1)
                 except CorruptImageError as exc:
@@ -81,4 +90,4 @@ class RegionBands:
                         {"level": self.level.index, "row": ty, "col": tx, "x": tx * tw,
                          "y": ty * th, "error": str(exc)}
                     )  # fmt: skip
-        return band
+        return out

@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - Pillow is in the 'all' extra
     PILImage = None
 
 WIDER = {np.dtype(np.uint8): np.uint16, np.dtype(np.uint16): np.uint32}
+PILLOW_STRIP = 2048  # even, so strips halve independently
 PIL_MODES = {1: "L", 3: "RGB"}  # not RGBA: Pillow premultiplies alpha
 
 
@@ -31,11 +32,16 @@ def halve(block: np.ndarray) -> np.ndarray:
 
 
 def halve_pillow(block: np.ndarray) -> np.ndarray:
-    """:func:`halve` by Pillow's ``Image.reduce(2)`` (8-bit L, RGB)."""
-    channels = block.shape[2]
-    image = PILImage.fromarray(block[..., 0] if channels == 1 else block, PIL_MODES[channels])
-    out = np.asarray(image.reduce(2))
-    return out[..., None] if channels == 1 else out
+    """:func:`halve` by Pillow's ``Image.reduce(2)`` (8-bit L, RGB), a column strip at a time
+    so Pillow's working copies stay small."""
+    h, w, channels = block.shape
+    out = np.empty(((h + 1) // 2, (w + 1) // 2, channels), block.dtype)
+    for x in range(0, w, PILLOW_STRIP):
+        strip = block[:, x : x + PILLOW_STRIP]
+        image = PILImage.fromarray(strip[..., 0] if channels == 1 else strip, PIL_MODES[channels])
+        reduced = np.asarray(image.reduce(2))
+        out[:, x // 2 : x // 2 + reduced.shape[1]] = reduced[..., None] if channels == 1 else reduced
+    return out
 
 
 def halve_numpy(block: np.ndarray) -> np.ndarray:
