@@ -160,3 +160,21 @@ def test_multipage_tiff_as_volume(realdata: Path) -> None:
     vol = ziggurat.open_volume(path)
     assert vol.shape == expected.shape
     np.testing.assert_array_equal(vol[500:510], expected[500:510])
+
+
+def test_bad_stores_and_stacks_raise_typed_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.zarr"
+    broken.mkdir()
+    (broken / "zarr.json").write_text("{not json")
+    with pytest.raises(ziggurat.errors.CorruptImageError, match="broken.zarr"):
+        ziggurat.open(broken)
+    plain = tmp_path / "plain.zarr"
+    zarr.create_array(plain, shape=(4, 4, 4), dtype="uint8")
+    with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="plain.zarr"):
+        ziggurat.open(plain)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    tifffile.imwrite(stack / "a.tif", np.zeros((8, 8), np.uint16))
+    tifffile.imwrite(stack / "b.tif", np.zeros((9, 8), np.uint16))
+    with pytest.raises(ziggurat.errors.CorruptImageError, match="stack"):
+        ziggurat.open(stack).to_numpy()
