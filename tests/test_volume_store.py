@@ -178,3 +178,27 @@ def test_bad_stores_and_stacks_raise_typed_errors(tmp_path: Path) -> None:
     tifffile.imwrite(stack / "b.tif", np.zeros((9, 8), np.uint16))
     with pytest.raises(ziggurat.errors.CorruptImageError, match="stack"):
         ziggurat.open(stack).to_numpy()
+
+
+def test_write_streams_shard_deep_slabs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Conversion reads the source one shard-deep z slab at a time; levels equal whole-volume 2x means."""
+    import ziggurat.volumes.omezarr as omezarr
+
+    data = mri_volume((40, 130, 150))
+    reads: list[int] = []
+
+    class Source:
+        shape, dtype = data.shape, data.dtype
+
+        def __getitem__(self, key):
+            start, stop, _ = key[1].indices(data.shape[0])
+            reads.append(stop - start)
+            return data[key]
+
+    monkeypatch.setattr(omezarr, "SHARD_BYTES", 300_000)  # 3 axial planes of 130 x 150 float32
+    store = write_omezarr(tmp_path / "s.zarr", Source(), from_numpy(data).meta, chunks="axial")
+    assert max(reads) == 3 and sum(reads) == 40
+    vol = ziggurat.open(store)
+    np.testing.assert_array_equal(vol.to_numpy(), data)
+    expected = data.reshape(40, 65, 2, 75, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(vol.to_numpy(1), expected, rtol=1e-6)

@@ -6,8 +6,6 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import open_volume
 from .omezarr import write_omezarr
 
@@ -29,8 +27,5 @@ def convert(
         from .nifti import write_nifti
 
         return write_nifti(volume, out, overwrite=overwrite)
-    data = volume.to_numpy()
-    if data.dtype.byteorder not in ("=", "|"):
-        data = data.astype(data.dtype.newbyteorder("="))
-    return write_omezarr(out, np.ascontiguousarray(data), volume.meta, chunks=chunks, levels=levels,
+    return write_omezarr(out, volume.levels[0], volume.meta, chunks=chunks, levels=levels,
                          compression=compression, overwrite=overwrite, progress=progress)  # fmt: skip

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,26 +70,28 @@ def chunk_shape(chunks: str | Sequence[int], shape: Sequence[int], spacing: Sequ
     return lead + tuple(min(c, n) for c, n in zip(zyx, (z, y, x)))
 
 
-def shard_shape(chunks: tuple[int, ...], shape: Sequence[int], itemsize: int) -> tuple[int, ...]:
-    """Whole y-x planes of chunks per shard, as many z chunks as fit in SHARD_BYTES."""
-    lead = (1,) * (len(shape) - 3)
+def shard_depth(chunks: tuple[int, ...], shape: Sequence[int], itemsize: int) -> int:
+    """z extent of a shard of whole y-x planes of chunks: as many z chunks as fit in SHARD_BYTES."""
     cz, cy, cx = chunks[-3:]
     z, y, x = shape[-3:]
-    sy, sx = math.ceil(y / cy) * cy, math.ceil(x / cx) * cx
-    per_z_chunk = cz * sy * sx * itemsize
-    nz = max(1, min(math.ceil(z / cz), SHARD_BYTES // max(per_z_chunk, 1)))
-    return lead + (nz * cz, sy, sx)
+    per_z_chunk = cz * math.ceil(y / cy) * cy * math.ceil(x / cx) * cx * itemsize
+    return max(1, min(math.ceil(z / cz), SHARD_BYTES // max(per_z_chunk, 1))) * cz
 
 
-def pyramid(array: np.ndarray, min_size: int = MIN_LEVEL) -> list[np.ndarray]:
-    """Level 0 and successive 2x area-mean reductions in y and x (z is kept: slices stay slices)."""
-    levels = [array]
-    while min(levels[-1].shape[-2:]) // 2 >= min_size:
-        prev = levels[-1]
-        flat = prev.reshape(-1, *prev.shape[-2:])  # (n, y, x)
-        small = downsample2(np.moveaxis(flat, 0, -1))  # (y/2, x/2, n)
-        levels.append(np.moveaxis(small, -1, 0).reshape(*prev.shape[:-2], *small.shape[:2]))
-    return levels
+def level_shapes(shape: Sequence[int], levels: int | None = None, min_size: int = MIN_LEVEL) -> list[tuple[int, ...]]:
+    """Shapes of level 0 and its successive halvings in y and x (z is kept: slices stay slices)."""
+    shapes = [tuple(shape)]
+    while min(shapes[-1][-2:]) // 2 >= min_size and len(shapes) < (levels or math.inf):
+        *lead, y, x = shapes[-1]
+        shapes.append((*lead, -(-y // 2), -(-x // 2)))
+    return shapes
+
+
+def halve_yx(block: np.ndarray) -> np.ndarray:
+    """2x2 area mean over the last two axes (``resample.downsample2``; an odd edge is kept alone)."""
+    flat = block.reshape(-1, *block.shape[-2:])  # (n, y, x)
+    small = downsample2(np.moveaxis(flat, 0, -1))  # (y/2, x/2, n)
+    return np.moveaxis(small, -1, 0).reshape(*block.shape[:-2], *small.shape[:2])
 
 
 def _translation(affine: np.ndarray, axes: Sequence[str]) -> list[float] | None:
@@ -123,7 +126,7 @@ def ngff_attributes(meta: VolumeMeta, n_levels: int, name: str, halved: str = "y
 
 def write_omezarr(
     out: str | os.PathLike,
-    array: np.ndarray,
+    source: Any,
     meta: VolumeMeta,
     *,
     chunks: str | Sequence[int] = "auto",
@@ -132,44 +135,47 @@ def write_omezarr(
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``array`` (axes ``meta.axes``) as a sharded NGFF 0.5 multiscale; atomic.
+    """Write ``source`` (axes ``meta.axes``) as a sharded NGFF 0.5 multiscale; atomic.
 
-    ``levels`` caps the pyramid (None: down to ~64 px); ``compression`` is "lz4hc" (fast reads) or
-    "zstd" (smaller); ``progress(done, total)`` counts z slices written.
+    ``source`` is an array or anything sliceable as ``source[..., z0:z1, :, :]`` with ``shape`` and
+    ``dtype`` (a Volume level): it is streamed one shard-deep z slab at a time, each slab written to
+    every level, so memory stays bounded. ``levels`` caps the pyramid (None: down to ~64 px);
+    ``compression`` is "lz4hc" (fast reads) or "zstd" (smaller); ``progress(done, total)`` counts
+    z slices written.
     """
-    if array.ndim != len(meta.axes):
-        raise UnsupportedFormatError(f"array has {array.ndim} axes but metadata names {meta.axes}")
+    shape, dtype = tuple(source.shape), np.dtype(source.dtype).newbyteorder("=")
+    if len(shape) != len(meta.axes):
+        raise UnsupportedFormatError(f"array has {len(shape)} axes but metadata names {meta.axes}")
     if compression not in COMPRESSIONS:
         raise UnsupportedFormatError(f"unknown compression {compression!r}; use {', '.join(COMPRESSIONS)}")
     cname, clevel = COMPRESSIONS[compression]
     import zarr  # deferred: importing zarr costs ~0.15 s, and reads do not need it
     from zarr.codecs import BloscCodec
 
-    arrays = pyramid(array)[: levels or None]
+    shapes = level_shapes(shape, levels)
+    inners = [chunk_shape(chunks, s, meta.spacing) for s in shapes]
+    depth = shard_depth(inners[0], shape, dtype.itemsize)  # one slab depth for all levels
     out = Path(out)
-    done, total = 0, sum(a.shape[-3] for a in arrays)
     with atomic_path(out, directory=True, overwrite=overwrite) as tmp:
         root = zarr.open_group(tmp, mode="w", zarr_format=3)
-        root.attrs["ome"] = ngff_attributes(meta, len(arrays), out.stem)
+        root.attrs["ome"] = ngff_attributes(meta, len(shapes), out.stem)
         root.attrs["ziggurat"] = {"affine": meta.affine.tolist(), **meta.extra}
-        for i, level in enumerate(arrays):
-            inner = chunk_shape(chunks, level.shape, meta.spacing)
-            stored = root.create_array(
-                str(i),
-                shape=level.shape,
-                dtype=level.dtype,
-                chunks=inner,
-                shards=shard_shape(inner, level.shape, level.dtype.itemsize),
+        stored = [
+            root.create_array(
+                str(i), shape=level, dtype=dtype, chunks=inner,
+                shards=(*inner[:-3], depth, *(-(-n // c) * c for n, c in zip(level[-2:], inner[-2:]))),
                 compressors=BloscCodec(cname=cname, clevel=clevel, shuffle="shuffle"),
-                dimension_names=list(meta.axes),
-                fill_value=0,
-            )
-            slab = stored.shards[-3]
-            for z in range(0, level.shape[-3], slab):
-                stored[..., z : z + slab, :, :] = level[..., z : z + slab, :, :]
-                done += min(slab, level.shape[-3] - z)
-                if progress:
-                    progress(done, total)
+                dimension_names=list(meta.axes), fill_value=0,
+            )  # fmt: skip
+            for i, (level, inner) in enumerate(zip(shapes, inners))
+        ]
+        for z in range(0, shape[-3], depth):
+            block = np.asarray(source[..., z : z + depth, :, :], dtype=dtype)
+            for i, array in enumerate(stored):
+                block = halve_yx(block) if i else block
+                array[..., z : z + depth, :, :] = block
+            if progress:
+                progress(min(z + depth, shape[-3]), shape[-3])
     return out
 
 
