@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .harness import DATA_DIR, Result, peak_rss_mb
+from .harness import DATA_DIR, Result
 
 SIZES = (240, 480, 960, 1520)  # 13.8 MB, 111 MB, 885 MB, 3.51 GB of uint8
 TOOLS = ("ziggurat", "dask-threads", "dask-localcluster", "tensorstore")
@@ -130,13 +130,16 @@ RUNNERS = {"ziggurat": run_ziggurat, "dask-threads": run_dask_threads,
 
 
 def _child(tool: str, src: Path, out: Path) -> None:
+    import re
     import resource
 
     start = time.perf_counter()
     RUNNERS[tool](src, out)
     seconds = time.perf_counter() - start
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": max(peak_rss_mb(), children)}))
+    # VmHWM: ru_maxrss would also count the parent's high-water mark from before the exec
+    own = int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": max(own, children)}))
 
 
 def measure(tool: str, src: Path, repeat: int) -> Result:

@@ -32,7 +32,8 @@ from .kernels import METHODS, reduce2
 from .shards import create_level, write_shard
 
 SPATIAL_CHUNK = {3: 64, 2: 512}  # chunk edge per halved axis: 64^3 voxels in 3-D, 512^2 pixels in 2-D
-TASK_FACTOR = {"mean": 3, "nearest": 2, "mode": 6}  # bytes held by a task per byte of its input block
+TASK_FACTOR = {"mean": 4, "nearest": 3, "mode": 7}  # bytes held by a task per byte of its input block
+RESERVE = 32 * 2**20  # measured: thread arenas, codec buffers and index caches on top of the blocks
 TASK_BYTES = 32 * 2**20  # deeper blocks than this only add memory: later passes re-read 1/8**depth
 
 
@@ -86,6 +87,7 @@ def plan(shape: Sequence[int], dtype: np.dtype, axes: str, *, memory: int, worke
         return tuple(c << depth if i in halved else c for i, c in enumerate(chunk))
 
     per_task = TASK_FACTOR[method] * itemsize
+    memory = max(memory - RESERVE, 0)
     depth = 1
     while (math.prod(block(depth + 1)) * itemsize <= TASK_BYTES
            and workers * per_task * math.prod(block(depth + 1)) <= memory):  # fmt: skip
