@@ -7,9 +7,9 @@ getTile behind the same Starlette/uvicorn app (bench/_serve_anchors.py), on loop
 Each server runs with 1 and then 2 uvicorn worker processes. Per start: **uncached** — wrk walks
 a list of distinct tiles from the three finest levels, each requested once (a run whose request
 count exceeds the list is marked "wrapped"); **cached** — a second tile set is requested once to
-warm the caches, then wrk repeats it. ziggurat's cache: memory:// with 1 worker, one shared
-memcached with 2; the anchors keep their own in-process caches (openslide's decoded tiles,
-large_image's tile cache). DeepZoom (254 px, overlap 1) is compared with openslide, XYZ (256 px)
+warm the caches, then wrk repeats it. ziggurat's cache: memory:// with 1 worker; with 2, one
+shared memcached behind each worker's in-process tier; the anchors keep their own in-process
+caches (openslide's decoded tiles, large_image's tile cache). DeepZoom (254 px, overlap 1) is compared with openslide, XYZ (256 px)
 with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
 """
 
@@ -186,7 +186,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="small slide, short runs, 1 worker")
     parser.add_argument("--seconds", type=int, help="wrk duration per run, whole seconds (default 5, quick 1)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
-    parser.add_argument("--unique", type=int, help="distinct tiles for uncached runs (default 12000, quick 2000)")
+    parser.add_argument("--unique", type=int, help="distinct tiles for uncached runs (default 24000, quick 2000)")
     parser.add_argument("--warm", type=int, help="tiles in the cached set (default 500, quick 50)")
     parser.add_argument("--workers", default=None, help="comma-separated worker counts (default 1,2; quick 1)")
     args = parser.parse_args(argv)
@@ -194,7 +194,7 @@ def main(argv: list[str]) -> int:
         print("bench serve: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     args.seconds = args.seconds or (1 if args.quick else 5)
-    args.unique = args.unique or (2000 if args.quick else 12000)
+    args.unique = args.unique or (2000 if args.quick else 24000)
     args.warm = args.warm or (50 if args.quick else 500)
     workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
     from ziggurat.cache.local import free_port

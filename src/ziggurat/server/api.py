@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..cache import NullCache, TileCache
+from ..cache import NullCache
 from ..commands.info import describe
 from ..errors import ZigguratError
 from ..grid import DeepZoomGrid
@@ -22,7 +22,7 @@ from ..image import Image
 from ..render import Style, encode, encoding_for
 from ..render.encode import Encoding
 from .catalog import Catalog, Entry
-from .http import int_param, json_response, metadata_headers, pixels
+from .http import ResponseCache, int_param, json_response, metadata_headers, pixels
 
 NO_CACHE = NullCache()  # the server caches responses itself (see http.pixels)
 MAX_PAGE = 1000
@@ -30,7 +30,7 @@ MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
 
 
-async def _lookup(request: Request) -> tuple[Entry, Image, TileCache]:
+async def _lookup(request: Request) -> tuple[Entry, Image, ResponseCache]:
     """The entry and open Image for the path's id (404 if unknown), and the app's tile cache."""
     catalog: Catalog = request.app.state.catalog
     entry = catalog.get(request.path_params["image_id"])

@@ -23,7 +23,7 @@ from ..cache import TileCache, open_cache
 from ..errors import ZigguratError
 from . import api
 from .catalog import Catalog
-from .http import http_error, internal_error, ziggurat_error
+from .http import ResponseCache, http_error, internal_error, ziggurat_error
 from .openapi import schema
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -76,7 +76,7 @@ def create_app(roots: Sequence[str | os.PathLike], cache: str | None = None, res
         exception_handlers={HTTPException: http_error, ZigguratError: ziggurat_error, Exception: internal_error},
     )
     app.state.catalog = Catalog(roots, rescan_seconds=rescan_seconds)
-    app.state.cache = make_cache(cache)
+    app.state.cache = ResponseCache(make_cache(cache))
     return app
 
 
