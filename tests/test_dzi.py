@@ -323,3 +323,14 @@ def test_halve_is_the_rounded_2x2_mean(shape: tuple[int, int, int]) -> None:
     p16 = padded * 257
     expected16 = (p16[0::2, 0::2] + p16[1::2, 0::2] + p16[0::2, 1::2] + p16[1::2, 1::2] + 2) // 4
     assert (halve(wide) == expected16).all()
+
+
+def test_pass_through_does_not_copy_a_damaged_tile(sample_slide: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tif"
+    _corrupt_copy(sample_slide, bad, 3 * 12 + 4)
+    with pytest.raises(CorruptImageError, match="row 3 col 4"):
+        write_dzi(bad, tmp_path / "p", tile_size=256, overlap=0)
+    metrics = write_dzi(bad, tmp_path / "p", tile_size=256, overlap=0, skip_bad_tiles=True)
+    assert [(b["level"], b["row"], b["col"]) for b in metrics["bad_tiles"]] == [(0, 3, 4)]
+    tile = imagecodecs.imread((tmp_path / "p_files" / "12" / "4_3.jpg").read_bytes())
+    assert (tile >= 250).all()  # the white background

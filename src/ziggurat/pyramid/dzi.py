@@ -75,7 +75,7 @@ def write_dzi(
         )
         fill = _fill(background, image.levels[0])
         encoding.encode(np.empty((1, 1, image.channels), image.dtype), quality)  # can it encode?
-        job = _Job(image, grid, region, fill, skip_bad_tiles, google)
+        job = _Job(image, grid, region, fill, skip_bad_tiles, google, encoding.name == "jpeg")
         out = Path(out)
         if google:
             with atomic_path(out, directory=True, overwrite=overwrite) as tmp:
@@ -112,7 +112,7 @@ class _Job:
     """One pyramid: plans which levels are copied, read from a stored level, or downsampled."""
 
     def __init__(self, image: Image, grid: TileGrid, region: tuple[int, int, int, int],
-                 fill: np.ndarray, skip_bad_tiles: bool, google: bool) -> None:  # fmt: skip
+                 fill: np.ndarray, skip_bad_tiles: bool, google: bool, jpeg: bool) -> None:  # fmt: skip
         self.image, self.grid, self.region, self.fill = image, grid, region, fill
         self.skip_bad_tiles, self.google = skip_bad_tiles, google
         self.bad_tiles: list[dict[str, Any]] = []
@@ -125,13 +125,12 @@ class _Job:
             for k in range(finest):
                 if grid.level_dimensions[k] in by_size:
                     self.stored[k] = by_size[grid.level_dimensions[k]]
+        # grid levels whose full tiles are the file's own JPEG tiles, copied as they are
+        self.copyable = {k for k, level in self.stored.items() if jpeg and self._aligned(level)}
 
     def run(self, path_for: Callable[[int, int, int], str], encoding: Any, quality: int,
             workers: int | None, progress: Progress | None) -> None:  # fmt: skip
         grid = self.grid
-        self.copyable = {
-            k for k, level in self.stored.items() if encoding.name == "jpeg" and self._aligned(level)
-        }
         self.writer = TileWriter(path_for, encoding, quality, grid.tile_count, self.fill,
                                  workers=workers, progress=progress)  # fmt: skip
         try:
@@ -193,7 +192,11 @@ class _Job:
                 self.writer.pixels(k, col, row, [tile], self.grid.tile_size if self.google else 0)
 
     def _copy_row(self, k: int, row: int) -> set[int]:
-        """Copy the full-size tiles of one tile row; return the columns copied."""
+        """Copy the full-size tiles of one tile row; return the columns copied.
+
+        A stored tile that is not a whole JPEG (start and end markers) is left to the decoding
+        path, which reports it (or fills it with ``skip_bad_tiles``).
+        """
         ts = self.grid.tile_size
         level = self.stored[k]
         ox, oy = (self.region[0] // ts, self.region[1] // ts) if level.index == 0 else (0, 0)
@@ -201,9 +204,12 @@ class _Job:
             c for c in range(self.grid.level_tiles[k][0]) if self.grid.tile_bounds(k, c, row)[2:] == (ts, ts)
         ]
         blobs = level.raw_tiles([(oy + row, ox + c) for c in cols])
+        copied = set()
         for col, data in zip(cols, blobs):
-            self.writer.raw(k, col, row, data)
-        return set(cols)
+            if data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9":
+                self.writer.raw(k, col, row, data)
+                copied.add(col)
+        return copied
 
 
 def _open(path: str | os.PathLike) -> Image:
