@@ -72,7 +72,7 @@ def read_slice(path: Path) -> np.ndarray:
                 array = tifffile.imread(path)
         else:
             array = imagecodecs.imread(str(path))
-    except (OSError, ValueError, RuntimeError, tifffile.TiffFileError, imagecodecs.DelayedImportError) as exc:
+    except (OSError, ValueError, IndexError, KeyError, RuntimeError, tifffile.TiffFileError) as exc:
         raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
     if array.ndim != 2 or array.dtype.kind not in "uif":
         raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {array.shape} {array.dtype}")
