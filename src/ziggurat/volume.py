@@ -38,10 +38,22 @@ class VolumeLevel:
         self._reader = reader
         self.index = index
 
-    shape = property(lambda self: tuple(self._reader.shape))
-    dtype = property(lambda self: np.dtype(self._reader.dtype))
-    chunks = property(lambda self: tuple(self._reader.chunk_shape))
-    ndim = property(lambda self: len(self._reader.shape))
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._reader.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._reader.dtype)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """Shape of the stored chunks (the unit a read decodes)."""
+        return tuple(self._reader.chunk_shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self._reader.shape)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -101,11 +113,26 @@ class Volume:
         self.path = path
         self.format = format
 
-    shape = property(lambda self: self.levels[0].shape)
-    dtype = property(lambda self: self.levels[0].dtype)
-    ndim = property(lambda self: self.levels[0].ndim)
-    axes = property(lambda self: self.meta.axes)
-    affine = property(lambda self: self.meta.affine.copy())
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.levels[0].shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.levels[0].dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.levels[0].ndim
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.meta.axes
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4, NIfTI convention: (x, y, z, 1) voxel index -> RAS+ millimetres (a copy)."""
+        return self.meta.affine.copy()
 
     @property
     def spacing(self) -> tuple[float, float, float]:
