@@ -71,10 +71,12 @@ def test_even_subset_has_header_spacing(realdata: Path, tmp_path: Path) -> None:
     folder.mkdir()
     for i in range(1, 8):  # slices 1-7: 4 mm thick, contiguous
         shutil.copy(realdata / "dicom" / "series-ct-ge-tilt" / f"{i:02d}.dcm", folder)
+    (folder / "notes.txt").write_text("not a slice")
     vol = ziggurat.open(folder)
     thickness = float(pydicom.dcmread(folder / "01.dcm").SliceThickness)
     assert vol.spacing[0] == pytest.approx(thickness, rel=1e-3)
     assert vol.meta.extra["dicom"]["even_spacing"] is True
+    assert vol.shape == (7, 512, 512)
 
 
 def test_mixed_series_is_rejected(realdata: Path, tmp_path: Path) -> None:

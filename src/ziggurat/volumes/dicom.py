@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
+from . import _is_dicom
 from .omezarr import VolumeMeta
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -79,7 +80,10 @@ def open_dicom(path: str | os.PathLike, *, uneven: str = "warn"):
     from .readers import NumpyReader
 
     path = Path(path)
-    files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")) if path.is_dir() else [path]
+    if path.is_dir():  # other files in a series folder (notes, thumbnails) are skipped
+        files = sorted(f for f in path.iterdir() if f.is_file() and (f.suffix.lower() == ".dcm" or _is_dicom(f)))
+    else:
+        files = [path]
     slices = [(f, ds) for f in files if "PixelData" in (ds := _read(f))]
     if not slices:
         raise UnsupportedFormatError(f"{path}: no DICOM images with pixel data")
