@@ -354,3 +354,41 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
                           check=False, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "check passed" in done.stdout and "_files/12/0_0.jpeg" in done.stdout
+
+
+# -- volumes: planes through the same routes -------------------------------------------------
+@pytest.fixture(scope="module")
+def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from ziggurat.volumes import from_numpy
+    from ziggurat.volumes.nifti import write_nifti
+    from ziggurat.volumes.phantom import mri_volume
+
+    root = tmp_path_factory.mktemp("volumes") / "mri"
+    root.mkdir()
+    path = write_nifti(from_numpy(mri_volume((24, 80, 64)), spacing=(2.0, 1.0, 0.5)), root / "head.nii.gz")
+    with live_server(create_app([root], cache="memory://")) as url:
+        yield url, path
+
+
+def test_volumes_are_listed_and_planes_served_along_every_axis(volume_server: tuple[str, Path]) -> None:
+    import ziggurat
+
+    base, path = volume_server
+    ident = image_id("mri/head.nii.gz")
+    (item,) = httpx.get(f"{base}/api/images").json()["items"]
+    assert item["id"] == ident and item["volume"]["shape"] == [24, 80, 64]
+    assert item["dimensions"] == [64, 80]
+    volume = ziggurat.open(path)
+    for axis, index, plane in (("z", 5, volume.axial(5)), ("coronal", 40, volume.coronal(40)),
+                               ("x", 63, volume.sagittal(63))):  # fmt: skip
+        h, w = plane.shape
+        response = httpx.get(f"{base}/api/images/{ident}/region",
+                             params={"x": 0, "y": 0, "width": w, "height": h, "format": "npy",
+                                     "axis": axis, "slice": index})  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert np.array_equal(np.load(io.BytesIO(response.content))[..., 0], plane)
+    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y"}).text)
+    assert dzi[0].attrib == {"Width": "64", "Height": "24"}
+    assert httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params={"axis": "x", "slice": 3}).status_code == 200
+    for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}):
+        assert_json_error(httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params=bad), 400)

@@ -21,33 +21,56 @@ from ..grid import DeepZoomGrid
 from ..image import Image
 from ..render import Style, encode, encoding_for
 from ..render.encode import Encoding
+from ..volume import SPATIAL, Volume
 from .catalog import Catalog, Entry
 from .http import ResponseCache, int_param, json_response, metadata_headers, pixels
 
 NO_CACHE = NullCache()  # the server caches responses itself (see http.pixels)
+AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
 MAX_PAGE = 1000
 MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
 
 
-async def _lookup(request: Request) -> tuple[Entry, Image, ResponseCache]:
-    """The entry and open Image for the path's id (404 if unknown), and the app's tile cache."""
+async def _lookup(request: Request) -> tuple[Entry, Image | Volume]:
+    """The entry and open Image or Volume for the path's id (404 if unknown)."""
     catalog: Catalog = request.app.state.catalog
     entry = catalog.get(request.path_params["image_id"])
-    image = catalog.opened(entry) or await run_in_threadpool(catalog.open, entry)
+    return entry, catalog.opened(entry) or await run_in_threadpool(catalog.open, entry)
+
+
+async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
+    """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i``, default the
+    middle axial plane) and the app's response cache."""
+    entry, image = await _lookup(request)
+    if isinstance(image, Volume):
+        axis = request.query_params.get("axis", "z")
+        if axis not in AXES:
+            raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
+        extent = image.shape[-3:][SPATIAL.index(AXES[axis])]
+        index = int_param(request, "slice", extent // 2, 0, extent - 1)
+        image = await run_in_threadpool(request.app.state.catalog.plane, entry, image, AXES[axis], index)
     return entry, image, request.app.state.cache
 
 
-def _summary(entry: Entry, image: Image) -> dict[str, Any]:
+def _summary(entry: Entry, image: Image | Volume) -> dict[str, Any]:
+    """What the listing says of one image (for a volume: of its middle axial plane, plus shape)."""
+    volume = None
+    if isinstance(image, Volume):
+        volume = {"shape": list(image.shape), "axes": "".join(image.axes), "spacing_mm": list(image.spacing)}
+        fmt, image = image.format, image.slice_image("z", image.shape[-3] // 2)
+    else:
+        fmt = image.format
     return {
         "id": entry.id,
         "name": entry.name,
-        "format": image.format,
+        "format": fmt,
         "dimensions": list(image.dimensions),
         "levels": image.level_count,
         "mpp": list(image.mpp) if image.mpp else None,
         "channels": image.channels,
         "dtype": str(image.dtype),
+        "volume": volume,
     }
 
 
@@ -74,10 +97,14 @@ async def list_images(request: Request) -> Response:
 
 async def image_info(request: Request) -> Response:
     """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
-    entry, image, _ = await _lookup(request)
-    facts = await run_in_threadpool(describe, image)
-    facts.pop("path", None)
-    facts.update(id=entry.id, name=entry.name)
+    entry, image = await _lookup(request)
+    if isinstance(image, Volume):
+        facts = await run_in_threadpool(_summary, entry, image)
+        facts.update(channel_names=[], properties={}, associated_images={})
+    else:
+        facts = await run_in_threadpool(describe, image)
+        facts.pop("path", None)
+        facts.update(id=entry.id, name=entry.name, volume=None)
     return json_response(request, facts, entry.version)
 
 
@@ -100,7 +127,7 @@ def _quality(request: Request) -> int:
 
 async def dzi(request: Request) -> Response:
     """``GET /api/images/{id}.dzi``: the DeepZoom descriptor (tile size, overlap, format)."""
-    entry, image, _ = await _lookup(request)
+    entry, image, _ = await _pixels_of(request)
     size = int_param(request, "tile_size", 254, 1, 4096)
     overlap = int_param(request, "overlap", 1, 0, 64)
     fmt = _encoding(request.query_params.get("format", "jpeg")).name
@@ -117,7 +144,7 @@ async def dzi(request: Request) -> Response:
 
 
 async def _tile(request: Request, level: int, col: int, row: int, grid: str, size: int, overlap: int) -> Response:
-    entry, image, cache = await _lookup(request)
+    entry, image, cache = await _pixels_of(request)
     encoding = _encoding(request.path_params["ext"])
     style, quality = _style(request), _quality(request)
     if grid == "dz":
@@ -147,7 +174,7 @@ async def xyz_tile(request: Request) -> Response:
 
 async def region(request: Request) -> Response:
     """``GET /api/images/{id}/region?x=&y=&width=&height=&level=&format=``: a rectangle, rendered."""
-    entry, image, cache = await _lookup(request)
+    entry, image, cache = await _pixels_of(request)
     level = int_param(request, "level", 0, 0, image.level_count - 1)
     x = int_param(request, "x", None, -MAX_SIDE, MAX_SIDE)
     y = int_param(request, "y", None, -MAX_SIDE, MAX_SIDE)
@@ -167,7 +194,7 @@ async def region(request: Request) -> Response:
 
 async def thumbnail(request: Request) -> Response:
     """``GET /api/images/{id}/thumbnail?max=256&format=jpeg``: the whole image, aspect kept."""
-    entry, image, cache = await _lookup(request)
+    entry, image, cache = await _pixels_of(request)
     side = int_param(request, "max", 256, 1, 4096)
     encoding = _encoding(request.query_params.get("format", "jpeg"))
     style, quality = _style(request), _quality(request)
@@ -180,7 +207,7 @@ async def thumbnail(request: Request) -> Response:
 
 async def associated(request: Request) -> Response:
     """``GET /api/images/{id}/associated/{name}?format=png``: a label, macro or thumbnail image."""
-    entry, image, cache = await _lookup(request)
+    entry, image, cache = await _pixels_of(request)
     name = request.path_params["name"]
     if name not in image.associated_images:
         raise HTTPException(404, f"image {entry.id!r} has no associated image {name!r}")

@@ -1,5 +1,7 @@
 """The served images: a rescanned view of files under the roots, addressed by stable ids.
 
+Volumes (NIfTI files, OME-Zarr stores) are served too: the catalog opens them as Volumes and
+hands out each requested plane as a 2-D Image (a small LRU), so the same tile routes serve both.
 An id is a hash of the image's name (its path relative to its root, prefixed with the root's own
 name), so it survives restarts and never exposes or accepts a filesystem path. Folders are
 rescanned when a listing is older than ``rescan_seconds`` or an unknown id is asked for, so new
@@ -21,11 +23,14 @@ from pathlib import Path
 from .. import open as open_image
 from ..errors import ImageNotFoundError, ZigguratError
 from ..image import Image
+from ..volume import Volume
 
 EXTENSIONS = (
     ".tif", ".tiff", ".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".svslide",
-    ".qptiff", ".btf", ".png", ".jpg", ".jpeg",
+    ".qptiff", ".btf", ".png", ".jpg", ".jpeg", ".nii", ".nii.gz",
 )  # fmt: skip
+STORES = (".zarr", ".ome.zarr")  # folders that are one image (OME-Zarr), listed whole
+MAX_PLANES = 32
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ class Catalog:
         self.max_open = max_open
         self._entries: dict[str, Entry] = {}
         self._scanned = -float("inf")
-        self._open: OrderedDict[str, tuple[str, Image]] = OrderedDict()
+        self._open: OrderedDict[str, tuple[str, Image | Volume]] = OrderedDict()
+        self._planes: OrderedDict[tuple[str, str, str, int], Image] = OrderedDict()
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
         self._lock = threading.Lock()
 
@@ -93,7 +99,9 @@ class Catalog:
         out = []
         for folder, dirs, files in os.walk(root):  # never descends into symlinked folders
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for fname in sorted(files):
+            stores = [d for d in dirs if d.lower().endswith(STORES)]
+            dirs[:] = [d for d in dirs if d not in stores]
+            for fname in sorted(files) + stores:
                 if fname.startswith(".") or not fname.lower().endswith(EXTENSIONS):
                     continue
                 link = Path(folder, fname)
@@ -124,13 +132,13 @@ class Catalog:
             self._entries[id] = entry
         return entry
 
-    def opened(self, entry: Entry) -> Image | None:
+    def opened(self, entry: Entry) -> Image | Volume | None:
         """The Image of ``entry`` if it is already open at this version (never blocks on I/O)."""
         held = self._open.get(entry.id)
         return held[1] if held is not None and held[0] == entry.version else None
 
-    def open(self, entry: Entry) -> Image:
-        """The open Image of ``entry``, reopened when the file changed; LRU-bounded."""
+    def open(self, entry: Entry) -> Image | Volume:
+        """The open Image or Volume of ``entry``, reopened when the file changed; LRU-bounded."""
         with self._lock:
             held = self._open.get(entry.id)
             if held is not None and held[0] == entry.version:
@@ -146,4 +154,19 @@ class Catalog:
             self._open[entry.id] = (entry.version, image)
             while len(self._open) > self.max_open:
                 self._open.popitem(last=False)  # closed by GC once no request still reads it
+        return image
+
+    def plane(self, entry: Entry, volume: Volume, axis: str, index: int) -> Image:
+        """Plane ``index`` along ``axis`` of ``volume`` as a 2-D Image, kept in a small LRU."""
+        key = (entry.id, entry.version, axis, index)
+        with self._lock:
+            image = self._planes.get(key)
+            if image is not None:
+                self._planes.move_to_end(key)
+                return image
+        image = volume.slice_image(axis, index)
+        with self._lock:
+            self._planes[key] = image
+            while len(self._planes) > MAX_PLANES:
+                self._planes.popitem(last=False)
         return image

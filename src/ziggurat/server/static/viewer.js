@@ -3,17 +3,17 @@
 "use strict";
 
 const COLORMAPS = ["", "gray", "hot", "jet", "viridis", "magma", "inferno", "plasma", "cividis", "turbo"];
-const RANGES = { uint8: 255, uint16: 65535, int16: 32767, uint32: 4294967295 };
+const RANGES = { uint8: [0, 255], uint16: [0, 65535], int16: [-32768, 32767] };
 const imageId = decodeURIComponent(location.pathname.split("/").pop());
 let viewer = null;
 let info = null;
 
 function currentStyle() {
   const style = {};
-  const full = RANGES[info.dtype];
+  const range = RANGES[info.dtype];
   const lo = Number(document.getElementById("min").value);
   const hi = Number(document.getElementById("max").value);
-  if (full !== undefined && (lo !== 0 || hi !== full)) Object.assign(style, { min: lo, max: Math.max(hi, lo + 1) });
+  if (range && (lo !== range[0] || hi !== range[1])) Object.assign(style, { min: lo, max: Math.max(hi, lo + 1) });
   const colormap = document.getElementById("colormap").value;
   const boxes = [...document.querySelectorAll("#channels input")];
   const on = boxes.filter((b) => b.checked).map((b) => Number(b.value));
@@ -26,9 +26,37 @@ function currentStyle() {
 }
 
 function tileSource() {
+  const params = new URLSearchParams();
   const style = currentStyle();
-  const query = style ? `?style=${encodeURIComponent(JSON.stringify(style))}` : "";
-  return `/api/images/${imageId}.dzi${query}`;
+  if (style) params.set("style", JSON.stringify(style));
+  if (info.volume) {
+    params.set("axis", document.getElementById("axis").value);
+    params.set("slice", document.getElementById("slice").value);
+  }
+  const query = params.toString();
+  return `/api/images/${imageId}.dzi${query ? "?" + query : ""}`;
+}
+
+function micronsPerPixel() {
+  if (!info.volume) return info.mpp && info.mpp[0];
+  const axis = "zyx".indexOf(document.getElementById("axis").value);
+  const inPlane = info.volume.spacing_mm.filter((_, i) => i !== axis);
+  return inPlane[1] * 1000;
+}
+
+function setUpVolume() {
+  if (!info.volume) return;
+  const axis = document.getElementById("axis");
+  const slice = document.getElementById("slice");
+  const extent = () => info.volume.shape[info.volume.shape.length - 3 + "zyx".indexOf(axis.value)];
+  const reset = () => { slice.max = extent() - 1; slice.value = Math.floor(extent() / 2); };
+  document.getElementById("volume-controls").hidden = false;
+  reset();
+  axis.addEventListener("change", (event) => {
+    event.stopPropagation();
+    reset();
+    viewer.open(tileSource());
+  });
 }
 
 function niceLength(microns) {
@@ -38,23 +66,23 @@ function niceLength(microns) {
 
 function updateScalebar() {
   const bar = document.getElementById("scalebar");
-  if (!info.mpp || !viewer.world.getItemCount()) { bar.style.display = "none"; return; }
+  const mpp = micronsPerPixel();
+  if (!mpp || !viewer.world.getItemCount()) { bar.style.display = "none"; return; }
   const item = viewer.world.getItemAt(0);
   const screenPerImage = item.viewportToImageZoom(viewer.viewport.getZoom(true));
-  const micronsPerScreenPixel = info.mpp[0] / screenPerImage;
+  const micronsPerScreenPixel = mpp / screenPerImage;
   const microns = niceLength(micronsPerScreenPixel * 150);
   document.getElementById("scalebar-bar").style.width = `${microns / micronsPerScreenPixel}px`;
   document.getElementById("scalebar-label").textContent = microns >= 1000 ? `${microns / 1000} mm` : `${microns} µm`;
 }
 
 function setUpControls() {
-  const full = RANGES[info.dtype];
+  const range = RANGES[info.dtype] || [0, 1];
   for (const id of ["min", "max"]) {
     const input = document.getElementById(id);
-    input.min = 0;
-    input.max = full === undefined ? 1 : full;
-    input.value = id === "min" ? 0 : input.max;
-    input.disabled = full === undefined;
+    [input.min, input.max] = range;
+    input.value = id === "min" ? range[0] : range[1];
+    input.disabled = !RANGES[info.dtype];
   }
   const select = document.getElementById("colormap");
   for (const name of COLORMAPS) select.add(new Option(name || "(default)", name));
@@ -80,6 +108,7 @@ async function main() {
   info = await (await fetch(`/api/images/${imageId}`)).json();
   document.getElementById("title").textContent = `${info.name} — ${info.dimensions[0]} × ${info.dimensions[1]} px`;
   setUpControls();
+  setUpVolume();
   viewer = OpenSeadragon({
     id: "viewer",
     prefixUrl: "/vendor/openseadragon/images/",
