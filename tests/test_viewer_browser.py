@@ -135,3 +135,30 @@ def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path:
         wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-viridis.png"))
         assert console_errors(browser) == []
     assert (ARTIFACTS / "viewer.png").stat().st_size > 10_000
+
+
+def test_volume_planes_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
+    from ziggurat.volumes import from_numpy
+    from ziggurat.volumes.nifti import write_nifti
+    from ziggurat.volumes.phantom import mri_volume
+
+    root = tmp_path / "mri"
+    root.mkdir()
+    write_nifti(from_numpy(mri_volume((40, 160, 128)), spacing=(2.0, 1.0, 1.0)), root / "head.nii.gz")
+    recorder = Recorder(create_app([root], cache="memory://"))
+    with live_server(recorder) as base:
+        browser.get(f"{base}/view/{image_id('mri/head.nii.gz')}")
+        wait_for(lambda: fully_loaded(browser, "slice=20"))
+        browser.execute_script("const s = document.getElementById('slice'); s.value = 7;"
+                               "s.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
+        wait_for(lambda: fully_loaded(browser, "slice=7"))
+        browser.execute_script("const a = document.getElementById('axis'); a.value = 'y';"
+                               "a.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
+        wait_for(lambda: fully_loaded(browser, "axis=y&slice=80"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-volume-coronal.png"))
+        tiles = recorder.tiles()
+        assert tiles and all(status == 200 for _, _, status in tiles)
+        assert {"axis=z&slice=20", "axis=z&slice=7", "axis=y&slice=80"} <= {q for _, q, _ in tiles}
+        assert "mm" in browser.find_element("id", "scalebar-label").text
+        assert console_errors(browser) == []
