@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> None:
     import uvicorn
 
     from ..cache.local import LocalServer, free_port
-    from ..server.app import ENV_CACHE, ENV_ROOTS, create_app
+    from ..server.app import ENV_CACHE, ENV_ROOTS, create_app, openseadragon_dir
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> None:
     os.environ[ENV_ROOTS] = json.dumps(roots)
     os.environ[ENV_CACHE] = cache or "memory://"
     port = args.port or free_port()
+    if openseadragon_dir() is None:
+        print("ziggurat: warning: OpenSeadragon not found (run `npm install` at the repository root, "
+              "or set ZIGGURAT_OPENSEADRAGON); the API works, the viewer page will not")  # fmt: skip
     entries = app.state.catalog.entries()
     url = f"http://{args.host}:{port}/" + (f"view/{entries[0].id}" if len(entries) == 1 else "")
     print(f"ziggurat: serving {len(entries)} image(s) with {args.workers} worker(s), "

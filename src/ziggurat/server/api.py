@@ -35,8 +35,13 @@ MAX_SIDE = 1 << 20
 async def _lookup(request: Request) -> tuple[Entry, Image | Volume]:
     """The entry and open Image or Volume for the path's id (404 if unknown)."""
     catalog: Catalog = request.app.state.catalog
-    entry = catalog.get(request.path_params["image_id"])
+    entry = await find(catalog, request.path_params["image_id"])
     return entry, catalog.opened(entry) or await run_in_threadpool(catalog.open, entry)
+
+
+async def find(catalog: Catalog, image_id: str) -> Entry:
+    """The catalog entry of ``image_id``; an unknown id rescans the folders off the event loop."""
+    return catalog.get(image_id, rescan=False) or await run_in_threadpool(catalog.get, image_id)
 
 
 async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
@@ -53,12 +58,12 @@ async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
     return entry, image, request.app.state.cache
 
 
-def _summary(entry: Entry, image: Image | Volume) -> dict[str, Any]:
+def _summary(catalog: Catalog, entry: Entry, image: Image | Volume) -> dict[str, Any]:
     """What the listing says of one image (for a volume: of its middle axial plane, plus shape)."""
     volume = None
     if isinstance(image, Volume):
         volume = {"shape": list(image.shape), "axes": "".join(image.axes), "spacing_mm": list(image.spacing)}
-        fmt, image = image.format, image.slice_image("z", image.shape[-3] // 2)
+        fmt, image = image.format, catalog.plane(entry, image, "z", image.shape[-3] // 2)
     else:
         fmt = image.format
     return {
@@ -84,7 +89,7 @@ async def list_images(request: Request) -> Response:
         items, entries = [], catalog.entries()
         for entry in entries[offset : offset + limit]:
             try:
-                items.append(_summary(entry, catalog.open(entry)))
+                items.append(_summary(catalog, entry, catalog.open(entry)))
             except ZigguratError:
                 continue  # not an image after all; the catalog forgets it
         return items, len(entries)
@@ -99,7 +104,7 @@ async def image_info(request: Request) -> Response:
     """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
     entry, image = await _lookup(request)
     if isinstance(image, Volume):
-        facts = await run_in_threadpool(_summary, entry, image)
+        facts = await run_in_threadpool(_summary, request.app.state.catalog, entry, image)
         facts.update(channel_names=[], properties={}, associated_images={})
     else:
         facts = await run_in_threadpool(describe, image)

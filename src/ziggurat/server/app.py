@@ -51,7 +51,7 @@ async def index_page(request: Request) -> Response:
 
 
 async def view_page(request: Request) -> Response:
-    request.app.state.catalog.get(request.path_params["image_id"])  # 404 for unknown ids
+    await api.find(request.app.state.catalog, request.path_params["image_id"])  # 404 for unknown ids
     return FileResponse(STATIC / "view.html", headers={"Cache-Control": "no-cache"})
 
 
