@@ -126,8 +126,10 @@ def test_unreadable_file_is_a_json_error(client: httpx.Client) -> None:
 
 
 def test_openapi_documents_every_api_route(client: httpx.Client) -> None:
+    from openapi_spec_validator import validate
+
     spec = client.get("/api/openapi.json").json()
-    assert spec["openapi"].startswith("3.")
+    validate(spec)
     for route in ROUTES:
         path = route.path.replace(":int", "")
         assert path in spec["paths"], path
