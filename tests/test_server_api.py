@@ -394,3 +394,21 @@ def test_volumes_are_listed_and_planes_served_along_every_axis(volume_server: tu
     assert httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params={"axis": "x", "slice": 3}).status_code == 200
     for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}):
         assert_json_error(httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params=bad), 400)
+
+
+NASTY = ["", "-1", "0", "99999999999999999999", "1e3", "NaN", "%00", "é", "{}", "[1]", '{"channels": [{"index": 99}]}']
+
+
+@pytest.mark.parametrize("param", ["x", "y", "width", "height", "level", "max", "quality", "tile_size",
+                                   "overlap", "format", "style", "offset", "limit", "axis", "slice"])  # fmt: skip
+def test_malformed_parameters_never_cause_a_server_error(client: httpx.Client, param: str) -> None:
+    a = ident("a.tif")
+    routes = ["/api/images", f"/api/images/{a}.dzi", f"/api/images/{a}_files/12/0_0.jpeg",
+              f"/api/images/{a}/tiles/0/0/0.png", f"/api/images/{a}/thumbnail",
+              f"/api/images/{a}/region?x=0&y=0&width=8&height=8"]  # fmt: skip
+    for route in routes:
+        for value in NASTY:
+            response = client.get(route, params={param: value})
+            assert response.status_code < 500, (route, param, value, response.text)
+            if response.status_code >= 400:
+                assert_json_error(response, response.status_code)
