@@ -85,18 +85,18 @@ async def list_images(request: Request) -> Response:
     offset = int_param(request, "offset", 0, 0, 1 << 31)
     limit = int_param(request, "limit", 100, 1, MAX_PAGE)
 
-    def page() -> tuple[list[dict[str, Any]], int]:
-        items, entries = [], catalog.entries()
+    def page() -> tuple[list[dict[str, Any]], int, str]:
+        items, versions, entries = [], [], catalog.entries()
         for entry in entries[offset : offset + limit]:
             try:
                 items.append(_summary(catalog, entry, catalog.open(entry)))
+                versions.append(f"{entry.id}:{entry.version}")
             except ZigguratError:
                 continue  # not an image after all; the catalog forgets it
-        return items, len(entries)
+        return items, len(entries), "|".join([str(len(entries)), *versions])
 
-    items, total = await run_in_threadpool(page)
+    items, total, version = await run_in_threadpool(page)
     payload = {"total": total, "offset": offset, "limit": limit, "items": items}
-    version = "|".join(f"{i['id']}" for i in items) + f"|{total}"
     return json_response(request, payload, version)
 
 
