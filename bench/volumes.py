@@ -9,7 +9,10 @@ fresh random positions each call), ingest throughput and bytes on disk. zarr-pyt
 read the very stores ziggurat wrote. TorchIO and MONAI can only load whole volumes, so each of their
 reads is a full load plus indexing. Optional anchors (radiobject, torchio, monai, tensorstore) are
 marked "skipped" when not installed; install torch from the CPU wheel first (``pip install
-torch==2.13.0``), then ``pip install radiobject torchio monai tensorstore``.
+torch==2.13.0``), then ``pip install radiobject torchio monai tensorstore`` (radiobject 0.1.1 pulls
+a botocore newer than aiobotocore/s3fs accept: ``pip install "botocore<1.43.118" "boto3<1.44"``
+restores it). They are not in the ``bench`` extra: torchio/monai would pull a CUDA torch on a fresh
+machine, and radiobject's boto3 conflicts with the ``distributed`` extra.
 """
 
 from __future__ import annotations
