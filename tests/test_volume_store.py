@@ -122,6 +122,10 @@ def test_four_d_pyramid(tmp_path: Path) -> None:
     expected = data[1, 4].reshape(80, 2, 70, 2).mean(axis=(1, 3))
     np.testing.assert_allclose(again.levels[1][1, 4], expected, rtol=1e-6)
     assert again.axial(4).shape == (4, 160, 140)
+    models = pytest.importorskip("ome_zarr_models.v05.image")
+    multiscale = models.Image.from_zarr(zarr.open_group(store, mode="r")).attributes.ome.multiscales[0]
+    assert [(a.name, a.type) for a in multiscale.axes] == [("c", "channel"), ("z", "space"), ("y", "space"), ("x", "space")]
+    assert [list(d.coordinateTransformations[0].scale) for d in multiscale.datasets] == [[1, 1, 1, 1], [1, 1, 2, 2]]
 
 
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
