@@ -6,7 +6,7 @@ the event loop (bad ones answer 400 before any pixel is touched) and renders in 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -36,25 +36,31 @@ async def _lookup(request: Request) -> tuple[Entry, Image | Volume]:
     """The entry and open Image or Volume for the path's id (404 if unknown)."""
     catalog: Catalog = request.app.state.catalog
     entry = await find(catalog, request.path_params["image_id"])
-    return entry, catalog.opened(entry) or await run_in_threadpool(catalog.open, entry)
+    image = catalog.opened(entry)
+    if image is None:
+        image = await run_in_threadpool(catalog.open, entry)
+    return entry, image
 
 
 async def find(catalog: Catalog, image_id: str) -> Entry:
     """The catalog entry of ``image_id``; an unknown id rescans the folders off the event loop."""
-    return catalog.get(image_id, rescan=False) or await run_in_threadpool(catalog.get, image_id)
+    entry = catalog.known(image_id)
+    return entry if entry is not None else await run_in_threadpool(catalog.get, image_id)
 
 
 async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
     """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i``, default the
     middle axial plane) and the app's response cache."""
-    entry, image = await _lookup(request)
-    if isinstance(image, Volume):
+    entry, opened = await _lookup(request)
+    if isinstance(opened, Volume):
         axis = request.query_params.get("axis", "z")
         if axis not in AXES:
             raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
-        extent = image.shape[-3:][SPATIAL.index(AXES[axis])]
+        extent = opened.shape[-3:][SPATIAL.index(AXES[axis])]
         index = int_param(request, "slice", extent // 2, 0, extent - 1)
-        image = await run_in_threadpool(request.app.state.catalog.plane, entry, image, AXES[axis], index)
+        image = await run_in_threadpool(request.app.state.catalog.plane, entry, opened, AXES[axis], index)
+    else:
+        image = opened
     return entry, image, request.app.state.cache
 
 
@@ -156,8 +162,8 @@ async def _tile(request: Request, level: int, col: int, row: int, grid: str, siz
         DeepZoomGrid(*image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
 
     def render() -> bytes:
-        return image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
-                          style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE)  # fmt: skip
+        return cast(bytes, image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
+                          style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE))  # fmt: skip
 
     return await pixels(request, entry, encoding.media_type, render, cache)
 
@@ -191,8 +197,8 @@ async def region(request: Request) -> Response:
     style, quality = _style(request), _quality(request)
 
     def render() -> bytes:
-        return image.region(x, y, width, height, level=level, style=style,
-                            encoding=encoding.name, quality=quality, cache=NO_CACHE)  # fmt: skip
+        return cast(bytes, image.region(x, y, width, height, level=level, style=style,
+                            encoding=encoding.name, quality=quality, cache=NO_CACHE))  # fmt: skip
 
     return await pixels(request, entry, encoding.media_type, render, cache)
 
@@ -205,7 +211,7 @@ async def thumbnail(request: Request) -> Response:
     style, quality = _style(request), _quality(request)
 
     def render() -> bytes:
-        return image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE)
+        return cast(bytes, image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE))
 
     return await pixels(request, entry, encoding.media_type, render, cache)
 
@@ -220,7 +226,7 @@ async def associated(request: Request) -> Response:
     quality = _quality(request)
 
     def render() -> bytes:
-        return encode(image.associated_images[name], encoding.name, quality)  # type: ignore[return-value]
+        return cast(bytes, encode(image.associated_images[name], encoding.name, quality))
 
     return await pixels(request, entry, encoding.media_type, render, cache)
 

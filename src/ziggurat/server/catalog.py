@@ -115,12 +115,13 @@ class Catalog:
         return any(path == r or (r.is_dir() and path.is_relative_to(r)) for r in self.roots)
 
     # -- lookup ---------------------------------------------------------------------------
-    def get(self, id: str, *, rescan: bool = True) -> Entry | None:
-        """The entry for ``id``, rescanning once if unknown (with ``rescan=False``: None instead, so
-        callers on an event loop can do the walk elsewhere); ImageNotFoundError if none or gone."""
+    def known(self, id: str) -> Entry | None:
+        """The entry for ``id`` if the last scan saw it (no walk: safe on an event loop)."""
+        return self._entries.get(id)
+
+    def get(self, id: str) -> Entry:
+        """The entry for ``id``, rescanning once if unknown; ImageNotFoundError if none or gone."""
         entry = self._entries.get(id)
-        if entry is None and not rescan:
-            return None
         if entry is None and time.monotonic() - self._scanned > min(self.rescan_seconds, 0.25):
             self.rescan()
             entry = self._entries.get(id)
