@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OutOfRangeError
+from .indexing import expand_key, span
 from .resample import resize_area
 from .sources.base import LevelReader, Source
 
@@ -67,17 +68,9 @@ class Level:
         return None if fetch is None else fetch(positions)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        if not isinstance(key, tuple):
-            key = (key,)
-        if any(k is Ellipsis for k in key):
-            i = key.index(Ellipsis)
-            key = key[:i] + (slice(None),) * (3 - len(key) + 1) + key[i + 1 :]
-        if len(key) > 3:
-            raise OutOfRangeError(f"too many indices for a 3-D level: {key!r}")
-        key = key + (slice(None),) * (3 - len(key))
-        ys, xs, cs = key
-        (y0, y1, ystep), ysq = _span(ys, self.shape[0])
-        (x0, x1, xstep), xsq = _span(xs, self.shape[1])
+        ys, xs, cs = expand_key(key, 3)
+        (y0, y1, ystep), ysq = span(ys, self.shape[0])
+        (x0, x1, xstep), xsq = span(xs, self.shape[1])
         block = self._reader.read(y0, x0, y1 - y0, x1 - x0)
         block = block[::ystep, ::xstep, cs]
         if ysq or xsq:
@@ -90,21 +83,6 @@ class Level:
 
     def __repr__(self) -> str:
         return f"<Level {self.index} shape={self.shape} dtype={self.dtype} tile={self.tile_shape}>"
-
-
-def _span(key: Any, length: int) -> tuple[tuple[int, int, int], bool]:
-    """Normalise an int or slice into (start, stop, step) within [0, length], and 'squeeze'."""
-    if isinstance(key, (int, np.integer)):
-        i = int(key) + length if key < 0 else int(key)
-        if not 0 <= i < length:
-            raise OutOfRangeError(f"index {int(key)} out of range for axis of length {length}")
-        return (i, i + 1, 1), True
-    if isinstance(key, slice):
-        start, stop, step = key.indices(length)
-        if step < 1:
-            raise OutOfRangeError("levels support only positive slice steps")
-        return (start, max(start, stop), step), False
-    raise OutOfRangeError(f"unsupported index {key!r}: use ints and slices")
 
 
 class AssociatedImages(Mapping[str, np.ndarray]):

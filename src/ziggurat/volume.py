@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import OutOfRangeError
 from .image import Image
+from .indexing import expand_key, span
 from .volumes.omezarr import VolumeMeta
 
 SPATIAL = ("z", "y", "x")
@@ -59,8 +60,8 @@ class VolumeLevel:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        key = _expand(key, self.ndim)
-        spans = [_span(k, n) for k, n in zip(key, self.shape)]
+        key = expand_key(key, self.ndim)
+        spans = [span(k, n) for k, n in zip(key, self.shape)]
         block = self._reader.read([(a, b) for (a, b, _), _ in spans])
         steps = tuple(slice(None, None, s) for (_, _, s), _ in spans)
         if any(s.step != 1 for s in steps):
@@ -74,32 +75,6 @@ class VolumeLevel:
 
     def __repr__(self) -> str:
         return f"<VolumeLevel {self.index} shape={self.shape} dtype={self.dtype} chunks={self.chunks}>"
-
-
-def _expand(key: Any, ndim: int) -> tuple:
-    if not isinstance(key, tuple):
-        key = (key,)
-    if any(k is Ellipsis for k in key):
-        i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (ndim - len(key) + 1) + key[i + 1 :]
-    if len(key) > ndim:
-        raise OutOfRangeError(f"too many indices for a {ndim}-D volume: {key!r}")
-    return key + (slice(None),) * (ndim - len(key))
-
-
-def _span(key: Any, length: int) -> tuple[tuple[int, int, int], bool]:
-    """(start, stop, step) of an int or slice within [0, length], and whether to squeeze the axis."""
-    if isinstance(key, (int, np.integer)):
-        i = int(key) + length if key < 0 else int(key)
-        if not 0 <= i < length:
-            raise OutOfRangeError(f"index {int(key)} out of range for axis of length {length}")
-        return (i, i + 1, 1), True
-    if isinstance(key, slice):
-        start, stop, step = key.indices(length)
-        if step < 1:
-            raise OutOfRangeError("volumes support only positive slice steps")
-        return (start, max(start, stop), step), False
-    raise OutOfRangeError(f"unsupported index {key!r}: use ints and slices")
 
 
 class Volume:
