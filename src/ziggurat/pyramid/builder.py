@@ -15,6 +15,7 @@ sibling renamed into place at the end, so an interrupted run leaves nothing that
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +30,7 @@ from ..errors import UnsupportedFormatError
 from ..volumes.omezarr import VolumeMeta, ngff_attributes
 from .inputs import InputArray
 from .kernels import METHODS, reduce2
-from .shards import create_level, write_shard
+from .shards import array_metadata, write_shard
 
 SPATIAL_CHUNK = {3: 64, 2: 512}  # chunk edge per halved axis: 64^3 voxels in 3-D, 512^2 pixels in 2-D
 TASK_FACTOR = {"mean": 4, "nearest": 3, "mode": 7}  # bytes held by a task per byte of its input block
@@ -225,8 +226,6 @@ def _execute(task: Task, blocks: list[tuple[int, ...]], client: object | None, w
 
 def _create_store(path: str, p: Plan, array: InputArray, method: str, name: str) -> None:
     """The group's NGFF metadata and every level's (empty) array metadata."""
-    import zarr
-
     axes = p.axes
     spacing = array.spacing or (1.0,) * len(axes)
     by_axis = dict(zip(axes, spacing))
@@ -234,7 +233,11 @@ def _create_store(path: str, p: Plan, array: InputArray, method: str, name: str)
     meta = VolumeMeta(tuple(axes), tuple(spacing), affine)
     ome = ngff_attributes(meta, len(p.levels), name, halved="".join(axes[i] for i in p.halved))
     ome["multiscales"][0]["type"] = method
-    root = zarr.open_group(path, mode="w", zarr_format=3)
-    root.attrs["ome"] = ome
+    _write_json(Path(path, "zarr.json"), {"zarr_format": 3, "node_type": "group", "attributes": {"ome": ome}})
     for i, level in enumerate(p.levels):
-        create_level(root, str(i), level.shape, p.dtype, level.chunks, level.shards, axes)
+        _write_json(Path(path, str(i), "zarr.json"), array_metadata(level.shape, p.dtype, level.chunks, level.shards, axes))
+
+
+def _write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))
