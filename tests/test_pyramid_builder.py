@@ -46,6 +46,12 @@ def levels_of(out: Path) -> list[np.ndarray]:
     return [group[str(i)][:] for i in range(n)]
 
 
+def ngff_valid(out: Path) -> None:
+    """The output passes the NGFF 0.5 image schema (ome-zarr-models), an independent check."""
+    models = pytest.importorskip("ome_zarr_models.v05.image")
+    models.Image.from_zarr(zarr.open_group(out, mode="r"))
+
+
 def write_zarr(path: Path, array: np.ndarray, chunks=(64, 64, 64), zarr_format: int = 3) -> Path:
     stored = zarr.create_array(path, shape=array.shape, dtype=array.dtype, chunks=chunks, zarr_format=zarr_format)
     stored[:] = array
@@ -69,6 +75,7 @@ def test_3d_mean_matches_numpy(tmp_path: Path, volume: np.ndarray, memory: int) 
     assert max(got[-1].shape) <= 64 and max(got[-2].shape) > 64
     ome = zarr.open_group(out).attrs["ome"]
     assert ome["version"] == "0.5"
+    ngff_valid(out)
     assert ome["multiscales"][0]["datasets"][2]["coordinateTransformations"][0]["scale"] == [4.0, 4.0, 4.0]
     # ziggurat reads its own output back as a volume
     assert ziggurat.open(out).levels[1][3:9, 4, 5:7].tolist() == got[1][3:9, 4, 5:7].tolist()
@@ -106,6 +113,7 @@ def test_2d_slide_levels(tmp_path: Path, sample_slide: Path) -> None:
     assert max(got[-1].shape[1:]) <= 512
     axes = [a["name"] for a in zarr.open_group(tmp_path / "slide.zarr").attrs["ome"]["multiscales"][0]["axes"]]
     assert axes == ["c", "y", "x"]
+    ngff_valid(tmp_path / "slide.zarr")
 
 
 def test_volume_object_and_zarr_v2_input(tmp_path: Path) -> None:
