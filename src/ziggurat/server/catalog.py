@@ -116,8 +116,10 @@ class Catalog:
 
     # -- lookup ---------------------------------------------------------------------------
     def known(self, id: str) -> Entry | None:
-        """The entry for ``id`` if the last scan saw it (no walk: safe on an event loop)."""
-        return self._entries.get(id)
+        """The entry for ``id`` if the last scan saw it, checked with one stat (no walk: safe on an
+        event loop); None if unseen; ImageNotFoundError if its file is gone."""
+        entry = self._entries.get(id)
+        return None if entry is None else self._current(entry)
 
     def get(self, id: str) -> Entry:
         """The entry for ``id``, rescanning once if unknown; ImageNotFoundError if none or gone."""
@@ -127,13 +129,17 @@ class Catalog:
             entry = self._entries.get(id)
         if entry is None:
             raise ImageNotFoundError(f"no image with id {id!r}")
+        return self._current(entry)
+
+    def _current(self, entry: Entry) -> Entry:
+        """``entry`` with its file's version now; forgotten (ImageNotFoundError) if the file is gone."""
         version = _version(entry.path)
         if version is None:
-            self._entries.pop(id, None)
-            raise ImageNotFoundError(f"image {id!r} is no longer there")
+            self._entries.pop(entry.id, None)
+            raise ImageNotFoundError(f"image {entry.id!r} is no longer there")
         if version != entry.version:
             entry = Entry(entry.id, entry.name, entry.path, version)
-            self._entries[id] = entry
+            self._entries[entry.id] = entry
         return entry
 
     def opened(self, entry: Entry) -> Image | Volume | None:
