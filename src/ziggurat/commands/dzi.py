@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     dzi = commands.add_parser("dzi", help="write a DeepZoom pyramid (OUT.dzi + OUT_files/)")
@@ -36,7 +34,6 @@ def run(args: argparse.Namespace) -> None:
     from ..atomic import atomic_path
     from ..pyramid import write_dzi
 
-    _return_freed_memory()
     show_bar = not args.quiet and sys.stderr.isatty()
     with _progress_bar(show_bar) as progress:
         metrics = write_dzi(
@@ -56,21 +53,6 @@ def run(args: argparse.Namespace) -> None:
             json.dump({"slide": args.slide, "out": args.out, **metrics}, fh, indent=2)
     if not args.quiet:
         print(_summary(args.out, metrics))
-
-
-def _return_freed_memory() -> None:
-    """Have glibc hand freed band buffers back to the OS at once (as Dask sets
-    MALLOC_TRIM_THRESHOLD_ for its workers): the run frees ~30 MB arrays continually, which
-    glibc would otherwise keep, raising peak RSS by ~35 MB on a 40,000 px wide slide."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is not None:
-        mallopt(M_TRIM_THRESHOLD, 1 << 20)
-        mallopt(M_MMAP_THRESHOLD, 1 << 20)
 
 
 def _summary(out: str, m: dict[str, Any]) -> str:

@@ -8,7 +8,6 @@ filled with the background and recorded in :attr:`RegionBands.bad_tiles`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -46,16 +45,10 @@ class RegionBands:
             y = stop
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Bands in order; the next one is read (decoded on all cores) while this one is used."""
-        with ThreadPoolExecutor(1, thread_name_prefix="ziggurat-prefetch") as prefetch:
-            pending = None
-            for span in self.spans():
-                ahead = prefetch.submit(self.read, *span)
-                if pending is not None:
-                    yield pending.result()
-                pending = ahead
-            if pending is not None:
-                yield pending.result()
+        """Bands in order. (Reading the next band ahead on another thread was measured slower
+        and 45 MB heavier: the encoders already keep both cores busy while a band decodes.)"""
+        for y, height in self.spans():
+            yield self.read(y, height)
 
     def read(self, y: int, height: int) -> np.ndarray:
         """Rows [y, y + height) of the region, read a few stored tiles across at a time (so
