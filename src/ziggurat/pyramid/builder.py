@@ -54,8 +54,7 @@ class Pass:
     block: tuple[int, ...]
 
     def blocks(self, shape: Sequence[int]) -> list[tuple[int, ...]]:
-        grid = [range(math.ceil(n / b)) for n, b in zip(shape, self.block)]
-        return [tuple(int(i) for i in idx) for idx in np.ndindex(*(len(g) for g in grid))]
+        return list(np.ndindex(*(math.ceil(n / b) for n, b in zip(shape, self.block))))
 
 
 @dataclass(frozen=True)
