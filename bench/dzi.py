@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -142,6 +143,7 @@ def measure(tool: str, slide: Path, tile: int, overlap: int, quality: int) -> di
         return json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        os.sync()  # the next run should not pay for this one's writeback
 
 
 def _encode_all(tiles: list[Any], quality: int) -> int:
