@@ -13,4 +13,6 @@ def test_bench_dzi_quick(run_bench_quick: Callable[[str], str]) -> None:
         assert row in stdout
     assert "failed" not in stdout
     assert "| 2 threads |" in stdout and "| 2 processes |" in stdout
-    assert "| 73 |" in stdout  # 2,000 x 1,500 at 254 px: 48 + 12 + 4 tiles + 9 one-tile levels
+    assert (
+        "| 73 |" in stdout
+    )  # 2,000 x 1,500 at 254 px: 48 + 12 + 4 tiles + 9 one-tile levels

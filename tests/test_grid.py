@@ -36,12 +36,16 @@ def test_level_dimensions_hand_computed() -> None:
 
 
 @pytest.mark.parametrize("width,height,tile,overlap", CASES)
-def test_matches_openslide_deepzoom(width: int, height: int, tile: int, overlap: int) -> None:
+def test_matches_openslide_deepzoom(
+    width: int, height: int, tile: int, overlap: int
+) -> None:
     PIL = pytest.importorskip("PIL.Image")
     deepzoom = pytest.importorskip("openslide.deepzoom")
     from openslide import ImageSlide
 
-    dz = deepzoom.DeepZoomGenerator(ImageSlide(PIL.new("RGB", (width, height))), tile, overlap)
+    dz = deepzoom.DeepZoomGenerator(
+        ImageSlide(PIL.new("RGB", (width, height))), tile, overlap
+    )
     grid = DeepZoomGrid(width, height, tile, overlap)
     assert grid.level_count == dz.level_count
     assert grid.level_dimensions == dz.level_dimensions
@@ -62,7 +66,9 @@ def test_matches_openslide_deepzoom(width: int, height: int, tile: int, overlap:
                     assert (w, h) == (min(z_size[0], lw - x), min(z_size[1], lh - y))
 
 
-def _vips_tile_sizes(out: Path, layout_dz: bool) -> dict[tuple[int, int, int], tuple[int, int]]:
+def _vips_tile_sizes(
+    out: Path, layout_dz: bool
+) -> dict[tuple[int, int, int], tuple[int, int]]:
     """{(level, col, row): (w, h)} of the PNG tiles dzsave wrote."""
     from PIL import Image as PILImage
 
@@ -74,14 +80,20 @@ def _vips_tile_sizes(out: Path, layout_dz: bool) -> dict[tuple[int, int, int], t
         if layout_dz:
             level, (col, row) = int(path.parent.name), map(int, path.stem.split("_"))
         else:
-            level, row, col = int(path.parent.parent.name), int(path.parent.name), int(path.stem)
+            level, row, col = (
+                int(path.parent.parent.name),
+                int(path.parent.name),
+                int(path.stem),
+            )
         with PILImage.open(path) as im:
             sizes[level, col, row] = im.size
     return sizes
 
 
 @pytest.mark.parametrize("width,height,tile,overlap", CASES)
-def test_matches_vips_dzsave(tmp_path: Path, width: int, height: int, tile: int, overlap: int) -> None:
+def test_matches_vips_dzsave(
+    tmp_path: Path, width: int, height: int, tile: int, overlap: int
+) -> None:
     pyvips = pytest.importorskip("pyvips")
     out = tmp_path / "vips"
     pyvips.Image.black(width, height, bands=3).dzsave(
@@ -97,8 +109,12 @@ def test_matches_vips_dzsave(tmp_path: Path, width: int, height: int, tile: int,
     assert _vips_tile_sizes(out, True) == expected
 
 
-@pytest.mark.parametrize("width,height", [(1000, 700), (256, 256), (257, 100), (513, 1025), (100, 50)])
-def test_xyz_matches_vips_google_layout(tmp_path: Path, width: int, height: int) -> None:
+@pytest.mark.parametrize(
+    "width,height", [(1000, 700), (256, 256), (257, 100), (513, 1025), (100, 50)]
+)
+def test_xyz_matches_vips_google_layout(
+    tmp_path: Path, width: int, height: int
+) -> None:
     pyvips = pytest.importorskip("pyvips")
     out = tmp_path / "google"
     # a non-blank image, so dzsave writes every tile (it skips blank ones in google layout)
@@ -116,7 +132,9 @@ def test_xyz_matches_vips_google_layout(tmp_path: Path, width: int, height: int)
     z = grid.level_count - 1
     assert grid.level_dimensions[z] == (width, height)
     assert max(grid.level_dimensions[0]) <= 256
-    assert grid.level_count == 1 + max(0, math.ceil(math.log2(max(width, height) / 256)))
+    assert grid.level_count == 1 + max(
+        0, math.ceil(math.log2(max(width, height) / 256))
+    )
 
 
 def test_xyz_bounds_clip_to_image() -> None:
@@ -144,7 +162,9 @@ def test_out_of_grid_raises(call) -> None:
         call(DeepZoomGrid(1000, 700))
 
 
-@pytest.mark.parametrize("args", [(0, 10), (10, -1), (10, 10, 0), (10, 10, 254, -1), (1.5, 10)])
+@pytest.mark.parametrize(
+    "args", [(0, 10), (10, -1), (10, 10, 0), (10, 10, 254, -1), (1.5, 10)]
+)
 def test_bad_parameters_raise(args: tuple) -> None:
     with pytest.raises(OutOfRangeError):
         DeepZoomGrid(*args)
@@ -152,7 +172,12 @@ def test_bad_parameters_raise(args: tuple) -> None:
 
 def test_numpy_integers_accepted() -> None:
     grid = DeepZoomGrid(np.int64(1000), np.int32(700))
-    assert grid.tile_bounds(np.int64(10), np.int64(1), np.uint8(1)) == (253, 253, 256, 256)
+    assert grid.tile_bounds(np.int64(10), np.int64(1), np.uint8(1)) == (
+        253,
+        253,
+        256,
+        256,
+    )
     assert all(type(v) is int for v in grid.tile_bounds(np.int64(10), np.int64(1), 0))
 
 

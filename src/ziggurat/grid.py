@@ -25,13 +25,22 @@ Rect = tuple[int, int, int, int]  # (x, y, width, height)
 class TileGrid:
     """Levels (coarse to fine), tiles per level and tile rectangles of a square-tiled pyramid."""
 
-    def __init__(self, width: int, height: int, tile_size: int, overlap: int, fits: int) -> None:
+    def __init__(
+        self, width: int, height: int, tile_size: int, overlap: int, fits: int
+    ) -> None:
         """Halve (``width``, ``height``) until both are at most ``fits`` pixels."""
         for name, value, low in (("width", width, 1), ("height", height, 1),
                                  ("tile_size", tile_size, 1), ("overlap", overlap, 0)):  # fmt: skip
             if not _index(value) or value < low:
-                raise OutOfRangeError(f"grid {name} must be an integer >= {low}, got {value!r}")
-        width, height, tile_size, overlap = int(width), int(height), int(tile_size), int(overlap)
+                raise OutOfRangeError(
+                    f"grid {name} must be an integer >= {low}, got {value!r}"
+                )
+        width, height, tile_size, overlap = (
+            int(width),
+            int(height),
+            int(tile_size),
+            int(overlap),
+        )
         self.width, self.height = width, height
         self.tile_size, self.overlap = tile_size, overlap
         size = (width, height)
@@ -41,7 +50,8 @@ class TileGrid:
             sizes.append(size)
         self.level_dimensions: tuple[tuple[int, int], ...] = tuple(reversed(sizes))
         self.level_tiles: tuple[tuple[int, int], ...] = tuple(
-            (math.ceil(w / tile_size), math.ceil(h / tile_size)) for w, h in self.level_dimensions
+            (math.ceil(w / tile_size), math.ceil(h / tile_size))
+            for w, h in self.level_dimensions
         )
 
     @property
@@ -91,7 +101,9 @@ class TileGrid:
 
     def _check_level(self, level: int) -> None:
         if not _index(level) or not 0 <= level < self.level_count:
-            raise OutOfRangeError(f"grid level {level!r} outside 0..{self.level_count - 1}")
+            raise OutOfRangeError(
+                f"grid level {level!r} outside 0..{self.level_count - 1}"
+            )
 
     def __repr__(self) -> str:
         return (
@@ -103,7 +115,9 @@ class TileGrid:
 class DeepZoomGrid(TileGrid):
     """DeepZoom: levels down to 1 x 1 pixel, tiles of ``tile_size`` plus ``overlap`` per interior edge."""
 
-    def __init__(self, width: int, height: int, tile_size: int = 254, overlap: int = 1) -> None:
+    def __init__(
+        self, width: int, height: int, tile_size: int = 254, overlap: int = 1
+    ) -> None:
         super().__init__(width, height, tile_size, overlap, fits=1)
 
 

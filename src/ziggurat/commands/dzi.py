@@ -11,22 +11,39 @@ from typing import Any
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    dzi = commands.add_parser("dzi", help="write a DeepZoom pyramid (OUT.dzi + OUT_files/)")
+    dzi = commands.add_parser(
+        "dzi", help="write a DeepZoom pyramid (OUT.dzi + OUT_files/)"
+    )
     dzi.add_argument("slide")
-    dzi.add_argument("out", help="OUT (writes OUT.dzi and OUT_files/; a directory with --layout google)")
-    dzi.add_argument("--tile-size", type=int, help="tile size in pixels (254, google: 256)")
+    dzi.add_argument(
+        "out",
+        help="OUT (writes OUT.dzi and OUT_files/; a directory with --layout google)",
+    )
+    dzi.add_argument(
+        "--tile-size", type=int, help="tile size in pixels (254, google: 256)"
+    )
     dzi.add_argument("--overlap", type=int, help="overlap in pixels (1, google: 0)")
     dzi.add_argument("--format", default="jpeg", choices=("jpeg", "png", "webp"))
     dzi.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality 1-100")
-    dzi.add_argument("--background", default="ffffff", help="RRGGBB fill for padding and bad tiles")
-    dzi.add_argument("--limit-bounds", action="store_true", help="tile only the slide's scanned bounds")
+    dzi.add_argument(
+        "--background", default="ffffff", help="RRGGBB fill for padding and bad tiles"
+    )
+    dzi.add_argument(
+        "--limit-bounds",
+        action="store_true",
+        help="tile only the slide's scanned bounds",
+    )
     dzi.add_argument("--layout", default="dz", choices=("dz", "google"))
-    dzi.add_argument("--workers", type=int, help="encoding threads (default: all cores)")
+    dzi.add_argument(
+        "--workers", type=int, help="encoding threads (default: all cores)"
+    )
     dzi.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     dzi.add_argument("--skip-bad-tiles", action="store_true",
                      help="fill unreadable source tiles with the background and list them")  # fmt: skip
     dzi.add_argument("--metrics", metavar="FILE.json", help="write run metrics as JSON")
-    dzi.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    dzi.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar and no summary"
+    )
     dzi.set_defaults(run=run)
 
 
@@ -71,8 +88,14 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
         yield None
         return
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
-                               TextColumn, TimeRemainingColumn)  # fmt: skip
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("tiles"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn())  # fmt: skip
@@ -81,6 +104,11 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
         def update(done: int, total: int) -> None:
             speed = bar.tasks[0].speed
-            bar.update(task, completed=done, total=total, rate=f"{speed:,.0f} tiles/s" if speed else "")
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                rate=f"{speed:,.0f} tiles/s" if speed else "",
+            )
 
         yield update

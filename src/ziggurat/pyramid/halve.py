@@ -38,9 +38,13 @@ def halve_pillow(block: np.ndarray) -> np.ndarray:
     out = np.empty(((h + 1) // 2, (w + 1) // 2, channels), block.dtype)
     for x in range(0, w, PILLOW_STRIP):
         strip = block[:, x : x + PILLOW_STRIP]
-        image = PILImage.fromarray(strip[..., 0] if channels == 1 else strip, PIL_MODES[channels])
+        image = PILImage.fromarray(
+            strip[..., 0] if channels == 1 else strip, PIL_MODES[channels]
+        )
         reduced = np.asarray(image.reduce(2))
-        out[:, x // 2 : x // 2 + reduced.shape[1]] = reduced[..., None] if channels == 1 else reduced
+        out[:, x // 2 : x // 2 + reduced.shape[1]] = (
+            reduced[..., None] if channels == 1 else reduced
+        )
     return out
 
 
