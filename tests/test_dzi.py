@@ -402,3 +402,58 @@ def test_pass_through_does_not_copy_a_damaged_tile(
     ]
     tile = imagecodecs.imread((tmp_path / "p_files" / "12" / "4_3.jpg").read_bytes())
     assert (tile >= 250).all()  # the white background
+
+
+@pytest.fixture(scope="module")
+def larger_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A slide that takes the CLI a second or two, long enough to interrupt."""
+    from ziggurat.sample import write_slide
+
+    path = tmp_path_factory.mktemp("larger") / "larger.tif"
+    write_slide(path, 8000, 6000)
+    return path
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_killed_cli_leaves_no_descriptor(
+    larger_slide: Path, tmp_path: Path, signal_name: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ziggurat.cli",
+            "dzi",
+            str(larger_slide),
+            str(out),
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            tmp_path.glob(".out_files.partial-*/*/*.jpg")
+        ):  # tiles are being written
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(getattr(signal, signal_name))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert not (tmp_path / "out.dzi").exists()
+    if signal_name == "SIGINT":  # cleaned up: nothing at all is left
+        assert proc.returncode == 130 and "interrupted" in err
+        assert list(tmp_path.iterdir()) == []
+    else:  # killed outright: only hidden partial files, never OUT.dzi or OUT_files
+        assert all(
+            p.name.startswith(".out") and ".partial-" in p.name
+            for p in tmp_path.iterdir()
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +53,13 @@ def run(args: argparse.Namespace) -> None:
     from ..pyramid import write_dzi
 
     show_bar = not args.quiet and sys.stderr.isatty()
-    with _progress_bar(show_bar) as progress:
+    with _progress_bar(show_bar) as bar, _interrupt_between_tiles() as check:
+
+        def progress(done: int, total: int) -> None:
+            check()
+            if bar is not None:
+                bar(done, total)
+
         metrics = write_dzi(
             args.slide, args.out, tile_size=args.tile_size, overlap=args.overlap, format=args.format,
             quality=args.quality, background=args.background, limit_bounds=args.limit_bounds,
@@ -80,6 +87,32 @@ def _summary(out: str, m: dict[str, Any]) -> str:
         f"{m['bytes_written'] / 1e6:.1f} MB in {m['seconds']:.1f} s "
         f"({m['tiles_per_s']:.0f} tiles/s, peak RSS {m['peak_rss_mb']:.0f} MB)"
     )
+
+
+@contextmanager
+def _interrupt_between_tiles() -> Iterator[Callable[[], None]]:
+    """Turn Ctrl-C into a cancellation raised from ``check()`` (called as tiles complete).
+
+    A KeyboardInterrupt raised at an arbitrary instruction can land inside a thread pool's
+    locking and leave a lock held, hanging the run; raised from the progress hook it cancels
+    cleanly (the temporary output is removed). A second Ctrl-C ends the process at once.
+    """
+    interrupted: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    previous = signal.signal(signal.SIGINT, handler)
+
+    def check() -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
