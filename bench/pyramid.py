@@ -4,6 +4,9 @@
     python -m bench pyramid --sizes 240,480      # edges of the cubes to run
     python -m bench pyramid --quick              # a 96^3 cube (the test suite runs this)
 
+``ziggurat-localcluster`` is the same build with its block tasks on a 2-worker LocalCluster
+(``build_pyramid(..., client=client)``), to compare with the naive pipeline on the same cluster.
+
 Every tool reads the same Zarr v3 input (64^3 chunks, blosc zstd 1) and writes every level, level 0
 included, with the same codec; each run is a fresh subprocess so peak RSS is its own (LocalCluster:
 the largest of the client and its worker processes). MB/s is input bytes over wall time.
@@ -24,7 +27,7 @@ import numpy as np
 from .harness import DATA_DIR, Result
 
 SIZES = (240, 480, 960, 1520)  # 13.8 MB, 111 MB, 885 MB, 3.51 GB of uint8
-TOOLS = ("ziggurat", "dask-threads", "dask-localcluster", "tensorstore")
+TOOLS = ("ziggurat", "ziggurat-localcluster", "dask-threads", "dask-localcluster", "tensorstore")
 CHUNK = 64
 TEXTURE = 128
 
@@ -67,6 +70,17 @@ def run_ziggurat(src: Path, out: Path) -> None:
     from ziggurat.pyramid.builder import build_pyramid
 
     build_pyramid(src, out)
+
+
+def run_ziggurat_localcluster(src: Path, out: Path) -> None:
+    """The same build, its block tasks sent to a 2-worker (1 thread each) LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    from ziggurat.pyramid.builder import build_pyramid
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            build_pyramid(src, out, client=client)
 
 
 def _level_shapes(shape: tuple[int, ...]) -> int:
@@ -125,7 +139,7 @@ def run_tensorstore(src: Path, out: Path) -> None:
         previous = dst
 
 
-RUNNERS = {"ziggurat": run_ziggurat, "dask-threads": run_dask_threads,
+RUNNERS = {"ziggurat": run_ziggurat, "ziggurat-localcluster": run_ziggurat_localcluster, "dask-threads": run_dask_threads,
            "dask-localcluster": run_dask_localcluster, "tensorstore": run_tensorstore}  # fmt: skip
 
 

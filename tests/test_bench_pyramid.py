@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 def test_bench_pyramid_quick(run_bench_quick: Callable[[str], str]) -> None:
     stdout = run_bench_quick("pyramid")
-    for tool in ("| ziggurat |", "| dask-threads |", "| dask-localcluster |", "| tensorstore |"):
+    for tool in ("| ziggurat |", "| ziggurat-localcluster |", "| dask-threads |", "| dask-localcluster |", "| tensorstore |"):
         assert tool in stdout
     assert "MB/s" in stdout and "peak RSS" in stdout
 
