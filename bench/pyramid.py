@@ -78,9 +78,9 @@ def run_ziggurat_localcluster(src: Path, out: Path) -> None:
 
     from ziggurat.pyramid.builder import build_pyramid
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            build_pyramid(src, out, client=client)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:  # fmt: skip
+        build_pyramid(src, out, client=client)
 
 
 def _level_shapes(shape: tuple[int, ...]) -> int:
@@ -91,7 +91,7 @@ def _level_shapes(shape: tuple[int, ...]) -> int:
     return levels
 
 
-def _naive_dask(src: Path, out: Path, client: object | None) -> None:
+def _naive_dask(src: Path, out: Path) -> None:
     """The pipeline from the field report: from_zarr -> coarsen(np.mean) -> to_zarr, level by level."""
     import dask.array as da
     import zarr
@@ -112,15 +112,15 @@ def run_dask_threads(src: Path, out: Path) -> None:
     import dask
 
     with dask.config.set(scheduler="threads"):
-        _naive_dask(src, out, None)
+        _naive_dask(src, out)
 
 
 def run_dask_localcluster(src: Path, out: Path) -> None:
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster):
-            _naive_dask(src, out, cluster)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster):  # fmt: skip
+        _naive_dask(src, out)
 
 
 def run_tensorstore(src: Path, out: Path) -> None:

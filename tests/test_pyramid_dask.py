@@ -20,9 +20,8 @@ distributed = pytest.importorskip("distributed")
 def cluster():
     """Two worker processes on 127.0.0.1 (each opens its own file handles)."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as local:  # fmt: skip
-        with distributed.Client(local) as client:
-            yield local, client
+                                  dashboard_address=None) as local, distributed.Client(local) as client:  # fmt: skip
+        yield local, client
 
 
 def test_to_dask_image_and_volume(sample_slide: Path, realdata: Path, cluster) -> None:

@@ -179,7 +179,7 @@ def build_thumbnails(
     *,
     pair_average: bool = False,
     window: str | tuple[float, float] = "auto",
-    format: str = "png",  # noqa: A002 - the CLI's name
+    format: str = "png",  # the CLI's name
     levels: int | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,

@@ -128,7 +128,7 @@ def _bare_array(path: str) -> _Box | None:
 
     try:
         array = zarr.open_array(path, mode="r")
-    except Exception as exc:  # noqa: BLE001 - zarr/fsspec raise many types; a group or missing path lands here
+    except Exception as exc:  # zarr/fsspec raise many types; a group or a missing path lands here
         if local:
             raise UnsupportedFormatError(f"{path}: not a readable Zarr array: {exc}") from exc
         return None
