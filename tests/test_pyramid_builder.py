@@ -201,3 +201,19 @@ def test_memory_stays_under_a_small_budget(tmp_path: Path) -> None:
     grew = (report["peak_kb"] - report["base_kb"]) * 1024
     assert grew < budget, f"peak RSS grew by {grew / 2**20:.1f} MB over a {budget / 2**20:.0f} MB budget"
     assert zarr.open_group(tmp_path / "o.zarr")["0"].shape == (edge,) * 3
+
+
+def test_cli_pyramid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ziggurat.cli import main
+    from ziggurat.commands.pyramid import parse_bytes
+
+    assert parse_bytes("2GB") == 2 * 10**9 and parse_bytes("512MiB") == 512 * 2**20 and parse_bytes("1.5k") == 1500
+    labels = np.random.default_rng(9).integers(0, 3, (80, 70, 66), dtype=np.uint8)
+    src = write_zarr(tmp_path / "labels.zarr", labels)
+    assert main(["pyramid", str(src), str(tmp_path / "o.zarr"), "--method", "mode", "--memory", "64MB"]) == 0
+    np.testing.assert_array_equal(levels_of(tmp_path / "o.zarr")[1], mode_ref(labels))
+    assert "wrote" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["pyramid", str(src), str(tmp_path / "p.zarr"), "--memory", "12 parsecs"])
+    assert main(["pyramid", str(tmp_path / "nope.zarr"), str(tmp_path / "p.zarr")]) == 2
+    assert not (tmp_path / "p.zarr").exists()
