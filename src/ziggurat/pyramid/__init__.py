@@ -1,5 +1,19 @@
-"""Pyramid writers: DeepZoom / XYZ tile trees built in one streaming pass."""
+"""Pyramid writers: DeepZoom / XYZ tile trees (``write_dzi``) and multiscale OME-Zarr (``builder``).
 
-from .dzi import write_dzi
+``write_dzi`` is imported on first use, so that importing ``ziggurat.pyramid.builder`` does not load
+the tile encoders (~40 ms, a sixth of a 14 MB pyramid build).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["write_dzi"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "write_dzi":
+        from .dzi import write_dzi
+
+        return write_dzi
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
