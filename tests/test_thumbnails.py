@@ -118,7 +118,10 @@ def test_interrupted_run_leaves_only_complete_files(tmp_path: Path) -> None:
     for p in files:
         if p.suffix == ".png":
             assert np.asarray(Image.open(p)).shape in ((20, 20), (10, 10))  # every file there decodes whole
+    killed = out / "1" / ".000007.png.partial-x1y2"  # what a SIGKILL mid-write leaves
+    killed.write_bytes(b"\x89PNG half")
     build_thumbnails(stack, out, window=(0, 4095), levels=2)
+    assert not killed.exists()
     for got, want in zip(read_levels(out, "png", 2), reference(volume, (0, 4095), False, 2)):
         assert_close(got, want)
 

@@ -197,6 +197,8 @@ def build_thumbnails(
     settings = Settings(lo_hi, pair_average, format, len(counts), len(files), first.shape)  # type: ignore[arg-type]
     outputs = _Outputs(Path(out), format)
     _check_settings(Path(out), settings)
+    for stale in Path(out).glob("*/.*.partial-*"):  # temporaries of a run that was killed outright
+        stale.unlink()
     group = 2 if pair_average else 1
     windower = Windower(first.dtype, 4 * group, lo_hi)  # type: ignore[arg-type]
     cascade = _Cascade(outputs, counts)
