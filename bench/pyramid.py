@@ -67,7 +67,7 @@ def _lowpass(n: int, scale: float) -> np.ndarray:
 
 # -- the tools (each runs in its own subprocess: python -m bench pyramid --run TOOL IN OUT) ----------
 def run_ziggurat(src: Path, out: Path) -> None:
-    from ziggurat.pyramid.builder import build_pyramid
+    from ziggurat.writers.omezarr.builder import build_pyramid
 
     build_pyramid(src, out)
 
@@ -76,7 +76,7 @@ def run_ziggurat_localcluster(src: Path, out: Path) -> None:
     """The same build, its block tasks sent to a 2-worker (1 thread each) LocalCluster."""
     from distributed import Client, LocalCluster
 
-    from ziggurat.pyramid.builder import build_pyramid
+    from ziggurat.writers.omezarr.builder import build_pyramid
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:  # fmt: skip

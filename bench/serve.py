@@ -95,7 +95,7 @@ def servers(slide: Path) -> list[Server]:
 def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
     """``n`` distinct tile URLs from the three finest levels of the server's grid."""
     import ziggurat
-    from ziggurat.grid import DeepZoomGrid, XYZGrid
+    from ziggurat.tiles.grid import DeepZoomGrid, XYZGrid
 
     with ziggurat.open(slide) as image:
         size = image.dimensions
@@ -107,7 +107,7 @@ def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
 @contextmanager
 def running(server: Server, slide: Path, workers: int, port: int, probe: str) -> Iterator[str]:
     """Start ``server`` on ``port`` (with a private memcached for ziggurat's 2 workers)."""
-    from ziggurat.cache.local import LocalServer
+    from ziggurat.testing.servers import LocalServer
 
     argv = [*server.argv, "--port", str(port), "--workers", str(workers)]
     memcached = None
@@ -197,7 +197,7 @@ def main(argv: list[str]) -> int:
     args.unique = args.unique or (2000 if args.quick else 24000)
     args.warm = args.warm or (50 if args.quick else 500)
     workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
-    from ziggurat.cache.local import free_port
+    from ziggurat.testing.servers import free_port
 
     slide = sample_slide(4000, 3000) if args.quick else sample_slide(40000, 30000)
     slide.read_bytes()  # into the OS page cache for every server alike

@@ -31,7 +31,7 @@ WINDOW = (0.0, 3000.0)
 
 def ct_stack(n: int, size: int) -> Path:
     """n CT-like uint16 slices of size x size (a phantom slice, shifted and re-noised per slice), made once."""
-    from ziggurat.sample import ct_volume
+    from ziggurat.testing.sample import ct_volume
 
     path = DATA_DIR / f"ct-stack-{n}x{size}"
     if path.is_dir():
@@ -79,7 +79,7 @@ def run(tool: str, stack: Path, out: Path) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     if tool.startswith("ziggurat"):
-        from ziggurat.thumbnails import build_thumbnails
+        from ziggurat.writers.thumbnails import build_thumbnails
 
         fmt = tool.rsplit("-", 1)[1]
         build_thumbnails(stack, out, pair_average=True, window=WINDOW, format=fmt, levels=1)

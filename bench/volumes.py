@@ -65,8 +65,8 @@ def _xyz(array_like, z: slice, y: slice, x: slice, ndim: int):
 
 def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool], dict[str, tuple[float, Path]]]:
     """Write every format once (timed), and return the readers for each stored copy."""
-    from ziggurat.volumes import from_numpy
-    from ziggurat.volumes.omezarr import write_omezarr
+    from ziggurat.sources.volumes import from_numpy
+    from ziggurat.sources.omezarr import write_omezarr
 
     ndim = data.ndim
     meta = from_numpy(data).meta
@@ -237,7 +237,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--compression", default="lz4hc", help="ziggurat store codec: lz4hc or zstd")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per operation and tool")
     args = parser.parse_args(argv)
-    from ziggurat.volumes.phantom import mri_volume
+    from ziggurat.testing.phantom import mri_volume
 
     shape, reps, budget = ((20, 72, 80), 3, 0.2) if args.quick else ((155, 240, 240), args.reps, args.budget)
     missing = [m for m in ("radiobject", "torchio", "monai", "tensorstore") if _optional(m) is None]

@@ -32,7 +32,7 @@ def realdata() -> Path:
 @pytest.fixture(scope="session")
 def sample_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated pyramidal JPEG slide (3000 x 2000, 256 px tiles, 3 levels)."""
-    from ziggurat.sample import write_slide
+    from ziggurat.testing.sample import write_slide
 
     path = tmp_path_factory.mktemp("slides") / "sample.tif"
     write_slide(path, 3000, 2000)

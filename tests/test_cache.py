@@ -18,8 +18,7 @@ import ziggurat
 from ziggurat.cache import CacheUnavailableWarning, MemoryCache, NullCache, open_cache, parse_size
 from ziggurat.cache.base import TileCache
 from ziggurat.cache.keys import source_identity, tile_key
-from ziggurat.cache.local import LocalServer
-from ziggurat.cache.sources import SourceCache
+from ziggurat.testing.servers import LocalServer
 from ziggurat.errors import CacheConfigError
 
 
@@ -140,7 +139,7 @@ class SharedContract(CacheContract):
 
     def test_unreachable_at_start_never_raises(self) -> None:
         scheme = "memcached" if self.kind == "memcached" else "redis"
-        from ziggurat.cache.local import free_port
+        from ziggurat.testing.servers import free_port
 
         cache = open_cache(f"{scheme}://127.0.0.1:{free_port()}")
         with pytest.warns(CacheUnavailableWarning):
@@ -200,19 +199,3 @@ def test_keys_follow_source_identity(tmp_path: object) -> None:
     path.write_bytes(b"22")
     assert source_identity(str(path)) != first
     assert len(tile_key(first, x=1)) < 250
-
-
-def test_source_cache_shares_and_bounds(sample_slide: object, tmp_path: object) -> None:
-    cache = SourceCache(max_count=1)
-    a = cache.get(str(sample_slide))
-    assert cache.get(str(sample_slide)) is a and cache.hits == 1
-    other = ziggurat.from_array(np.zeros((4, 4, 3), np.uint8))
-    assert other is not a
-    from pathlib import Path
-
-    from ziggurat.sample import write_slide
-
-    second = Path(str(tmp_path)) / "second.tif"
-    write_slide(second, 300, 200)
-    cache.get(str(second))
-    assert len(cache) == 1 and cache.evictions == 1

@@ -1,4 +1,4 @@
-"""ziggurat.compat.OpenSlide answers as openslide.OpenSlide does: same names, PIL, same pixels."""
+"""ziggurat.interop.openslide.OpenSlide answers as openslide.OpenSlide does: same names, PIL, same pixels."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ziggurat import compat
+from ziggurat.interop import openslide as compat
 
 openslide = pytest.importorskip("openslide")
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from ziggurat.atomic import OutputExistsError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.cli import main
 from ziggurat.errors import CorruptImageError, EncodingError
-from ziggurat.grid import DeepZoomGrid
-from ziggurat.pyramid import write_dzi
+from ziggurat.tiles.grid import DeepZoomGrid
+from ziggurat.writers.dzi import write_dzi
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -90,7 +90,7 @@ def averaged_slide(
     (The generated sample synthesises each stored level afresh, so openslide, which reads
     stored levels, would show different pixels than any pyramid built from level 0.)
     """
-    from ziggurat.resample import downsample2
+    from ziggurat.kernels.resize import downsample2
 
     with tifffile.TiffFile(sample_slide) as tif:
         levels = [tif.pages[0].asarray()]
@@ -364,7 +364,7 @@ def test_cli_lists_skipped_tiles(
     "shape", [(7, 5, 3), (8, 9, 1), (256, 5001, 3), (3, 4097, 3), (1, 1, 3)]
 )
 def test_halve_is_the_rounded_2x2_mean(shape: tuple[int, int, int]) -> None:
-    from ziggurat.pyramid.halve import halve, halve_numpy, halve_pillow
+    from ziggurat.kernels.halve import halve, halve_numpy, halve_pillow
 
     block = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
     padded = np.pad(
@@ -407,7 +407,7 @@ def test_pass_through_does_not_copy_a_damaged_tile(
 @pytest.fixture(scope="module")
 def larger_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A slide that takes the CLI a second or two, long enough to interrupt."""
-    from ziggurat.sample import write_slide
+    from ziggurat.testing.sample import write_slide
 
     path = tmp_path_factory.mktemp("larger") / "larger.tif"
     write_slide(path, 8000, 6000)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ziggurat.errors import OutOfRangeError
-from ziggurat.grid import DeepZoomGrid, XYZGrid
+from ziggurat.tiles.grid import DeepZoomGrid, XYZGrid
 
 # (width, height, tile_size, overlap): odd sizes, tiny images, exact multiples, one-pixel edges
 CASES = [

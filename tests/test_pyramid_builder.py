@@ -15,9 +15,9 @@ import pytest
 import zarr
 
 import ziggurat
-from ziggurat.atomic import OutputExistsError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.errors import ImageNotFoundError, UnsupportedFormatError
-from ziggurat.pyramid.builder import build_pyramid, plan
+from ziggurat.writers.omezarr.builder import build_pyramid, plan
 
 
 def mean_ref(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -120,7 +120,7 @@ def test_volume_object_and_zarr_v2_input(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     array = rng.integers(0, 255, (40, 130, 70), dtype=np.uint8)
     v2 = levels_of(build_pyramid(write_zarr(tmp_path / "v2.zarr", array, (16, 16, 16), zarr_format=2), tmp_path / "a.zarr"))
-    vol = ziggurat.volumes.from_numpy(array, spacing=(2.0, 0.5, 0.5))
+    vol = ziggurat.sources.volumes.from_numpy(array, spacing=(2.0, 0.5, 0.5))
     obj = levels_of(build_pyramid(vol, tmp_path / "b.zarr"))
     np.testing.assert_array_equal(v2[1], mean_ref(array, (0, 1, 2)))
     for a, b in zip(v2, obj):
@@ -176,7 +176,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
 MEMORY_CHILD = r"""
 import json, re, sys
 import numpy as np, psutil, zarr
-from ziggurat.pyramid.builder import build_pyramid
+from ziggurat.writers.omezarr.builder import build_pyramid
 warm = zarr.create_array(sys.argv[2] + ".warm", shape=(70, 70, 70), dtype=np.uint8, chunks=(64, 64, 64), overwrite=True)
 warm[:] = 1
 build_pyramid(sys.argv[2] + ".warm", sys.argv[2] + ".warm-out")  # loads every library and codec once
@@ -205,7 +205,7 @@ def test_memory_stays_under_a_small_budget(tmp_path: Path) -> None:
 
 def test_cli_pyramid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ziggurat.cli import main
-    from ziggurat.commands.pyramid import parse_bytes
+    from ziggurat.cli.pyramid import parse_bytes
 
     assert parse_bytes("2GB") == 2 * 10**9 and parse_bytes("512MiB") == 512 * 2**20 and parse_bytes("1.5k") == 1500
     labels = np.random.default_rng(9).integers(0, 3, (80, 70, 66), dtype=np.uint8)

@@ -11,7 +11,7 @@ import zarr
 import ziggurat
 from ziggurat.cli import main
 from ziggurat.errors import OutOfRangeError
-from ziggurat.pyramid.builder import build_pyramid
+from ziggurat.writers.omezarr.builder import build_pyramid
 
 distributed = pytest.importorskip("distributed")
 

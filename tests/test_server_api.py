@@ -312,7 +312,7 @@ def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> No
 
     from pymemcache.client.base import Client
 
-    from ziggurat.cache.local import LocalServer, free_port
+    from ziggurat.testing.servers import LocalServer, free_port
 
     with LocalServer("memcached") as memcached:
         port = free_port()
@@ -361,9 +361,9 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
 # -- volumes: planes through the same routes -------------------------------------------------
 @pytest.fixture(scope="module")
 def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from ziggurat.volumes import from_numpy
-    from ziggurat.volumes.nifti import write_nifti
-    from ziggurat.volumes.phantom import mri_volume
+    from ziggurat.sources.volumes import from_numpy
+    from ziggurat.sources.nifti import write_nifti
+    from ziggurat.testing.phantom import mri_volume
 
     root = tmp_path_factory.mktemp("volumes") / "mri"
     root.mkdir()

@@ -11,10 +11,10 @@ import pytest
 import tifffile
 from PIL import Image
 
-from ziggurat.atomic import OutputExistsError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.cli import main
 from ziggurat.errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError
-from ziggurat.thumbnails import build_thumbnails
+from ziggurat.writers.thumbnails import build_thumbnails
 
 
 def mean_blocks(volume: np.ndarray, fz: int) -> np.ndarray:

@@ -12,13 +12,13 @@ import tifffile
 
 import ziggurat
 from ziggurat.errors import EncodingError, OutOfRangeError, StyleError
-from ziggurat.grid import DeepZoomGrid
+from ziggurat.tiles.grid import DeepZoomGrid
 
 NOCACHE = {"cache": "none://"}
 
 
 def block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    """f x f block means, rounded half to even, computed independently of ziggurat.resample."""
+    """f x f block means, rounded half to even, computed independently of ziggurat.kernels.resize."""
     h, w, c = a.shape
     return np.rint(a.reshape(h // f, f, w // f, f, c).mean(axis=(1, 3))).astype(np.uint8)
 

@@ -10,8 +10,8 @@ import pytest
 
 import ziggurat
 from ziggurat.errors import UnsupportedFormatError
-from ziggurat.volumes.convert import convert
-from ziggurat.volumes.dicom import UnevenSpacingWarning
+from ziggurat.writers.convert import convert
+from ziggurat.sources.dicom import UnevenSpacingWarning
 
 pydicom = pytest.importorskip("pydicom")
 
@@ -60,7 +60,7 @@ def test_tilted_ge_series_round_trip(realdata: Path, tmp_path: Path) -> None:
 
 
 def test_uneven_series_can_be_refused(realdata: Path) -> None:
-    from ziggurat.volumes.dicom import open_dicom
+    from ziggurat.sources.dicom import open_dicom
 
     with pytest.raises(UnsupportedFormatError, match="slice steps"):
         open_dicom(realdata / "dicom" / "series-ct-ge-tilt", uneven="error")
@@ -117,7 +117,7 @@ def test_ct_plane_through_tile_engine(realdata: Path) -> None:
     """A sagittal plane of the CT, served as a DeepZoom tile with a CT bone window."""
     import imagecodecs
 
-    from ziggurat.tiles import tile
+    from ziggurat.tiles.service import tile
 
     expected, _ = _truth(realdata / "dicom" / "series-ct-ge-tilt")
     with pytest.warns(UnevenSpacingWarning):

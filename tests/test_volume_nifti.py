@@ -10,7 +10,7 @@ import pytest
 
 import ziggurat
 from ziggurat.errors import CorruptImageError
-from ziggurat.volumes.convert import convert
+from ziggurat.writers.convert import convert
 
 nib = pytest.importorskip("nibabel")
 

@@ -13,11 +13,11 @@ import zarr
 
 import ziggurat
 from ziggurat.errors import OutOfRangeError
-from ziggurat.volumes import from_numpy
-from ziggurat.volumes.chunks import ChunkReader
-from ziggurat.volumes.convert import convert
-from ziggurat.volumes.omezarr import VolumeMeta, write_omezarr
-from ziggurat.volumes.phantom import mri_volume
+from ziggurat.sources.volumes import from_numpy
+from ziggurat.sources.zarrchunks import ChunkReader
+from ziggurat.writers.convert import convert
+from ziggurat.sources.omezarr import VolumeMeta, write_omezarr
+from ziggurat.testing.phantom import mri_volume
 
 SHAPE = (40, 70, 90)
 
@@ -186,7 +186,7 @@ def test_bad_stores_and_stacks_raise_typed_errors(tmp_path: Path) -> None:
 
 def test_write_streams_shard_deep_slabs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Conversion reads the source one shard-deep z slab at a time; levels equal whole-volume 2x means."""
-    import ziggurat.volumes.omezarr as omezarr
+    import ziggurat.sources.omezarr as omezarr
 
     data = mri_volume((40, 130, 150))
     reads: list[int] = []

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import errors
-from .image import Image, Level
+from .model.image import Image, Level
 from .sources.array import ArraySource
 from .sources.registry import open_source
-from .volume import Volume
-from .volumes import kind_of as volume_kind
-from .volumes import open_volume
+from .model.volume import Volume
+from .sources.volumes import kind_of as volume_kind
+from .sources.volumes import open_volume
 
 __all__ = ["Image", "Level", "Volume", "errors", "from_array", "open", "open_volume"]
 __version__ = "0.1.0"

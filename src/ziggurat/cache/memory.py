@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from ..tilecache import DecodedTileCache
+from .lru import DecodedTileCache
 from .base import TileCache
 
 DEFAULT_FRACTION = 1 / 16

@@ -15,13 +15,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..cache import NullCache
-from ..commands.info import describe
+from ..cli.info import describe
 from ..errors import ZigguratError
-from ..grid import DeepZoomGrid
-from ..image import Image
+from ..tiles.grid import DeepZoomGrid
+from ..model.image import Image
 from ..render import Style, encode, encoding_for
 from ..render.encode import Encoding
-from ..volume import SPATIAL, Volume
+from ..model.volume import SPATIAL, Volume
 from .catalog import Catalog, Entry
 from .http import ResponseCache, int_param, json_response, metadata_headers, pixels
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from .. import open as open_image
 from ..errors import ImageNotFoundError, ZigguratError
-from ..image import Image
-from ..volume import Volume
+from ..model.image import Image
+from ..model.volume import Volume
 
 EXTENSIONS = (
     ".tif", ".tiff", ".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".svslide",

@@ -58,6 +58,6 @@ class ArraySource:
 
 
 def _rebuild(arrays: list[np.ndarray], options: dict):
-    from ..image import Image
+    from ..model.image import Image
 
     return Image(ArraySource(arrays, **options), None, "array")

@@ -3,7 +3,7 @@
 A backend is one module with one class. The class has a ``name``, a ``probe`` that rates how well it
 reads a path (0 = not at all), and a constructor that opens the path. The opened source exposes
 its levels as :class:`LevelReader` objects that read in-bounds rectangles; everything else
-(padding, slicing, thumbnails, openslide compatibility) lives in :mod:`ziggurat.image`.
+(padding, slicing, thumbnails, openslide compatibility) lives in :mod:`ziggurat.model.image`.
 """
 
 from __future__ import annotations

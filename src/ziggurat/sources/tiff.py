@@ -19,9 +19,9 @@ import numpy as np
 import tifffile
 
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
-from ..image import format_number
-from ..io import RandomAccessFile, decode_pool
-from ..tilecache import DECODED_TILES
+from ..model.image import format_number
+from ..io.files import RandomAccessFile, decode_pool
+from ..cache.lru import DECODED_TILES
 from .base import LevelReader, SourceMetadata
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

@@ -1,0 +1,50 @@
+"""The ``ziggurat`` command: thin argument parsing over the library; errors are one line, exit 2.
+
+Each subcommand lives in its own module under :mod:`ziggurat.cli` with a
+``register(subparsers)`` function; adding a command is one module plus one line here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import ZigguratError
+
+COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ziggurat", description="Gigantic biomedical images, fast.")
+    parser.add_argument("--version", action="version", version=f"ziggurat {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ziggurat.cli.{name}").register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ZigguratError, OSError, ValueError) as exc:
+        print(f"ziggurat: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ziggurat: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("ZIGGURAT_DEBUG"):
+            raise
+        print(f"ziggurat: internal error: {type(exc).__name__}: {exc} "
+              "(set ZIGGURAT_DEBUG=1 for the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

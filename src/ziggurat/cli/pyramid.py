@@ -1,0 +1,46 @@
+"""``ziggurat pyramid INPUT OUT.zarr``: a multiscale OME-Zarr from any image, volume, Zarr array or N5."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "KIB": 2**10, "M": 10**6, "MB": 10**6, "MIB": 2**20,
+         "G": 10**9, "GB": 10**9, "GIB": 2**30, "T": 10**12, "TB": 10**12, "TIB": 2**40}  # fmt: skip
+
+
+def parse_bytes(text: str) -> int:
+    """``"2GB"``, ``"512MiB"``, ``"1.5G"`` or a plain number of bytes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2GB or 512MiB, got {text!r}")
+    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("pyramid", help="build a multiscale OME-Zarr, out of core (local or Dask)")
+    parser.add_argument("input", help="a slide, volume, TIFF stack, OME-Zarr, Zarr v2/v3 array or N5 (path or URL)")
+    parser.add_argument("out", help="OUT.zarr (NGFF 0.5, sharded Zarr v3)")
+    parser.add_argument("--method", choices=("mean", "mode", "nearest"), default="mean",
+                        help="mean for intensities, mode for label volumes")  # fmt: skip
+    parser.add_argument("--memory", type=parse_bytes, default=None, help="pixel memory budget (default: half the available)")
+    parser.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://host:8786")
+    parser.add_argument("--workers", type=int, default=None, help="local threads (default: all cores)")
+    parser.add_argument("--no-overwrite", action="store_true", help="fail if OUT exists")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from ..writers.omezarr.builder import build_pyramid
+
+    start = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        task = bar.add_task(f"building {args.out}", total=None)
+        build_pyramid(args.input, args.out, method=args.method, memory=args.memory, client=args.scheduler,
+                      workers=args.workers, overwrite=not args.no_overwrite,
+                      progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    print(f"wrote {args.out} in {time.perf_counter() - start:.2f} s")

@@ -1,0 +1,100 @@
+"""``ziggurat serve PATH... [--host --port --workers N --cache URL] [--check]``: server and viewer.
+
+With several workers and no ``--cache``, a private memcached is started for the server's lifetime
+so every worker shares one tile cache (as ``--cache memcached://...`` would). ``--check`` starts
+the server, asks it for the pages, the list, a descriptor, a tile and OpenSeadragon, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import ZigguratError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="serve images to a browser: API, tiles and a viewer")
+    serve.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--cache", help="tile cache URL: memory://?max=1GB, memcached://host:port, "
+                                       "redis://host:port/0, none:// (default memory://, or a private "
+                                       "memcached when --workers > 1)")  # fmt: skip
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--check", action="store_true",
+                       help="start, request a page, the list and a tile of the first image, then exit")  # fmt: skip
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ..testing.servers import LocalServer, free_port
+    from ..server.app import ENV_CACHE, ENV_ROOTS, create_app, openseadragon_dir
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    roots = [str(Path(p).resolve()) for p in args.paths]
+    app = create_app(roots, args.cache)  # fail fast, in this process, on bad paths or cache URLs
+    if args.check:
+        check(app, args.host, args.port)
+        return
+    helper = None
+    cache = args.cache
+    if cache is None and args.workers > 1 and shutil.which("memcached"):
+        helper = LocalServer("memcached").start()
+        cache = helper.url
+    os.environ[ENV_ROOTS] = json.dumps(roots)
+    os.environ[ENV_CACHE] = cache or "memory://"
+    port = args.port or free_port()
+    if openseadragon_dir() is None:
+        print("ziggurat: warning: OpenSeadragon not found (run `npm install` at the repository root, "
+              "or set ZIGGURAT_OPENSEADRAGON); the API works, the viewer page will not")  # fmt: skip
+    entries = app.state.catalog.entries()
+    url = f"http://{args.host}:{port}/" + (f"view/{entries[0].id}" if len(entries) == 1 else "")
+    print(f"ziggurat: serving {len(entries)} image(s) with {args.workers} worker(s), "
+          f"cache {os.environ[ENV_CACHE]}\n\n    open {url}\n", flush=True)  # fmt: skip
+    try:
+        uvicorn.run("ziggurat.server.app:from_environment", factory=True, host=args.host, port=port,
+                    workers=args.workers, access_log=args.access_log, log_level="warning")  # fmt: skip
+    finally:
+        if helper is not None:
+            helper.stop()
+
+
+def check(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` on a thread and request what a browser would; ZigguratError on a failure."""
+    from ..tiles.grid import DeepZoomGrid
+    from ..server.thread import live_server
+
+    with live_server(app, host, port) as base:
+        items = json.loads(_get(base, "/api/images?limit=1"))["items"]
+        if not items:
+            raise ZigguratError("check failed: no images found under the given paths")
+        first = items[0]["id"]
+        deepest = DeepZoomGrid(*items[0]["dimensions"]).level_count - 1
+        for path in ("/", f"/view/{first}", f"/api/images/{first}.dzi", f"/api/images/{first}_files/{deepest}/0_0.jpeg",
+                     f"/api/images/{first}/thumbnail", "/vendor/openseadragon/openseadragon.min.js"):  # fmt: skip
+            _get(base, path)
+    print(f"ziggurat: check passed ({items[0]['name']}, {base}/view/{first})")
+
+
+def _get(base: str, path: str) -> bytes:
+    """GET and time one path, printing the status line; ZigguratError unless it answers 200."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(base + path, timeout=60) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ZigguratError(f"check failed: GET {path} answered {exc.code}: {exc.read()[:200]!r}") from None
+    print(f"  200 {len(body):>9} B {1000 * (time.perf_counter() - started):7.1f} ms  GET {path}")
+    return body

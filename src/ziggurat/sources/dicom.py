@@ -1,0 +1,174 @@
+"""DICOM series (a folder of slices, or one multi-frame file) assembled into a volume with pydicom.
+
+Slices are sorted by their position along the slice normal (row x column direction cosines), pixel
+values get RescaleSlope/RescaleIntercept, in-plane spacing comes from PixelSpacing and the z step from
+the ImagePositionPatient of neighbouring slices. Files from more than one series, or with different
+sizes or orientations, are rejected. Voxels are never resampled: a gantry-tilted series keeps its
+sheared geometry in the affine (its slice step is the real position step, not the normal), and a
+series with uneven steps is assembled as acquired, with the mean step in the affine, every slice's
+position in ``meta.extra["dicom"]["positions"]`` and an :class:`UnevenSpacingWarning` — or an error
+with ``uneven="error"``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
+from .volumes import _is_dicom
+from .omezarr import VolumeMeta
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+UNEVEN_TOLERANCE = 0.01  # relative spread of slice steps still called even
+
+
+class UnevenSpacingWarning(UserWarning):
+    """A DICOM series whose slices are not evenly spaced; it was assembled without resampling."""
+
+
+def _pydicom():
+    try:
+        import pydicom
+    except ImportError as exc:
+        raise BackendUnavailableError("DICOM needs pydicom: pip install 'ziggurat[volumes]'") from exc
+    return pydicom
+
+
+def _read(path: Path):
+    pydicom = _pydicom()
+    try:
+        return pydicom.dcmread(path)
+    except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as exc:
+        raise CorruptImageError(f"{path}: not a readable DICOM file: {exc}") from exc
+
+
+def _pixels(ds, path: Path) -> np.ndarray:
+    try:
+        return ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for bad pixel data or missing handlers
+        raise CorruptImageError(f"{path}: cannot decode pixel data: {exc}") from exc
+
+
+def _rescale(raw: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """Apply the modality LUT; stays integer (smallest fitting type) when slope and intercept allow."""
+    if slope == 1 and float(intercept).is_integer():
+        values = raw.astype(np.int32) + int(intercept)
+        for dtype in (raw.dtype, np.int16, np.int32):
+            info = np.iinfo(dtype)
+            if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
+                return values.astype(dtype)
+    return (raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(np.float32)
+
+
+def _affine(row: np.ndarray, col: np.ndarray, spacing_yx: tuple[float, float], origin, step) -> np.ndarray:
+    """NIfTI-convention affine (x=column, y=row, z=slice index -> RAS+ mm) from LPS geometry."""
+    lps = np.eye(4)
+    lps[:3, 0] = row * spacing_yx[1]
+    lps[:3, 1] = col * spacing_yx[0]
+    lps[:3, 2] = step
+    lps[:3, 3] = origin
+    return LPS_TO_RAS @ lps
+
+
+def open_dicom(path: str | os.PathLike, *, uneven: str = "warn"):
+    """Open a folder of single-frame DICOM slices (one series) or one DICOM file as a Volume."""
+    from ..model.volume import Volume
+    from .zarrreaders import NumpyReader
+
+    path = Path(path)
+    if path.is_dir():  # other files in a series folder (notes, thumbnails) are skipped
+        files = sorted(f for f in path.iterdir() if f.is_file() and (f.suffix.lower() == ".dcm" or _is_dicom(f)))
+    else:
+        files = [path]
+    slices = [(f, ds) for f in files if "PixelData" in (ds := _read(f))]
+    if not slices:
+        raise UnsupportedFormatError(f"{path}: no DICOM images with pixel data")
+    series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in slices}
+    if len(series) > 1:
+        raise UnsupportedFormatError(f"{path}: files from {len(series)} DICOM series mixed: {sorted(series)}")
+    if len(slices) == 1 and int(slices[0][1].get("NumberOfFrames", 1)) > 1:
+        volume, meta = _multiframe(*slices[0])
+    else:
+        volume, meta = _series(path, slices, uneven)
+    return Volume([NumpyReader(volume)], meta, os.fspath(path), "dicom")
+
+
+def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, VolumeMeta]:
+    first = slices[0][1]
+    shapes = {(int(ds.Rows), int(ds.Columns)) for _, ds in slices}
+    orients = {tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices}
+    if len(shapes) > 1 or len(orients) > 1:
+        raise UnsupportedFormatError(f"{path}: slices differ in size {sorted(shapes)} or orientation {sorted(orients)}")
+    iop = np.array([float(v) for v in first.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))])
+    row, col = iop[:3], iop[3:]
+    normal = np.cross(row, col)
+    positions = np.array([[float(v) for v in ds.get("ImagePositionPatient", (0, 0, i))] for i, (_, ds) in enumerate(slices)])
+    order = np.argsort(positions @ normal, kind="stable")
+    positions = positions[order]
+    distances = positions @ normal
+    steps = np.diff(distances)
+    if len(slices) > 1 and np.any(steps <= 0):
+        raise UnsupportedFormatError(f"{path}: several slices share one position (more than one volume in this series?)")
+    even = len(steps) < 2 or np.ptp(steps) <= UNEVEN_TOLERANCE * abs(np.mean(steps))
+    if not even:
+        message = f"{path}: slice steps range {steps.min():.3g}-{steps.max():.3g} mm; assembled unresampled with the mean step"
+        if uneven == "error":
+            raise UnsupportedFormatError(message)
+        warnings.warn(message, UnevenSpacingWarning, stacklevel=3)
+    spacing_yx = tuple(float(v) for v in first.get("PixelSpacing", (1.0, 1.0)))
+    step = (positions[-1] - positions[0]) / (len(slices) - 1) if len(slices) > 1 else normal * float(first.get("SliceThickness", 1.0))
+    z_spacing = float(abs(step @ normal))
+    planes = [
+        _rescale(_pixels(ds, f), float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0))
+        for f, ds in (slices[i] for i in order)
+    ]
+    dtype = np.result_type(*planes)
+    volume = np.stack([p.astype(dtype, copy=False) for p in planes])
+    extra = {"dicom": {
+        "series_uid": str(first.get("SeriesInstanceUID", "")),
+        "modality": str(first.get("Modality", "")),
+        "positions": positions.tolist(),
+        "even_spacing": bool(even),
+        "gantry_tilt": float(first.get("GantryDetectorTilt", 0) or 0),
+    }}  # fmt: skip
+    affine = _affine(row, col, spacing_yx, positions[0], step)
+    return volume, VolumeMeta(("z", "y", "x"), (z_spacing, *spacing_yx), affine, extra)
+
+
+def _multiframe(path: Path, ds) -> tuple[np.ndarray, VolumeMeta]:
+    """A multi-frame file: frames become z; geometry from the functional groups when present."""
+    frames = _pixels(ds, path)
+    if frames.ndim != 3:
+        raise UnsupportedFormatError(f"{path}: multi-frame pixel data of shape {frames.shape} is not a grey volume")
+    shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence", [])
+
+    def group(item, name):
+        return item.get(name, [None])[0] if item is not None and name in item else None
+
+    measures = group(shared, "PixelMeasuresSequence") or (per_frame and group(per_frame[0], "PixelMeasuresSequence"))
+    orient = group(shared, "PlaneOrientationSequence") or (per_frame and group(per_frame[0], "PlaneOrientationSequence"))
+    spacing_yx = tuple(float(v) for v in (measures.PixelSpacing if measures else ds.get("PixelSpacing", (1, 1))))
+    iop = np.array([float(v) for v in (orient.ImageOrientationPatient if orient else (1, 0, 0, 0, 1, 0))])
+    positions = [group(item, "PlanePositionSequence") for item in per_frame]
+    pos = np.array([[float(v) for v in p.ImagePositionPatient] for p in positions]) if per_frame and all(positions) else None
+    normal = np.cross(iop[:3], iop[3:])
+    thickness = float(measures.get("SliceThickness", 1.0) if measures else ds.get("SliceThickness", 1.0))
+    if pos is not None and len(pos) > 1:
+        order = np.argsort(pos @ normal, kind="stable")
+        frames, pos = frames[order], pos[order]
+        step = (pos[-1] - pos[0]) / (len(pos) - 1)
+    else:
+        step = normal * thickness
+    rescale = group(shared, "PixelValueTransformationSequence")
+    slope = float(rescale.RescaleSlope if rescale else ds.get("RescaleSlope", 1) or 1)
+    intercept = float(rescale.RescaleIntercept if rescale else ds.get("RescaleIntercept", 0) or 0)
+    origin = pos[0] if pos is not None else np.zeros(3)
+    affine = _affine(iop[:3], iop[3:], spacing_yx, origin, step)
+    extra = {"dicom": {"series_uid": str(ds.get("SeriesInstanceUID", "")), "modality": str(ds.get("Modality", ""))}}
+    z_spacing = float(abs(step @ normal)) or thickness
+    return _rescale(frames, slope, intercept), VolumeMeta(("z", "y", "x"), (z_spacing, *spacing_yx), affine, extra)

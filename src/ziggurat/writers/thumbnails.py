@@ -1,0 +1,300 @@
+"""CT-stack thumbnails (the CTHarvester workflow): 8-bit half-resolution slices and a 3-D pyramid of them.
+
+Level 1 holds one image per slice (or, with ``pair_average``, per pair of slices) at half the
+resolution: each pixel is the mean of its 2x2 (or 2x2x2) source pixels, windowed to 8 bits by
+``round(clip((mean - lo) / (hi - lo), 0, 1) * 255)``. For 8/16-bit input that is one table lookup
+on the integer sum (the table folds mean, window and rounding into one step). Each further level
+averages 2x2x2 voxels of the level before (:func:`ziggurat.kernels.reduce.reduce2`). An odd last
+slice, row or column is averaged with itself.
+
+Slices are read with tifffile (memory-mapped when the file stores them uncompressed and
+contiguous; PNG/JPEG by imagecodecs) on a thread pool that runs ahead of the writer, so reads,
+arithmetic and encoding overlap on every core. Every output file is written atomically and a rerun
+skips the files that exist; ``settings.json`` records window and layout so a rerun with other
+settings is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import tifffile
+
+from ..io.atomic import OutputExistsError, atomic_path
+from ..errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError
+from ..kernels.reduce import reduce2
+
+SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+WINDOW_SAMPLES = 16  # "auto" window: min and max over this many evenly spaced slices
+TOP_SIZE = 256  # by default, add levels until the largest side is at most this
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the outputs depend on (kept in OUT/settings.json)."""
+
+    window: tuple[float, float]
+    pair_average: bool
+    format: str
+    levels: int
+    slices: int
+    shape: tuple[int, int]
+
+
+def list_slices(stack_dir: str | os.PathLike) -> list[Path]:
+    """The 2-D slice files of a folder, sorted by name."""
+    folder = Path(stack_dir)
+    if not folder.is_dir():
+        raise ImageNotFoundError(f"{folder}: no such folder")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES and not f.name.startswith("."))
+    if not files:
+        raise UnsupportedFormatError(f"{folder}: no .tif/.png/.jpg slices in this folder")
+    return files
+
+
+def read_slice(path: Path) -> np.ndarray:
+    """One 2-D grey slice, memory-mapped when tifffile can."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                array = tifffile.memmap(path, mode="r")
+            except ValueError:  # compressed or not contiguous
+                array = tifffile.imread(path)
+        else:
+            array = imagecodecs.imread(str(path))
+    except (OSError, ValueError, IndexError, KeyError, RuntimeError, tifffile.TiffFileError) as exc:
+        raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
+    if array.ndim != 2 or array.dtype.kind not in "uif":
+        raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {array.shape} {array.dtype}")
+    return array
+
+
+def auto_window(files: Sequence[Path]) -> tuple[float, float]:
+    """(min, max) over up to WINDOW_SAMPLES evenly spaced slices."""
+    picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, min(len(files), WINDOW_SAMPLES)).round()})
+    lo = min(float(read_slice(files[i]).min()) for i in picks)
+    hi = max(float(read_slice(files[i]).max()) for i in picks)
+    return lo, hi
+
+
+class Windower:
+    """Sum of n samples -> 8-bit windowed mean: a lookup table for 8/16-bit input, arithmetic otherwise."""
+
+    def __init__(self, dtype: np.dtype, n: int, window: tuple[float, float]) -> None:
+        self.n, (self.lo, self.hi) = n, window
+        self.lut = None
+        if dtype.kind == "u" and dtype.itemsize <= 2:
+            self.lut = self.apply(np.arange(n * np.iinfo(dtype).max + 1, dtype=np.float64))
+            self.sum_type = np.dtype(np.uint32)
+        else:
+            self.sum_type = np.dtype(np.float64)
+
+    def apply(self, sums: np.ndarray) -> np.ndarray:
+        scale = 255.0 / max(self.hi - self.lo, 1e-12)
+        values = np.clip((sums / self.n - self.lo) * scale, 0, 255)
+        return np.floor(values + 0.5).astype(np.uint8)
+
+    def __call__(self, sums: np.ndarray) -> np.ndarray:
+        return self.lut[sums] if self.lut is not None else self.apply(sums)
+
+
+def half_sum(planes: Sequence[np.ndarray], sum_type: np.dtype) -> np.ndarray:
+    """Sum of each 2x2 block over all ``planes`` (odd edges repeated), in ``sum_type``."""
+    acc = planes[0].astype(sum_type)  # measured: sum the planes first, then rows, then columns
+    for plane in planes[1:]:
+        acc += plane
+    if acc.shape[0] % 2 or acc.shape[1] % 2:
+        acc = np.pad(acc, [(0, acc.shape[0] % 2), (0, acc.shape[1] % 2)], mode="edge")
+    rows = acc[0::2] + acc[1::2]
+    return rows[:, 0::2] + rows[:, 1::2]
+
+
+def png_gray8(image: np.ndarray) -> bytes:
+    """A grey 8-bit PNG, deflated by libdeflate at level 1 without row filters.
+
+    3.5x faster than libpng at its fastest level here, and smaller (measured on 1400 x 1400 CT
+    thumbnails: 19 ms and 650 kB vs 67 ms and 746 kB).
+    """
+    height, width = image.shape
+    rows = np.zeros((height, width + 1), np.uint8)  # each row starts with filter type 0
+    rows[:, 1:] = image
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"IDAT", imagecodecs.deflate_encode(rows, level=1)), (b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)) for kind, data in chunks
+    )
+
+
+class _Outputs:
+    """File names, existence, atomic writes and reads of the thumbnails."""
+
+    def __init__(self, out: Path, fmt: str) -> None:
+        if fmt not in ("png", "tif"):
+            raise UnsupportedFormatError(f"unknown thumbnail format {fmt!r}; use png or tif")
+        self.out, self.fmt = out, fmt
+
+    def path(self, level: int, index: int) -> Path:
+        return self.out / str(level) / f"{index:06d}.{self.fmt}"
+
+    def exists(self, level: int, index: int) -> bool:
+        return self.path(level, index).is_file()
+
+    def write(self, level: int, index: int, image: np.ndarray) -> None:
+        path = self.path(level, index)
+        data = png_gray8(image) if self.fmt == "png" else None
+        with atomic_path(path) as tmp:
+            if data is not None:
+                Path(tmp).write_bytes(data)
+            else:
+                tifffile.imwrite(tmp, image, photometric="minisblack")
+
+    def read(self, level: int, index: int) -> np.ndarray:
+        path = self.path(level, index)
+        return tifffile.imread(path) if self.fmt == "tif" else imagecodecs.png_decode(path.read_bytes())
+
+
+def level_counts(n: int, shape: tuple[int, int], levels: int | None, pair: bool) -> list[int]:
+    """Images per level (level 1 first): halve the count each level; ``levels=None`` until TOP_SIZE."""
+    counts = [(n + 1) // 2 if pair else n]
+    size = max((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    while (len(counts) < levels) if levels else (size > TOP_SIZE and counts[-1] > 1):
+        counts.append((counts[-1] + 1) // 2)
+        size = (size + 1) // 2
+    return counts
+
+
+def build_thumbnails(
+    stack_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    pair_average: bool = False,
+    window: str | tuple[float, float] = "auto",
+    format: str = "png",  # the CLI's name
+    levels: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Write the thumbnail levels of a slice folder into ``out/1``, ``out/2``, ...; returns a summary.
+
+    Existing outputs are kept (a rerun resumes); ``progress(done, total)`` counts source slices.
+    """
+    files = list_slices(stack_dir)
+    first = read_slice(files[0])
+    if levels is not None and levels < 1:
+        raise UnsupportedFormatError(f"levels must be at least 1, got {levels}")
+    lo_hi = auto_window(files) if window == "auto" else tuple(float(v) for v in window)  # type: ignore[union-attr]
+    counts = level_counts(len(files), first.shape, levels, pair_average)
+    settings = Settings(lo_hi, pair_average, format, len(counts), len(files), first.shape)  # type: ignore[arg-type]
+    outputs = _Outputs(Path(out), format)
+    _check_settings(Path(out), settings)
+    for stale in Path(out).glob("*/.*.partial-*"):  # temporaries of a run that was killed outright
+        stale.unlink()
+    group = 2 if pair_average else 1
+    windower = Windower(first.dtype, 4 * group, lo_hi)  # type: ignore[arg-type]
+    cascade = _Cascade(outputs, counts)
+
+    def level1(j: int) -> tuple[np.ndarray | None, bool]:
+        """Level-1 image j (None when nothing needs it) and whether it was written now."""
+        if not cascade.needed(0, j):
+            return None, False
+        if outputs.exists(1, j):
+            return outputs.read(1, j), False
+        sources = [read_slice(f) for f in files[j * group : (j + 1) * group]]
+        if any(s.shape != first.shape or s.dtype != first.dtype for s in sources):
+            raise CorruptImageError(f"{files[j * group]}: slice differs in shape or type from {files[0].name}")
+        planes = sources * (group // len(sources))  # an odd last slice counts twice
+        image = windower(half_sum(planes, windower.sum_type))
+        outputs.write(1, j, image)
+        return image, True
+
+    workers = workers or os.cpu_count() or 1
+    done = 0
+    with ThreadPoolExecutor(workers, thread_name_prefix="zig-thumbs") as pool:
+        ahead: deque[Future] = deque()
+        jobs = iter(range(counts[0]))
+        for j in jobs:  # keep 2 jobs per worker in flight; hand results to the cascade in order
+            ahead.append(pool.submit(level1, j))
+            if len(ahead) >= 2 * workers:
+                done = _drain_one(ahead, cascade, done, group, len(files), progress)
+        while ahead:
+            done = _drain_one(ahead, cascade, done, group, len(files), progress)
+    cascade.finish()
+    return {"window": lo_hi, "levels": len(counts), "written": cascade.written, "images": sum(counts)}
+
+
+def _drain_one(ahead: deque, cascade: _Cascade, done: int, group: int, total: int, progress) -> int:
+    image, written = ahead.popleft().result()
+    cascade.written += written
+    cascade.push(0, image)
+    done = min(total, done + group)
+    if progress:
+        progress(done, total)
+    return done
+
+
+class _Cascade:
+    """Feeds each level's images, in order, into 2x2x2 means for the next level (as needed)."""
+
+    def __init__(self, outputs: _Outputs, counts: list[int]) -> None:
+        self.outputs, self.counts = outputs, counts
+        self.pending: list[list[np.ndarray]] = [[] for _ in counts]
+        self.next_index = [0] * len(counts)
+        self.written = 0
+        # needed[k][i]: level k+1 image i must be produced (missing, or a missing parent needs it)
+        self.needs = [np.zeros(c, bool) for c in counts]
+        for k in reversed(range(len(counts))):
+            missing = np.array([not outputs.exists(k + 1, i) for i in range(counts[k])], bool)
+            parent = self.needs[k + 1][np.arange(counts[k]) // 2] if k + 1 < len(counts) else False
+            self.needs[k] = missing | parent
+
+    def needed(self, k: int, i: int) -> bool:
+        return bool(self.needs[k][i])
+
+    def push(self, k: int, image: np.ndarray | None) -> None:
+        i = self.next_index[k]
+        self.next_index[k] += 1
+        if k + 1 >= len(self.counts):
+            return
+        if image is not None:
+            self.pending[k].append(image)
+        if i % 2 == 1 or i == self.counts[k] - 1:
+            pair, self.pending[k] = self.pending[k], []
+            self.push(k + 1, self._parent(k + 1, i // 2, pair))
+
+    def _parent(self, k: int, i: int, pair: list[np.ndarray]) -> np.ndarray | None:
+        if not self.needs[k][i]:
+            return None
+        if self.outputs.exists(k + 1, i):
+            return self.outputs.read(k + 1, i)
+        image = reduce2(np.stack(pair * (2 // len(pair))), (0, 1, 2), "mean")[0]
+        self.outputs.write(k + 1, i, image)
+        self.written += 1
+        return image
+
+    def finish(self) -> None:
+        for k, count in enumerate(self.counts):
+            if self.next_index[k] != count:
+                raise RuntimeError(f"thumbnail level {k + 1}: made {self.next_index[k]} of {count} images")
+
+
+def _check_settings(out: Path, settings: Settings) -> None:
+    """Refuse to mix outputs made with other settings; record ours (atomically) otherwise."""
+    path = out / "settings.json"
+    mine = json.loads(json.dumps(asdict(settings)))
+    if path.is_file():
+        theirs = json.loads(path.read_text())
+        if theirs != mine:
+            raise OutputExistsError(f"{out}: holds thumbnails made with other settings {theirs}; use another folder")
+        return
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(mine, indent=1))
