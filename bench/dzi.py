@@ -197,7 +197,7 @@ def encode_scaling(slide: Path, quality: int, n: int) -> str:
 
     image = ziggurat.open(slide)
     side = int(n**0.5) + 1
-    block = image.levels[0].read(0, 0, min(side * 254, image.levels[0].shape[0] // 254 * 254),
+    block = image.levels[0].rect(0, 0, min(side * 254, image.levels[0].shape[0] // 254 * 254),
                                  min(side * 254, image.levels[0].shape[1] // 254 * 254))  # fmt: skip
     tiles = [block[y : y + 254, x : x + 254].copy()
              for y in range(0, block.shape[0], 254) for x in range(0, block.shape[1], 254)][:n]  # fmt: skip

@@ -143,7 +143,7 @@ def test_out_of_range_levels_and_sizes(sample_slide: Path) -> None:
         with pytest.raises(OutOfRangeError):
             image.read_region((0, 0), 0, (-1, 10))
         with pytest.raises(OutOfRangeError):
-            image.levels[0].read(0, 0, 10_000, 10)
+            image.levels[0].read(((0, 10_000), (0, 10), (0, 3)))
 
 
 def test_thumbnail_is_area_average(sample_slide: Path) -> None:

@@ -47,8 +47,8 @@ def test_tilted_ge_series_round_trip(realdata: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(vol.affine[:3, 0] / col_mm, iop[:3] * flip, atol=1e-6)
     np.testing.assert_allclose(vol.affine[:3, 1] / row_mm, iop[3:] * flip, atol=1e-6)
     positions = [[float(v) for v in ds.ImagePositionPatient] for ds in datasets]
-    np.testing.assert_allclose(vol.meta.extra["dicom"]["positions"], positions)
-    assert vol.meta.extra["dicom"]["even_spacing"] is False
+    np.testing.assert_allclose(vol.metadata.extra["dicom"]["positions"], positions)
+    assert vol.metadata.extra["dicom"]["even_spacing"] is False
 
     with pytest.warns(UnevenSpacingWarning):
         store = convert(folder, tmp_path / "ct.zarr", chunks="axial")
@@ -56,14 +56,14 @@ def test_tilted_ge_series_round_trip(realdata: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.to_numpy(), expected)
     np.testing.assert_array_equal(again.affine, vol.affine)
     assert again.spacing == vol.spacing
-    assert again.meta.extra["dicom"]["positions"] == vol.meta.extra["dicom"]["positions"]
+    assert again.metadata.extra["dicom"]["positions"] == vol.metadata.extra["dicom"]["positions"]
 
 
 def test_uneven_series_can_be_refused(realdata: Path) -> None:
-    from ziggurat.sources.dicom import open_dicom
+    from ziggurat.sources.dicom import DicomSource
 
     with pytest.raises(UnsupportedFormatError, match="slice steps"):
-        open_dicom(realdata / "dicom" / "series-ct-ge-tilt", uneven="error")
+        DicomSource(str(realdata / "dicom" / "series-ct-ge-tilt"), uneven="error")
 
 
 def test_even_subset_has_header_spacing(realdata: Path, tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_even_subset_has_header_spacing(realdata: Path, tmp_path: Path) -> None:
     vol = ziggurat.open(folder)
     thickness = float(pydicom.dcmread(folder / "01.dcm").SliceThickness)
     assert vol.spacing[0] == pytest.approx(thickness, rel=1e-3)
-    assert vol.meta.extra["dicom"]["even_spacing"] is True
+    assert vol.metadata.extra["dicom"]["even_spacing"] is True
     assert vol.shape == (7, 512, 512)
 
 
@@ -122,7 +122,7 @@ def test_ct_plane_through_tile_engine(realdata: Path) -> None:
     expected, _ = _truth(realdata / "dicom" / "series-ct-ge-tilt")
     with pytest.warns(UnevenSpacingWarning):
         vol = ziggurat.open(realdata / "dicom" / "series-ct-ge-tilt")
-    image = vol.slice_image("sagittal", 300)
+    image = ziggurat.plane(vol, "sagittal", 300)
     assert image.dimensions == (512, 28)  # width = y (rows), height = z (slices)
     png = tile(image, 9, 1, 0, tile_size=256, style="ct-bone", encoding="png", cache=None)
     got = imagecodecs.png_decode(png)

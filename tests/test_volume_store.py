@@ -116,7 +116,7 @@ def test_four_d_pyramid(tmp_path: Path) -> None:
     vol = from_numpy(data, spacing=(1.0, 1.0, 1.0))
     store = write_omezarr(tmp_path / "4d.zarr", data, vol.meta, chunks="isotropic")
     again = ziggurat.open(store)
-    assert again.axes == ("c", "z", "y", "x")
+    assert again.axes == "czyx"
     np.testing.assert_array_equal(again[2, 3:5], data[2, 3:5])
     assert again.levels[1].shape == (4, 8, 80, 70)
     expected = data[1, 4].reshape(80, 2, 70, 2).mean(axis=(1, 3))

@@ -9,49 +9,60 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import errors
-from .model.image import Image, Level
+from .model.image import Image
+from .model.level import Level
+from .model.planes import plane
 from .sources.array import ArraySource
-from .sources.registry import open_source
-from .model.volume import Volume
-from .sources.volumes import kind_of as volume_kind
-from .sources.volumes import open_volume
+from .sources.base import SLIDE_AXES, Metadata
+from .sources.registry import detect, open_source
 
-__all__ = ["Image", "Level", "Volume", "errors", "from_array", "open", "open_volume"]
+__all__ = ["Image", "Level", "detect", "errors", "from_array", "open", "plane", "to_dask"]
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike, backend: str | None = None, **options: object) -> Image | Volume:  # noqa: A001
-    """Open any supported image; ``backend`` forces one (``"tiff"``, ``"openslide"``, ...).
-
-    OME-Zarr stores, NIfTI files, DICOM series and folders of TIFF slices open as a :class:`Volume`.
-    ``cache="memcached://host:11211"`` (or memory://, redis://) sets an Image's tile cache.
-    """
+def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:  # noqa: A001
+    """Open any supported image — a slide, an OME-Zarr store, a NIfTI file, a DICOM series, a folder
+    of slices, a Zarr array — as an :class:`Image`; ``backend`` forces one (``"tiff"``,
+    ``"openslide"``, ``"tiffstack"``, ...), ``options`` go to the backend."""
     path = os.fspath(path)
-    if backend is None and volume_kind(path) is not None:
-        return open_volume(path, **options)
-    cache = options.pop("cache", None)
     source = open_source(path, backend, **options)
-    image = Image(source, path, source.name)
-    if cache is not None:
-        from .cache import shared_cache
-
-        image.tile_cache = shared_cache(cache)  # type: ignore[arg-type]
-    return image
+    return Image(source, path, source.name, options)
 
 
 def from_array(
     levels: np.ndarray | Sequence[np.ndarray],
     *,
+    axes: str | None = None,
     mpp: tuple[float, float] | None = None,
-    tile_shape: tuple[int, int] = (256, 256),
+    spacing: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
+    chunks: Sequence[int] | None = None,
     channel_names: Sequence[str] = (),
 ) -> Image:
-    """Wrap an (H, W[, C]) array, or a list of them finest first, as an Image."""
-    if isinstance(levels, np.ndarray):
-        levels = [levels]
-    source = ArraySource(levels, mpp=mpp, tile_shape=tile_shape, channel_names=channel_names)
-    return Image(source, None, "array")
+    """Wrap an array, or a list of them finest first, as an in-memory Image.
+
+    ``axes`` defaults to ``yxc`` for 2-D (given a channel axis of 1) and 3-D arrays; name volumes
+    explicitly (``axes="zyx"``, ``"czyx"``, …) with ``spacing`` per axis in mm and an optional NIfTI
+    ``affine``. Slides take ``mpp`` = (x, y) micrometres. ``chunks`` is the nominal tile/chunk shape
+    (default 256 x 256 for slides, the whole array otherwise).
+    """
+    arrays = [np.asarray(a) for a in ([levels] if isinstance(levels, np.ndarray) else levels)]
+    if axes is None or axes == SLIDE_AXES:
+        arrays = [a[..., None] if a.ndim == 2 else a for a in arrays]
+        meta = Metadata.slide("array", mpp, channel_names=list(channel_names))
+        chunks = chunks or (256, 256, arrays[0].shape[-1] if arrays else 1)
+    else:
+        meta = Metadata.volume("array", axes, spacing or (1.0,) * len(axes), affine, channel_names=list(channel_names))
+    return Image(ArraySource(arrays, meta, chunks), None, "array")
+
+
+def to_dask(image: Image, level: int = 0, chunks: Sequence[int] | None = None) -> Any:
+    """Level ``level`` of an Image as a lazy ``dask.array``; see :func:`ziggurat.interop.dask.to_dask`."""
+    from .interop.dask import to_dask as level_to_dask
+
+    return level_to_dask(image, level, chunks)

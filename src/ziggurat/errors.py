@@ -45,3 +45,7 @@ class EncodingError(ZigguratError, ValueError):
 
 class CacheConfigError(ZigguratError, ValueError):
     """A cache URL or its options cannot be understood."""
+
+
+class AxesError(ZigguratError, TypeError):
+    """The image's axes do not allow this operation (a slide call on a volume, a plane of a slide)."""

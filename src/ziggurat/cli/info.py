@@ -6,6 +6,9 @@ import argparse
 import json
 from typing import Any
 
+from ..model.image import Image
+from ..sources.base import SLIDE_AXES
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", help="describe an image: format, levels, tiles, MPP")
@@ -15,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(run=run)
 
 
-def describe(image: Any) -> dict[str, Any]:
+def describe(image: Image) -> dict[str, Any]:
     """Everything ``info`` reports, as JSON-able data."""
     return {
         "path": image.path,
@@ -45,19 +48,24 @@ def describe(image: Any) -> dict[str, Any]:
     }
 
 
-def describe_volume(volume: Any) -> dict[str, Any]:
-    """What ``info`` reports for a 3-D/4-D volume, as JSON-able data."""
-    return {
+def describe_volume(volume: Image) -> dict[str, Any]:
+    """What ``info`` reports for an image that is not a ``yxc`` slide (volumes, stacks, arrays)."""
+    facts: dict[str, Any] = {
         "path": volume.path,
         "format": volume.format,
-        "kind": "volume",
+        "backend": volume.backend,
+        "kind": "volume" if volume.is_volume else "array",
         "axes": list(volume.axes),
         "shape": list(volume.shape),
         "dtype": str(volume.dtype),
-        "spacing_mm": list(volume.spacing),
-        "affine": volume.affine.tolist(),
-        "levels": [{"index": lvl.index, "shape": list(lvl.shape)} for lvl in volume.levels],
+        "scale": list(volume.scale) if volume.scale else None,
+        "units": list(volume.units),
+        "levels": [{"index": lvl.index, "shape": list(lvl.shape), "chunks": list(lvl.chunks)} for lvl in volume.levels],
     }
+    if volume.is_volume:
+        facts["spacing_mm"] = list(volume.spacing)
+        facts["affine"] = volume.affine.tolist()
+    return facts
 
 
 def run(args: argparse.Namespace) -> None:
@@ -65,19 +73,22 @@ def run(args: argparse.Namespace) -> None:
     from rich.table import Table
 
     from .. import open as open_image
-    from ..model.volume import Volume
 
     opened = open_image(args.path, backend=args.backend)
-    if isinstance(opened, Volume):
+    if opened.axes != SLIDE_AXES:
         facts = describe_volume(opened)
         if args.json:
             print(json.dumps(facts, indent=2))
             return
         shape = " x ".join(f"{a}={n}" for a, n in zip(facts["axes"], facts["shape"]))
-        spacing = " x ".join(f"{v:.4g}" for v in facts["spacing_mm"])
+        spacing = (
+            ", spacing (z y x) " + " x ".join(f"{v:.4g}" for v in facts["spacing_mm"]) + " mm"
+            if "spacing_mm" in facts
+            else ""
+        )
         Console().print(
-            f"[bold]{facts['path']}[/bold]\nvolume {facts['format']}, {shape}, {facts['dtype']}, "
-            f"spacing (z y x) {spacing} mm, {len(facts['levels'])} levels"
+            f"[bold]{facts['path']}[/bold]\n{facts['kind']} {facts['format']}, {shape}, {facts['dtype']}"
+            f"{spacing}, {len(facts['levels'])} levels"
         )
         return
     with opened as image:

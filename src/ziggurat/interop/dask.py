@@ -1,7 +1,7 @@
-"""``to_dask``: one level of an Image or Volume as a lazy ``dask.array``, chunk-aligned with the file.
+"""``to_dask``: one level of an Image as a lazy ``dask.array``, chunk-aligned with the file.
 
 Dask chunks are whole multiples of the stored tiles/chunks (grown in powers of two to about
-``CHUNK_BYTES``), so every task decodes each stored tile once. The graph holds the Image/Volume
+``CHUNK_BYTES``), so every task decodes each stored tile once. The graph holds the Image
 itself, which pickles as "reopen this path": each worker process opens its own file handles.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutOfRangeError
+from ..model.image import Image
 
 CHUNK_BYTES = 32 * 2**20
 
@@ -21,7 +22,7 @@ CHUNK_BYTES = 32 * 2**20
 class LevelArray:
     """The minimal array protocol ``dask.array.from_array`` needs, over one level; picklable."""
 
-    def __init__(self, owner: Any, level: int) -> None:
+    def __init__(self, owner: Image, level: int) -> None:
         if not 0 <= level < len(owner.levels):
             raise OutOfRangeError(f"level {level} out of range (0..{len(owner.levels) - 1})")
         self.owner, self.level = owner, level
@@ -31,16 +32,8 @@ class LevelArray:
     def __getitem__(self, key: Any) -> np.ndarray:
         return self.owner.levels[self.level][key]
 
-    def __dask_tokenize__(self) -> tuple:
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (type(self.owner).__name__, self.owner.path or id(self.owner), self.level)
-
-
-def native_chunks(owner: Any, level: int) -> tuple[int, ...]:
-    """The stored tile/chunk shape of a level, in its axis order."""
-    lvl = owner.levels[level]
-    if hasattr(lvl, "tile_shape"):  # Image level: (y, x, c)
-        return (*lvl.tile_shape, lvl.shape[2])
-    return tuple(lvl.chunks)
 
 
 def grow(native: Sequence[int], shape: Sequence[int], itemsize: int, spatial: Sequence[int],
@@ -58,13 +51,13 @@ def grow(native: Sequence[int], shape: Sequence[int], itemsize: int, spatial: Se
     return tuple(chunks)
 
 
-def to_dask(owner: Any, level: int = 0, chunks: Sequence[int] | None = None):
-    """Level ``level`` of an Image (y x c) or Volume ([c|t] z y x) as a dask array."""
+def to_dask(image: Image, level: int = 0, chunks: Sequence[int] | None = None) -> Any:
+    """Level ``level`` of an Image as a dask array in the image's axis order."""
     import dask.array as da
 
-    array = LevelArray(owner, level)
+    array = LevelArray(image, level)
     if chunks is None:
-        spatial = [0, 1] if hasattr(owner, "dimensions") else list(range(array.ndim - 3, array.ndim))
-        chunks = grow(native_chunks(owner, level), array.shape, array.dtype.itemsize, spatial)
+        spatial = [i for i, a in enumerate(image.axes) if a in "zyx"]
+        chunks = grow(image.levels[level].chunks, array.shape, array.dtype.itemsize, spatial)
     return da.from_array(array, chunks=tuple(chunks), asarray=False, lock=False, fancy=False,
                          meta=np.empty((0,) * array.ndim, array.dtype))  # fmt: skip

@@ -1,88 +1,33 @@
-"""Image and Level: the model every feature reads pixels through.
+"""Image: the one model every feature reads pixels through — slides, stacks, volumes and EM arrays.
 
-An :class:`Image` is a pyramid of :class:`Level` objects, finest first. Each level is a lazy
-(H, W, C) array: slicing it reads and decodes only the native tiles the slice touches.
-``read_region`` follows openslide's conventions (level-0 location, size at the read level,
-regions past the edge are padded); an Image pickles as "reopen this path", so it crosses
-process boundaries (fork, spawn, Dask) without carrying file handles.
+An :class:`Image` is a pyramid of :class:`~ziggurat.model.level.Level` objects, finest first, each a
+lazy N-D array with the axes of ``image.axes`` (``yxc`` for a slide; ``zyx``, ``czyx``, ``tzyx``,
+``tczyx`` for stacks and volumes), plus metadata: per-axis scale and units, a world affine, channel
+names and colours, properties and associated images. The openslide-style API
+(:class:`~ziggurat.model.slide.SlideView`) and the volume API
+(:class:`~ziggurat.model.volume.VolumeView`) are views on it, available where the axes allow.
+
+An Image pickles as "how to reopen me" (path, backend and options; in-memory images with their
+arrays), so it crosses process boundaries (fork, spawn, Dask) without carrying file handles.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+import itertools
+import os
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..errors import OutOfRangeError
-from .indexing import expand_key, span
-from ..kernels.resize import resize_area
-from ..sources.base import LevelReader, Source
+from ..sources.base import Metadata, Source
+from ..sources.registry import open_source
+from .level import Level
+from .slide import SlideView, openslide_downsample
+from .volume import VolumeView
 
 
-class Level:
-    """One pyramid level as a lazy (H, W, C) array; ``level[y0:y1, x0:x1]`` reads just that."""
-
-    def __init__(self, reader: LevelReader, index: int, downsample: float) -> None:
-        self._reader = reader
-        self.index = index
-        self.downsample = downsample
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self._reader.shape)  # type: ignore[return-value]
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self._reader.dtype)
-
-    @property
-    def tile_shape(self) -> tuple[int, int]:
-        """Native (height, width) of the stored tiles or strips."""
-        return tuple(self._reader.tile_shape)  # type: ignore[return-value]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height), as openslide orders it."""
-        return self.shape[1], self.shape[0]
-
-    ndim = 3
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
-        """Pixels of an in-bounds rectangle, as an (height, width, C) array."""
-        h, w, _ = self.shape
-        if y < 0 or x < 0 or y + height > h or x + width > w or height < 0 or width < 0:
-            raise OutOfRangeError(
-                f"rectangle y={y} x={x} {height}x{width} outside level {self.index} ({h}x{w})"
-            )
-        return self._reader.read(y, x, height, width)
-
-    def raw_tiles(self, positions: list[tuple[int, int]]) -> list[bytes] | None:
-        """The stored tiles at (row, col) as standalone compressed files (for pass-through
-        copies), or None when this level cannot give them."""
-        fetch = getattr(self._reader, "raw_tiles", None)
-        return None if fetch is None else fetch(positions)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        ys, xs, cs = expand_key(key, 3)
-        (y0, y1, ystep), ysq = span(ys, self.shape[0])
-        (x0, x1, xstep), xsq = span(xs, self.shape[1])
-        block = self._reader.read(y0, x0, y1 - y0, x1 - x0)
-        block = block[::ystep, ::xstep, cs]
-        if ysq or xsq:
-            block = block[(0 if ysq else slice(None), 0 if xsq else slice(None))]
-        return block
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        full = self[:, :]
-        return full if dtype is None else full.astype(dtype)
-
-    def __repr__(self) -> str:
-        return f"<Level {self.index} shape={self.shape} dtype={self.dtype} tile={self.tile_shape}>"
+_anonymous = itertools.count()
 
 
 class AssociatedImages(Mapping[str, np.ndarray]):
@@ -106,179 +51,99 @@ class AssociatedImages(Mapping[str, np.ndarray]):
         return len(self._source.metadata.associated_names)
 
 
-class Image:
-    """A multi-resolution image: levels finest first, metadata, openslide-style reads."""
+class Image(SlideView, VolumeView):
+    """A multi-resolution N-D image: levels finest first, metadata, and the slide and volume views."""
 
-    def __init__(self, source: Source, path: str | None, backend: str) -> None:
+    def __init__(
+        self,
+        source: Source,
+        path: str | None = None,
+        backend: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        reopen: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
+        identity: str | None = None,
+    ) -> None:
         self._source = source
+        self.metadata: Metadata = source.metadata
         self.path = path
-        self.backend = backend
-        base_h, base_w, _ = source.levels[0].shape
+        self.backend = backend or source.name
+        self._options = dict(options or {})
+        self._reopen = reopen
+        self._identity = identity
+        axes = self.metadata.axes
+        base = tuple(source.levels[0].shape)
+        spatial = "y" in axes and "x" in axes
         self.levels: tuple[Level, ...] = tuple(
-            Level(reader, i, _downsample(base_w, base_h, reader.shape))
+            Level(reader, i, axes, openslide_downsample(base, tuple(reader.shape), axes) if spatial else 1.0)
             for i, reader in enumerate(source.levels)
         )
         self.associated_images = AssociatedImages(source)
 
-    # -- metadata -------------------------------------------------------------------------
+    # -- the array ------------------------------------------------------------------------
+    @property
+    def axes(self) -> str:
+        return self.metadata.axes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.levels[0].shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.levels[0].dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.axes)
+
     @property
     def format(self) -> str:
-        return self._source.metadata.format
+        return self.metadata.format
 
     @property
-    def mpp(self) -> tuple[float, float] | None:
-        """Physical pixel size at level 0 as (x, y) micrometres per pixel, when the file says."""
-        return self._source.metadata.mpp
+    def scale(self) -> tuple[float, ...] | None:
+        """Physical size of a level-0 step along each axis, in :attr:`units` (None: unknown)."""
+        return self.metadata.scale
 
     @property
-    def objective_power(self) -> float | None:
-        return self._source.metadata.objective_power
+    def units(self) -> tuple[str | None, ...]:
+        return self.metadata.units
 
     @property
     def channel_names(self) -> list[str]:
-        return self._source.metadata.channel_names
+        return self.metadata.channel_names
 
     @property
     def channel_colors(self) -> list[tuple[int, int, int] | None]:
         """Display colour per channel where the file gives one (OME-TIFF), else empty."""
-        return self._source.metadata.channel_colors
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.levels[0].dtype
-
-    @property
-    def channels(self) -> int:
-        return self.levels[0].shape[2]
-
-    axes = "yxc"
+        return self.metadata.channel_colors
 
     @property
     def level_count(self) -> int:
         return len(self.levels)
 
-    @property
-    def dimensions(self) -> tuple[int, int]:
-        """Level-0 (width, height)."""
-        return self.levels[0].size
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.levels[0][key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.levels[0].__array__(dtype)
 
     @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        return tuple(level.size for level in self.levels)
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        return tuple(level.downsample for level in self.levels)
-
-    @property
-    def properties(self) -> dict[str, str]:
-        """Vendor metadata plus openslide's standard ``openslide.*`` keys."""
-        props = dict(self._source.metadata.properties)
-        props["openslide.vendor"] = self.format
-        props["openslide.level-count"] = str(self.level_count)
-        for i, level in enumerate(self.levels):
-            props[f"openslide.level[{i}].width"] = str(level.size[0])
-            props[f"openslide.level[{i}].height"] = str(level.size[1])
-            props[f"openslide.level[{i}].downsample"] = format_number(level.downsample)
-            props[f"openslide.level[{i}].tile-height"] = str(level.tile_shape[0])
-            props[f"openslide.level[{i}].tile-width"] = str(level.tile_shape[1])
-        if "tiff.ImageDescription" in props:
-            props.setdefault("openslide.comment", props["tiff.ImageDescription"])
-        if self.mpp is not None:
-            props["openslide.mpp-x"] = format_number(self.mpp[0])
-            props["openslide.mpp-y"] = format_number(self.mpp[1])
-        if self.objective_power is not None:
-            props["openslide.objective-power"] = f"{self.objective_power:g}"
-        return props
-
-    # -- reads ----------------------------------------------------------------------------
-    def _level(self, level: int) -> Level:
-        if not isinstance(level, (int, np.integer)) or not 0 <= level < len(self.levels):
-            raise OutOfRangeError(
-                f"{self.path or 'image'}: level {level!r} out of range (0..{len(self.levels) - 1})"
-            )
-        return self.levels[level]
-
-    def read_region(
-        self,
-        location: tuple[int, int],
-        level: int,
-        size: tuple[int, int],
-        *,
-        rgba: bool = False,
-        fill: float = 0,
-    ) -> np.ndarray:
-        """Read ``size`` = (width, height) pixels of ``level`` at level-0 ``location`` = (x, y).
-
-        Parts of the region outside the image are filled with ``fill``; with ``rgba=True`` an
-        alpha channel marks them transparent (0) and the image opaque, as openslide does.
-        """
-        lvl = self._level(level)
-        width, height = (int(v) for v in size)
-        if width < 0 or height < 0:
-            raise OutOfRangeError(f"negative region size {size!r}")
-        x = math.floor(location[0] / lvl.downsample)
-        y = math.floor(location[1] / lvl.downsample)
-        lh, lw, channels = lvl.shape
-        y0, y1 = max(y, 0), min(y + height, lh)
-        x0, x1 = max(x, 0), min(x + width, lw)
-        inside = y1 > y0 and x1 > x0
-        if inside and (y0, x0, y1, x1) == (y, x, y + height, x + width) and not rgba:
-            return lvl.read(y, x, height, width)
-        out = np.full((height, width, channels + (1 if rgba else 0)), fill, dtype=lvl.dtype)
-        if rgba:
-            out[..., channels] = 0
-        if inside:
-            out[y0 - y : y1 - y, x0 - x : x1 - x, :channels] = lvl.read(y0, x0, y1 - y0, x1 - x0)
-            if rgba:
-                out[y0 - y : y1 - y, x0 - x : x1 - x, channels] = _opaque(lvl.dtype)
-        return out
-
-    def get_best_level_for_downsample(self, downsample: float) -> int:
-        """The coarsest level whose downsample does not exceed ``downsample`` (openslide's rule)."""
-        best = 0
-        for i, level in enumerate(self.levels):
-            if level.downsample <= downsample + 1e-9:
-                best = i
-        return best
-
-    def get_thumbnail(self, max_size: tuple[int, int] | int) -> np.ndarray:
-        """A whole-image thumbnail no larger than ``max_size`` = (width, height), aspect kept."""
-        if isinstance(max_size, int):
-            max_size = (max_size, max_size)
-        w0, h0 = self.dimensions
-        scale = max(w0 / max_size[0], h0 / max_size[1], 1.0)
-        out_w, out_h = max(1, round(w0 / scale)), max(1, round(h0 / scale))
-        lvl = self.levels[self.get_best_level_for_downsample(scale)]
-        return resize_area(lvl[:, :], out_h, out_w)
-
-    # -- tiles (ziggurat.tiles.service does the work) ----------------------------------------------
-    #: the tile cache of this Image (``ziggurat.open(path, cache=URL)``); None: the process default
-    tile_cache: Any = None
-
-    def tile(self, level: int, x: int, y: int, **options: Any) -> bytes | np.ndarray:
-        """An encoded DeepZoom/XYZ tile; see :func:`ziggurat.tiles.service.tile` for the options."""
-        from ..tiles.service import tile
-
-        return tile(self, level, x, y, **options)
-
-    def region(self, x: int, y: int, width: int, height: int, **options: Any) -> bytes | np.ndarray:
-        """An encoded region at level-0 (x, y); see :func:`ziggurat.tiles.service.region`."""
-        from ..tiles.service import region
-
-        return region(self, x, y, width, height, **options)
-
-    def thumbnail(self, max_size: int | tuple[int, int] = 256, **options: Any) -> bytes | np.ndarray:
-        """An encoded thumbnail; see :func:`ziggurat.tiles.service.thumbnail`."""
-        from ..tiles.service import thumbnail
-
-        return thumbnail(self, max_size, **options)
-
-    def to_dask(self, level: int = 0, chunks: tuple[int, ...] | None = None) -> Any:
-        """Level ``level`` as a lazy (H, W, C) ``dask.array``; see :func:`ziggurat.interop.dask.to_dask`."""
-        from ..interop.dask import to_dask
-
-        return to_dask(self, level, chunks)
+    def identity(self) -> str:
+        """What the pixels are, for cache keys: the file's path, size and modification time (plus
+        backend and options) when it was opened; a never-reused token for in-memory images."""
+        if self._identity is None:
+            if self.path is None:
+                self._identity = f"mem:{os.getpid()}:{next(_anonymous)}"
+            else:
+                try:
+                    st = os.stat(self.path)
+                    stamp = f"{os.path.abspath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
+                except OSError:
+                    stamp = self.path
+                self._identity = f"{stamp}|{self.backend}|{sorted(self._options.items())!r}"
+        return self._identity
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -291,34 +156,20 @@ class Image:
         self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        reopen = getattr(self._source, "__reduce_image__", None)
-        if reopen is not None:
-            return reopen()
-        return (_reopen, (self.path, self.backend))
+        if self._reopen is not None:
+            return self._reopen
+        if self.path is None:  # in memory: the source pickles with its data
+            return (Image, (self._source, None, self.backend))
+        return (reopen, (self.path, self.backend, self._options))
 
     def __repr__(self) -> str:
-        w, h = self.dimensions
+        shape = " x ".join(f"{a}={n}" for a, n in zip(self.axes, self.shape))
         return (
-            f"<Image {self.path or '(array)'} {self.format} {w}x{h} "
-            f"levels={self.level_count} dtype={self.dtype} backend={self.backend}>"
+            f"<Image {self.path or '(array)'} {self.format} {shape} levels={self.level_count} "
+            f"dtype={self.dtype} backend={self.backend}>"
         )
 
 
-def _downsample(base_w: int, base_h: int, shape: tuple[int, int, int]) -> float:
-    """openslide's rule: the mean of the width and height ratios to level 0."""
-    return (base_w / shape[1] + base_h / shape[0]) / 2
-
-
-def format_number(value: float) -> str:
-    """Numbers in properties as openslide prints them: integers without a decimal point."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _opaque(dtype: np.dtype) -> float:
-    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
-
-
-def _reopen(path: str, backend: str) -> Image:
-    from .. import open as open_image
-
-    return open_image(path, backend=backend)
+def reopen(path: str, backend: str | None, options: Mapping[str, Any]) -> Image:
+    """Open ``path`` again (what an unpickled Image does in its new process)."""
+    return Image(open_source(path, backend, **options), path, backend, options)

@@ -21,7 +21,8 @@ from ..tiles.grid import DeepZoomGrid
 from ..model.image import Image
 from ..render import Style, encode, encoding_for
 from ..render.encode import Encoding
-from ..model.volume import SPATIAL, Volume
+from ..model.volume import SPATIAL
+from ..sources.base import SLIDE_AXES
 from .catalog import Catalog, Entry
 from .http import ResponseCache, int_param, json_response, metadata_headers, pixels
 
@@ -32,7 +33,7 @@ MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
 
 
-async def _lookup(request: Request) -> tuple[Entry, Image | Volume]:
+async def _lookup(request: Request) -> tuple[Entry, Image]:
     """The entry and open Image or Volume for the path's id (404 if unknown)."""
     catalog: Catalog = request.app.state.catalog
     entry = await find(catalog, request.path_params["image_id"])
@@ -52,7 +53,7 @@ async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
     """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i``, default the
     middle axial plane) and the app's response cache."""
     entry, opened = await _lookup(request)
-    if isinstance(opened, Volume):
+    if opened.axes != SLIDE_AXES:
         axis = request.query_params.get("axis", "z")
         if axis not in AXES:
             raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
@@ -64,10 +65,10 @@ async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
     return entry, image, request.app.state.cache
 
 
-def _summary(catalog: Catalog, entry: Entry, image: Image | Volume) -> dict[str, Any]:
+def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
     """What the listing says of one image (for a volume: of its middle axial plane, plus shape)."""
     volume = None
-    if isinstance(image, Volume):
+    if image.axes != SLIDE_AXES:
         volume = {"shape": list(image.shape), "axes": "".join(image.axes), "spacing_mm": list(image.spacing)}
         fmt, image = image.format, catalog.plane(entry, image, "z", image.shape[-3] // 2)
     else:
@@ -109,7 +110,7 @@ async def list_images(request: Request) -> Response:
 async def image_info(request: Request) -> Response:
     """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
     entry, image = await _lookup(request)
-    if isinstance(image, Volume):
+    if image.axes != SLIDE_AXES:
         facts = await run_in_threadpool(_summary, request.app.state.catalog, entry, image)
         facts.update(channel_names=[], properties={}, associated_images={})
     else:

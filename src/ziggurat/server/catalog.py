@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import open as open_image
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image
-from ..model.volume import Volume
+from ..model.planes import plane
 
 EXTENSIONS = (
     ".tif", ".tiff", ".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".svslide",
@@ -68,7 +68,7 @@ class Catalog:
         self.max_open = max_open
         self._entries: dict[str, Entry] = {}
         self._scanned = -float("inf")
-        self._open: OrderedDict[str, tuple[str, Image | Volume]] = OrderedDict()
+        self._open: OrderedDict[str, tuple[str, Image]] = OrderedDict()
         self._planes: OrderedDict[tuple[str, str, str, int], Image] = OrderedDict()
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
         self._lock = threading.Lock()
@@ -142,12 +142,12 @@ class Catalog:
             self._entries[entry.id] = entry
         return entry
 
-    def opened(self, entry: Entry) -> Image | Volume | None:
+    def opened(self, entry: Entry) -> Image | None:
         """The Image of ``entry`` if it is already open at this version (never blocks on I/O)."""
         held = self._open.get(entry.id)
         return held[1] if held is not None and held[0] == entry.version else None
 
-    def open(self, entry: Entry) -> Image | Volume:
+    def open(self, entry: Entry) -> Image:
         """The open Image or Volume of ``entry``, reopened when the file changed; LRU-bounded."""
         with self._lock:
             held = self._open.get(entry.id)
@@ -166,7 +166,7 @@ class Catalog:
                 self._open.popitem(last=False)  # closed by GC once no request still reads it
         return image
 
-    def plane(self, entry: Entry, volume: Volume, axis: str, index: int) -> Image:
+    def plane(self, entry: Entry, volume: Image, axis: str, index: int) -> Image:
         """Plane ``index`` along ``axis`` of ``volume`` as a 2-D Image, kept in a small LRU."""
         key = (entry.id, entry.version, axis, index)
         with self._lock:
@@ -174,7 +174,7 @@ class Catalog:
             if image is not None:
                 self._planes.move_to_end(key)
                 return image
-        image = volume.slice_image(axis, index)
+        image = plane(volume, axis, index)
         with self._lock:
             self._planes[key] = image
             while len(self._planes) > MAX_PLANES:

@@ -6,7 +6,7 @@ the ImagePositionPatient of neighbouring slices. Files from more than one series
 sizes or orientations, are rejected. Voxels are never resampled: a gantry-tilted series keeps its
 sheared geometry in the affine (its slice step is the real position step, not the normal), and a
 series with uneven steps is assembled as acquired, with the mean step in the affine, every slice's
-position in ``meta.extra["dicom"]["positions"]`` and an :class:`UnevenSpacingWarning` — or an error
+position in ``metadata.extra["dicom"]["positions"]`` and an :class:`UnevenSpacingWarning` — or an error
 with ``uneven="error"``.
 """
 
@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
-from .volumes import _is_dicom
-from .omezarr import VolumeMeta
+from .base import ArrayReader, Metadata, NoAssociatedImages
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 UNEVEN_TOLERANCE = 0.01  # relative spread of slice steps still called even
@@ -74,30 +73,57 @@ def _affine(row: np.ndarray, col: np.ndarray, spacing_yx: tuple[float, float], o
     return LPS_TO_RAS @ lps
 
 
-def open_dicom(path: str | os.PathLike, *, uneven: str = "warn"):
-    """Open a folder of single-frame DICOM slices (one series) or one DICOM file as a Volume."""
-    from ..model.volume import Volume
-    from .zarrreaders import NumpyReader
-
-    path = Path(path)
-    if path.is_dir():  # other files in a series folder (notes, thumbnails) are skipped
-        files = sorted(f for f in path.iterdir() if f.is_file() and (f.suffix.lower() == ".dcm" or _is_dicom(f)))
-    else:
-        files = [path]
-    slices = [(f, ds) for f in files if "PixelData" in (ds := _read(f))]
-    if not slices:
-        raise UnsupportedFormatError(f"{path}: no DICOM images with pixel data")
-    series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in slices}
-    if len(series) > 1:
-        raise UnsupportedFormatError(f"{path}: files from {len(series)} DICOM series mixed: {sorted(series)}")
-    if len(slices) == 1 and int(slices[0][1].get("NumberOfFrames", 1)) > 1:
-        volume, meta = _multiframe(*slices[0])
-    else:
-        volume, meta = _series(path, slices, uneven)
-    return Volume([NumpyReader(volume)], meta, os.fspath(path), "dicom")
+def is_dicom(path: Path) -> bool:
+    """Whether ``path`` starts like a DICOM Part 10 file (the "DICM" prefix after the preamble)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
 
 
-def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, VolumeMeta]:
+class DicomSource(NoAssociatedImages):
+    """A folder of single-frame DICOM slices (one series), or one DICOM file, assembled into a volume."""
+
+    name = "dicom"
+
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        if os.path.isdir(path):
+            try:
+                with os.scandir(path) as entries:
+                    files = sorted(e.path for e in entries if e.is_file() and not e.name.startswith("."))
+            except OSError:
+                return 0
+            return 75 if any(is_dicom(Path(f)) for f in files[:8]) else 0
+        if head[128:132] == b"DICM":
+            return 80
+        return 30 if path.lower().endswith(".dcm") else 0
+
+    def __init__(self, path: str, *, uneven: str = "warn") -> None:
+        root = Path(path)
+        if root.is_dir():  # other files in a series folder (notes, thumbnails) are skipped
+            files = sorted(f for f in root.iterdir() if f.is_file() and (f.suffix.lower() == ".dcm" or is_dicom(f)))
+        else:
+            files = [root]
+        slices = [(f, ds) for f in files if "PixelData" in (ds := _read(f))]
+        if not slices:
+            raise UnsupportedFormatError(f"{path}: no DICOM images with pixel data")
+        series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in slices}
+        if len(series) > 1:
+            raise UnsupportedFormatError(f"{path}: files from {len(series)} DICOM series mixed: {sorted(series)}")
+        if len(slices) == 1 and int(slices[0][1].get("NumberOfFrames", 1)) > 1:
+            volume, meta = _multiframe(*slices[0])
+        else:
+            volume, meta = _series(root, slices, uneven)
+        self.levels = [ArrayReader(volume)]
+        self.metadata = meta
+
+    def close(self) -> None:
+        pass
+
+
+def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, Metadata]:
     first = slices[0][1]
     shapes = {(int(ds.Rows), int(ds.Columns)) for _, ds in slices}
     orients = {tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices}
@@ -136,10 +162,10 @@ def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, VolumeMe
         "gantry_tilt": float(first.get("GantryDetectorTilt", 0) or 0),
     }}  # fmt: skip
     affine = _affine(row, col, spacing_yx, positions[0], step)
-    return volume, VolumeMeta(("z", "y", "x"), (z_spacing, *spacing_yx), affine, extra)
+    return volume, Metadata.volume("dicom", "zyx", (z_spacing, *spacing_yx), affine, extra=extra)
 
 
-def _multiframe(path: Path, ds) -> tuple[np.ndarray, VolumeMeta]:
+def _multiframe(path: Path, ds) -> tuple[np.ndarray, Metadata]:
     """A multi-frame file: frames become z; geometry from the functional groups when present."""
     frames = _pixels(ds, path)
     if frames.ndim != 3:
@@ -171,4 +197,5 @@ def _multiframe(path: Path, ds) -> tuple[np.ndarray, VolumeMeta]:
     affine = _affine(iop[:3], iop[3:], spacing_yx, origin, step)
     extra = {"dicom": {"series_uid": str(ds.get("SeriesInstanceUID", "")), "modality": str(ds.get("Modality", ""))}}
     z_spacing = float(abs(step @ normal)) or thickness
-    return _rescale(frames, slope, intercept), VolumeMeta(("z", "y", "x"), (z_spacing, *spacing_yx), affine, extra)
+    meta = Metadata.volume("dicom", "zyx", (z_spacing, *spacing_yx), affine, extra=extra)
+    return _rescale(frames, slope, intercept), meta

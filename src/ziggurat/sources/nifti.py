@@ -10,17 +10,19 @@ from __future__ import annotations
 import base64
 import gzip
 import os
-from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 
 from ..io.atomic import atomic_path
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
-from .omezarr import VolumeMeta
+from .base import Box, Metadata, NoAssociatedImages
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
-def _nibabel():
+def _nibabel() -> Any:
     try:
         import nibabel
     except ImportError as exc:
@@ -31,15 +33,15 @@ def _nibabel():
 class NiftiReader:
     """Reads boxes of a NIfTI file through nibabel's array proxy (scaling applied, native byte order)."""
 
-    def __init__(self, path: str, proxy) -> None:
+    def __init__(self, path: str, proxy: Any) -> None:
         self._path = path
         self._proxy = proxy
-        self.shape = tuple(reversed(proxy.shape))
+        self.shape: tuple[int, ...] = tuple(reversed(proxy.shape))
         probe = np.asarray(proxy[(slice(0, 1),) * len(proxy.shape)])
-        self.dtype = probe.dtype.newbyteorder("=")
-        self.chunk_shape = self.shape
+        self.dtype: np.dtype[Any] = probe.dtype.newbyteorder("=")
+        self.chunks: tuple[int, ...] = self.shape
 
-    def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray:
         key = tuple(slice(a, b) for a, b in reversed(box))
         try:
             block = np.asarray(self._proxy[key])
@@ -48,7 +50,7 @@ class NiftiReader:
         return np.ascontiguousarray(block.T, dtype=self.dtype)
 
 
-def nifti_meta(image) -> VolumeMeta:
+def nifti_meta(image: Any) -> Metadata:
     """Axes, spacing (z, y, x mm; t as stored), affine and verbatim header of a nibabel image."""
     ndim = len(image.shape)
     if ndim not in (3, 4):
@@ -59,22 +61,39 @@ def nifti_meta(image) -> VolumeMeta:
         "version": 2 if image.header.sizeof_hdr == 540 else 1,
         "header": base64.b64encode(image.header.binaryblock).decode("ascii"),
     }
-    axes = ("t", "z", "y", "x") if ndim == 4 else ("z", "y", "x")
-    return VolumeMeta(axes, spacing, np.asarray(image.affine, dtype=np.float64), {"nifti": header})
+    axes = "tzyx" if ndim == 4 else "zyx"
+    affine = np.asarray(image.affine, dtype=np.float64)
+    return Metadata.volume("nifti", axes, spacing, affine, extra={"nifti": header})
 
 
-def open_nifti(path: str | os.PathLike):
-    """Open a ``.nii``/``.nii.gz`` lazily as a Volume."""
-    from ..model.volume import Volume
+class NiftiSource(NoAssociatedImages):
+    """A ``.nii``/``.nii.gz`` file (NIfTI-1 or -2), read lazily through nibabel."""
 
-    nib = _nibabel()
-    path = os.fspath(path)
-    try:
-        image = nib.load(path)
-        reader = NiftiReader(path, image.dataobj)
-    except (OSError, EOFError, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError) as exc:
-        raise CorruptImageError(f"{path}: not a readable NIfTI file: {exc}") from exc
-    return Volume([reader], nifti_meta(image), path, "nifti")
+    name = "nifti"
+
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        name = path.lower()
+        if name.endswith(NIFTI_SUFFIXES):
+            return 80
+        # an uncompressed .nii without the suffix: NIfTI-1 (348) or NIfTI-2 (540) header size and magic
+        sizes = {head[:4], head[:4][::-1]}
+        return 60 if (b"\x00\x00\x01\x5c" in sizes and head[344:347] == b"n+1") or (
+            b"\x00\x00\x02\x1c" in sizes and head[4:7] == b"n+2"
+        ) else 0
+
+    def __init__(self, path: str) -> None:
+        nib = _nibabel()
+        try:
+            image = nib.load(path)
+            reader = NiftiReader(path, image.dataobj)
+        except (OSError, EOFError, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError) as exc:
+            raise CorruptImageError(f"{path}: not a readable NIfTI file: {exc}") from exc
+        self.metadata = nifti_meta(image)
+        self.levels = [reader]
+
+    def close(self) -> None:
+        pass
 
 
 def write_nifti(volume, out: str | os.PathLike, *, overwrite: bool = True) -> Path:
@@ -84,7 +103,7 @@ def write_nifti(volume, out: str | os.PathLike, *, overwrite: bool = True) -> Pa
     """
     nib = _nibabel()
     data = volume.to_numpy().T
-    saved = volume.meta.extra.get("nifti")
+    saved = volume.metadata.extra.get("nifti")
     if saved:
         raw = base64.b64decode(saved["header"])
         header_class = nib.Nifti2Header if saved.get("version") == 2 else nib.Nifti1Header
@@ -95,7 +114,7 @@ def write_nifti(volume, out: str | os.PathLike, *, overwrite: bool = True) -> Pa
         image = nib.Nifti1Image(data, volume.affine)
         image.set_sform(volume.affine, code=1)
         image.set_qform(volume.affine, code=1)
-        image.header.set_zooms(tuple(reversed(volume.meta.spacing)))
+        image.header.set_zooms(tuple(reversed(volume.metadata.scale or ())))
     payload = image.to_bytes()
     if str(out).endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=6, mtime=0)

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..io.atomic import atomic_path
 from ..errors import CorruptImageError, UnsupportedFormatError
+from ..io.atomic import atomic_path
+from .base import Metadata, NoAssociatedImages
+from .zarr import load_json, open_array
 from ..kernels.resize import downsample2
 
 PRESETS = ("axial", "isotropic", "auto")
@@ -186,44 +188,66 @@ class StoreInfo:
     version: str
     zarr_format: int
     level_paths: list[str]
-    meta: VolumeMeta
+    meta: Metadata
 
 
-def read_store(path: str | os.PathLike) -> StoreInfo:
-    """Parse the NGFF 0.5 (Zarr v3) or 0.4 (Zarr v2) multiscale metadata of a volume store."""
+def read_store(path: str | os.PathLike[str]) -> StoreInfo:
+    """Parse the NGFF 0.5 (Zarr v3) or 0.4 (Zarr v2) multiscale metadata of an image store."""
     path = Path(path)
-    if (path / "zarr.json").is_file():
-        node = _load_json(path / "zarr.json")
+    node = load_json(path / "zarr.json")
+    if node is not None:
         attrs, zarr_format = node.get("attributes", {}), 3
         ome = attrs.get("ome", {})
     elif (path / ".zattrs").is_file():
-        attrs, zarr_format = _load_json(path / ".zattrs"), 2
+        attrs, zarr_format = load_json(path / ".zattrs") or {}, 2
         ome = attrs
     else:
         raise UnsupportedFormatError(f"{path}: not a Zarr group (no zarr.json or .zattrs)")
     try:
         multiscale = ome["multiscales"][0]
-        axes = tuple(a["name"] if isinstance(a, dict) else a for a in multiscale["axes"])
+        axes = "".join(a["name"] if isinstance(a, dict) else a for a in multiscale["axes"])
         datasets = multiscale["datasets"]
         scale = next(t["scale"] for t in datasets[0]["coordinateTransformations"] if t["type"] == "scale")
+        paths = [str(d["path"]) for d in datasets]
+        units = tuple(a.get("unit") if isinstance(a, dict) else None for a in multiscale["axes"])
     except (KeyError, IndexError, StopIteration, TypeError) as exc:
         raise UnsupportedFormatError(f"{path}: no OME-NGFF multiscales metadata ({exc!r})") from exc
-    if axes[-3:] != ("z", "y", "x"):
-        raise UnsupportedFormatError(f"{path}: axes {axes} do not end in z y x")
+    if not axes.endswith("yx") or len(scale) != len(axes) or not set(axes) <= set("tczyx"):
+        raise UnsupportedFormatError(f"{path}: axes {axes!r} are not NGFF [t][c][z]yx with one scale each")
     version = str(ome.get("version", multiscale.get("version", "0.4")))
     extra = dict(attrs.get("ziggurat", {}))
-    affine = np.asarray(extra.pop("affine", _scale_affine(axes, scale)), dtype=np.float64)
-    meta = VolumeMeta(axes=axes, spacing=tuple(float(s) for s in scale), affine=affine, extra=extra)
-    return StoreInfo(version, zarr_format, [d["path"] for d in datasets], meta)
+    affine = extra.pop("affine", None) if "z" in axes else None
+    meta = Metadata.volume(f"ome-zarr {version}", axes, scale, None if affine is None else np.asarray(affine))
+    if "z" not in axes:  # a 2-D multiscale (e.g. a slide's pyramid): no world affine
+        meta.affine = None
+    meta.extra = extra
+    if any(units):
+        meta.units = units
+    channels = (ome.get("omero") or attrs.get("omero") or {}).get("channels", [])
+    meta.channel_names = [str(c.get("label", f"C{i}")) for i, c in enumerate(channels) if isinstance(c, dict)]
+    return StoreInfo(version, zarr_format, paths, meta)
 
 
-def _scale_affine(axes: Sequence[str], scale: Sequence[float]) -> np.ndarray:
-    by_axis = dict(zip(axes, scale))
-    return np.diag([by_axis["x"], by_axis["y"], by_axis["z"], 1.0])
+class OmeZarrSource(NoAssociatedImages):
+    """An OME-NGFF multiscale image (0.5 on Zarr v3, 0.4 on Zarr v2), every level lazy."""
 
+    name = "omezarr"
 
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CorruptImageError(f"{path}: unreadable metadata: {exc}") from exc
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        if not os.path.isdir(path):
+            return 0
+        root = Path(path)
+        node = load_json(root / "zarr.json")
+        attrs = node.get("attributes", {}).get("ome", {}) if node is not None else load_json(root / ".zattrs") or {}
+        return 80 if isinstance(attrs, dict) and "multiscales" in attrs else 0
+
+    def __init__(self, path: str) -> None:
+        info = read_store(path)
+        self.levels = [open_array(Path(path) / p, info.zarr_format) for p in info.level_paths]
+        if any(len(level.shape) != len(info.meta.axes) for level in self.levels):
+            raise CorruptImageError(f"{path}: level arrays do not have the {len(info.meta.axes)} axes the metadata names")
+        self.metadata = info.meta
+
+    def close(self) -> None:
+        pass

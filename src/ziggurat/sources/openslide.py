@@ -8,7 +8,7 @@ import numpy as np
 import openslide
 
 from ..errors import CorruptImageError, UnsupportedFormatError
-from .base import SourceMetadata
+from .base import Box, Metadata
 
 # formats the TIFF backend reads better; openslide ranks below it for these
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
@@ -24,12 +24,13 @@ class OpenSlideLevel:
         w, h = slide.level_dimensions[index]
         self.shape = (h, w, 3)
         self.dtype = np.dtype(np.uint8)
-        self.tile_shape = tile
+        self.chunks = (*tile, 3)
 
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray:
+        (y, y1), (x, x1), (c0, c1) = box
         location = (round(x * self._downsample), round(y * self._downsample))
-        region = self._slide.read_region(location, self._index, (width, height))
-        return np.asarray(region)[..., :3].copy()
+        region = self._slide.read_region(location, self._index, (x1 - x, y1 - y))
+        return np.asarray(region)[..., c0:c1].copy()
 
 
 class OpenSlideSource:
@@ -65,9 +66,9 @@ class OpenSlideSource:
         mpp_x, mpp_y = props.get("openslide.mpp-x"), props.get("openslide.mpp-y")
         power = props.get("openslide.objective-power")
         keep = {k: v for k, v in props.items() if not k.startswith("openslide.level")}
-        self.metadata = SourceMetadata(
-            format=props.get("openslide.vendor", "openslide"),
-            mpp=(float(mpp_x), float(mpp_y)) if mpp_x and mpp_y else None,
+        self.metadata = Metadata.slide(
+            props.get("openslide.vendor", "openslide"),
+            (float(mpp_x), float(mpp_y)) if mpp_x and mpp_y else None,
             objective_power=float(power) if power else None,
             properties=keep,
             associated_names=list(self._slide.associated_images),

@@ -6,13 +6,12 @@ import numpy as np
 from PIL import Image as PILImage
 
 from ..errors import CorruptImageError
-from .array import ArrayLevel
-from .base import SourceMetadata
+from .base import ArrayReader, Metadata, NoAssociatedImages
 
 MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"GIF8", b"RIFF")
 
 
-class PillowSource:
+class PillowSource(NoAssociatedImages):
     """Decodes the whole picture on first read (these files are small by nature)."""
 
     name = "pillow"
@@ -32,11 +31,8 @@ class PillowSource:
             raise CorruptImageError(f"{path}: cannot decode ({exc})") from exc
         if array.ndim == 2:
             array = array[..., None]
-        self.levels = [ArrayLevel(array, (array.shape[0], array.shape[1]))]
-        self.metadata = SourceMetadata(format=f"pillow-{path.rsplit('.', 1)[-1].lower()}")
-
-    def read_associated(self, name: str) -> np.ndarray:
-        raise KeyError(name)
+        self.levels = [ArrayReader(array)]
+        self.metadata = Metadata.slide(f"pillow-{path.rsplit('.', 1)[-1].lower()}")
 
     def close(self) -> None:
         pass

@@ -19,10 +19,9 @@ import numpy as np
 import tifffile
 
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
-from ..model.image import format_number
 from ..io.files import RandomAccessFile, decode_pool
 from ..cache.lru import DECODED_TILES
-from .base import LevelReader, SourceMetadata
+from .base import Box, LevelReader, Metadata, format_number
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ASSOCIATED = ("thumbnail", "label", "macro")
@@ -51,6 +50,7 @@ class SegmentLevel:
         self.shape = (h, w, samples)
         self.dtype = np.dtype(keyframe.dtype).newbyteorder("=")
         self.tile_shape = (th, tw)
+        self.chunks: tuple[int, ...] = (th, tw, samples)
         self._grid = (math.ceil(h / th), math.ceil(w / tw))
         self._planes = samples if keyframe.planarconfig == 2 else 1
 
@@ -73,10 +73,12 @@ class SegmentLevel:
             args["jpegheader"] = keyframe.jpegheader
         return keyframe.decode, args
 
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray:
+        (y, y_end), (x, x_end), channels = box
+        height, width = y_end - y, x_end - x
         out = np.empty((height, width, self.shape[2]), dtype=self.dtype)
         if height == 0 or width == 0:
-            return out
+            return _channels(out, channels)
         th, tw = self.tile_shape
         rows = range(y // th, (y + height - 1) // th + 1)
         cols = range(x // tw, (x + width - 1) // tw + 1)
@@ -87,7 +89,7 @@ class SegmentLevel:
             sy0, sy1 = max(y, ty0), min(y + height, ty0 + th)
             sx0, sx1 = max(x, tx0), min(x + width, tx0 + tw)
             out[sy0 - y : sy1 - y, sx0 - x : sx1 - x] = tile[sy0 - ty0 : sy1 - ty0, sx0 - tx0 : sx1 - tx0]
-        return out
+        return _channels(out, channels)
 
     def raw_tiles(self, positions: list[tuple[int, int]]) -> list[bytes] | None:
         """Stored bytes of tiles (row, col) as standalone JPEG files, or None if not JPEG tiles.
@@ -187,12 +189,14 @@ class MemmapLevel:
         self.dtype = dtype.newbyteorder("=")
         rps = keyframe.tilelength if keyframe.is_tiled else keyframe.rowsperstrip
         self.tile_shape = (min(rps, h), w)
+        self.chunks: tuple[int, ...] = (*self.tile_shape, samples)
 
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray:
+        (y0, y1), (x0, x1), (c0, c1) = box
         if self._planar:
-            block = np.moveaxis(self._array[:, y : y + height, x : x + width], 0, -1)
+            block = np.moveaxis(self._array[c0:c1, y0:y1, x0:x1], 0, -1)
         else:
-            block = self._array[y : y + height, x : x + width]
+            block = self._array[y0:y1, x0:x1, c0:c1]
         return np.ascontiguousarray(block, dtype=self.dtype)
 
 
@@ -204,10 +208,18 @@ class ChannelStack:
         first = planes[0]
         self.shape = (first.shape[0], first.shape[1], sum(p.shape[2] for p in planes))
         self.dtype = first.dtype
-        self.tile_shape = first.tile_shape
+        self.chunks: tuple[int, ...] = (*first.chunks[:2], self.shape[2])
 
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
-        return np.concatenate([p.read(y, x, height, width) for p in self._planes], axis=-1)
+    def read(self, box: Box) -> np.ndarray:
+        (c0, c1), plane_box = box[2], box[:2]
+        parts, start = [], 0
+        for plane in self._planes:  # the planes holding channels [c0, c1)
+            n = plane.shape[2]
+            lo, hi = max(c0, start), min(c1, start + n)
+            if lo < hi:
+                parts.append(plane.read((*plane_box, (lo - start, hi - start))))
+            start += n
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
 class TiffSource:
@@ -285,7 +297,7 @@ class TiffSource:
         return SegmentLevel(self._file, page, (self._identity, *key), use_cache)
 
     # -- metadata -------------------------------------------------------------------------
-    def _metadata(self) -> SourceMetadata:
+    def _metadata(self) -> Metadata:
         tif, page = self._tif, self._series[0].keyframe
         props: dict[str, str] = {}
         for name in STRING_TAGS:
@@ -299,7 +311,7 @@ class TiffSource:
                 props[f"tiff.{name}"] = format_number(num / den if den else 0.0)
         unit = page.tags.valueof("ResolutionUnit", 2)
         props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
-        meta = SourceMetadata(format=_vendor(tif), properties=props)
+        meta = Metadata.slide(_vendor(tif), None, properties=props)
         if tif.is_svs:
             self._aperio(page.description, meta)
         elif tif.is_ome:
@@ -314,7 +326,7 @@ class TiffSource:
         ]
         return meta
 
-    def _aperio(self, description: str, meta: SourceMetadata) -> None:
+    def _aperio(self, description: str, meta: Metadata) -> None:
         fields = description.split("|")
         meta.properties["aperio.Header"] = fields[0].strip()
         for field in fields[1:]:
@@ -325,7 +337,7 @@ class TiffSource:
         meta.mpp = (mpp, mpp) if mpp else None
         meta.objective_power = _float(meta.properties.get("aperio.AppMag"))
 
-    def _ome(self, meta: SourceMetadata) -> None:
+    def _ome(self, meta: Metadata) -> None:
         try:
             ome = tifffile.xml2dict(self._tif.ome_metadata)["OME"]
             image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
@@ -397,3 +409,9 @@ def _ome_color(value: object) -> tuple[int, int, int] | None:
     except ValueError:
         return None
     return (rgba >> 24) & 255, (rgba >> 16) & 255, (rgba >> 8) & 255
+
+
+def _channels(block: np.ndarray, channels: tuple[int, int]) -> np.ndarray:
+    """``block``'s channels [start, stop) (the whole block when that is all of them)."""
+    start, stop = channels
+    return block if (start, stop) == (0, block.shape[2]) else np.ascontiguousarray(block[..., start:stop])

@@ -1,8 +1,13 @@
-"""TIFF stacks as volumes: a folder of 2-D grey slices (sorted by name) or one multi-page TIFF.
+"""Image stacks as volumes: a folder of 2-D grey slices (sorted by name) or one multi-page TIFF.
 
-Reads are lazy per z range: only the slices (pages) a request touches are decoded, by tifffile.
-TIFF has no standard voxel size, so spacing is ``spacing=(z, y, x)`` when given, else 1 mm each
-(``meta.extra["tiff"]["spacing_known"]`` says which).
+Reads are lazy per z range: only the slices (pages) a request touches are read — memory-mapped when
+tifffile finds a slice stored uncompressed and contiguous, decoded by tifffile (TIFF) or imagecodecs
+(PNG, JPEG) otherwise. Stacks have no standard voxel size, so spacing is ``spacing=(z, y, x)`` when
+given, else 1 mm each (``metadata.extra["stack"]["spacing_known"]`` says which).
+
+A folder is a stack when every visible file in it is a slice; a single multi-page TIFF opens as a
+stack only when asked for (``ziggurat.open(path, backend="tiffstack")``), since slides are multi-page
+TIFFs too.
 """
 
 from __future__ import annotations
@@ -10,60 +15,113 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import imagecodecs
 import numpy as np
 import tifffile
 
 from ..errors import CorruptImageError, UnsupportedFormatError
-from .omezarr import VolumeMeta
+from .base import Box, Metadata, NoAssociatedImages
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+SLICE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
+SLICE_ERRORS = (OSError, ValueError, IndexError, KeyError, RuntimeError, tifffile.TiffFileError)
+
+
+def list_slices(folder: Path) -> list[Path]:
+    """The visible slice files of a folder, sorted by name (empty when any other file is there)."""
+    try:
+        names = sorted(e.name for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
+    except OSError:
+        return []
+    if not names or not all(n.lower().endswith(SLICE_SUFFIXES) for n in names):
+        return []
+    return [folder / n for n in names]
+
+
+def read_slice(path: Path) -> np.ndarray:
+    """One 2-D grey slice file, memory-mapped when tifffile can (an uncompressed contiguous TIFF)."""
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            try:
+                array = tifffile.memmap(path, mode="r")
+            except ValueError:  # compressed or not contiguous
+                array = tifffile.imread(path)
+        else:
+            array = imagecodecs.imread(str(path))
+    except SLICE_ERRORS as exc:
+        raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
+    if array.ndim != 2 or array.dtype.kind not in "uif":
+        raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {array.shape} {array.dtype}")
+    return np.asarray(array)
 
 
 class StackReader:
-    """Slices of a TIFF stack, decoded on demand for the z range asked for."""
+    """Slices of a stack, read on demand for the z range asked for."""
 
     def __init__(self, path: Path, files: list[Path] | None) -> None:
         self._path = path
         self._files = files
-        try:
-            with tifffile.TiffFile(files[0] if files else path) as tif:
-                page = tif.pages[0]
-                plane_shape, dtype = page.shape, page.dtype
-                depth = len(files) if files else len(tif.pages)
-        except (OSError, ValueError, tifffile.TiffFileError, IndexError) as exc:
-            raise CorruptImageError(f"{path}: not a readable TIFF stack: {exc}") from exc
-        if len(plane_shape) != 2 or dtype is None or dtype.kind not in "uif":
+        if files:
+            first = read_slice(files[0])
+            plane_shape, dtype, depth = first.shape, first.dtype, len(files)
+        else:
+            try:
+                with tifffile.TiffFile(path) as tif:
+                    page = tif.pages.first
+                    plane_shape, dtype, depth = page.shape, page.dtype, len(tif.pages)
+            except SLICE_ERRORS as exc:
+                raise CorruptImageError(f"{path}: not a readable TIFF stack: {exc}") from exc
+        if len(plane_shape) != 2 or dtype is None or np.dtype(dtype).kind not in "uif":
             raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {plane_shape} {dtype}")
-        self.shape = (depth, *plane_shape)
-        self.dtype = np.dtype(dtype)
-        self.chunk_shape = (1, *plane_shape)
+        self.shape: tuple[int, ...] = (depth, *plane_shape)
+        self.dtype: np.dtype[Any] = np.dtype(dtype).newbyteorder("=")
+        self.chunks: tuple[int, ...] = (1, *plane_shape)
 
-    def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
+    def plane(self, z: int) -> np.ndarray:
+        """Slice ``z`` whole (a memory map where possible: nothing is read until it is used)."""
+        if self._files is not None:
+            plane = read_slice(self._files[z])
+        else:
+            try:
+                plane = tifffile.imread(self._path, key=z)
+            except SLICE_ERRORS as exc:
+                raise CorruptImageError(f"{self._path}: cannot read slice {z}: {exc}") from exc
+        if plane.shape != self.shape[1:]:
+            raise CorruptImageError(f"{self._path}: slice {z} is {plane.shape}, the first is {self.shape[1:]}")
+        return plane
+
+    def read(self, box: Box) -> np.ndarray:
         (z0, z1), (y0, y1), (x0, x1) = box
-        try:
-            if self._files is not None:
-                planes = [tifffile.imread(f) for f in self._files[z0:z1]]
-            else:
-                planes = [tifffile.imread(self._path, key=z) for z in range(z0, z1)]
-        except (OSError, ValueError, tifffile.TiffFileError) as exc:
-            raise CorruptImageError(f"{self._path}: cannot read slices {z0}-{z1}: {exc}") from exc
-        if any(p.shape != self.shape[1:] or p.dtype != self.dtype for p in planes):
-            raise CorruptImageError(f"{self._path}: slices {z0}-{z1} differ in shape or type from the first")
-        if not planes:
-            return np.empty((0, y1 - y0, x1 - x0), self.dtype)
-        return np.stack([p[y0:y1, x0:x1] for p in planes])
+        out = np.empty((z1 - z0, y1 - y0, x1 - x0), self.dtype)
+        for i, z in enumerate(range(z0, z1)):
+            out[i] = self.plane(z)[y0:y1, x0:x1]
+        return out
 
 
-def open_stack(path: str | os.PathLike, *, spacing: Sequence[float] | None = None):
-    """Open a folder of TIFF slices or a multi-page TIFF as a (z, y, x) Volume."""
-    from ..model.volume import Volume
+class TiffStackSource(NoAssociatedImages):
+    """A folder of slices, or (when asked for) one multi-page TIFF, as a (z, y, x) volume."""
 
-    path = Path(path)
-    files = None
-    if path.is_dir():
-        files = sorted(f for f in path.iterdir() if f.suffix.lower() in (".tif", ".tiff") and not f.name.startswith("."))
-        if not files:
-            raise UnsupportedFormatError(f"{path}: no .tif slices in this folder")
-    reader = StackReader(path, files)
-    sz, sy, sx = (float(s) for s in spacing) if spacing else (1.0, 1.0, 1.0)
-    meta = VolumeMeta(("z", "y", "x"), (sz, sy, sx), np.diag([sx, sy, sz, 1.0]), {"tiff": {"spacing_known": bool(spacing)}})
-    return Volume([reader], meta, os.fspath(path), "tiff-stack")
+    name = "tiffstack"
+
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        return 40 if os.path.isdir(path) and list_slices(Path(path)) else 0
+
+    def __init__(self, path: str, *, spacing: Sequence[float] | None = None) -> None:
+        root = Path(path)
+        files = None
+        if root.is_dir():
+            files = list_slices(root)
+            if not files:
+                raise UnsupportedFormatError(f"{path}: not a folder of .tif/.png/.jpg slices only")
+        self.reader = StackReader(root, files)
+        sz, sy, sx = (float(s) for s in spacing) if spacing else (1.0, 1.0, 1.0)
+        self.levels = [self.reader]
+        self.metadata = Metadata.volume(
+            "tiff-stack", "zyx", (sz, sy, sx), extra={"stack": {"spacing_known": bool(spacing)}}
+        )
+
+    def close(self) -> None:
+        pass

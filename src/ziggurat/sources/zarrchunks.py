@@ -5,7 +5,7 @@ the layouts ziggurat writes (``sharding_indexed`` of ``bytes`` + ``blosc``/``zst
 unsharded chunks with those codecs) this module reads the same bytes itself: each shard's index is
 read once and cached, the chunks a request touches in one shard are fetched with one coalesced
 ``pread`` when they lie close together, and imagecodecs decodes them (GIL released, so a small
-thread pool decodes chunks in parallel). Anything else goes through zarr-python (see volume.py).
+thread pool decodes chunks in parallel). Anything else goes through zarr-python (see :mod:`ziggurat.sources.zarr`).
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import imagecodecs
 import numpy as np
 
 from ..errors import CorruptImageError
+from ..io.files import decode_pool
 
 MISSING = np.uint64(2**64 - 1)
 WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
-_POOL = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="zig-chunks")
 _SCRATCH = threading.local()  # per-thread decode buffer for chunks that are copied out partially
 PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the calling thread
 
@@ -61,6 +60,14 @@ def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
 class ChunkReader:
     """Reads any box of a local Zarr v3 array (sharded or not) straight from its files."""
 
+    copyable = False  # unsharded [bytes, blosc] chunks with fill 0: an output may copy them as they are
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ChunkReader:
+        """The reader of the array at ``path``; one that can hand out stored chunks when they are copyable."""
+        reader = cls(path)
+        return CopyableChunkReader(path) if reader.copyable else reader
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         meta = json.loads((self.path / "zarr.json").read_text())
@@ -76,7 +83,7 @@ class ChunkReader:
         codecs = meta["codecs"]
         if len(codecs) == 1 and codecs[0]["name"] == "sharding_indexed":
             cfg = codecs[0]["configuration"]
-            self.chunk_shape = tuple(cfg["chunk_shape"])
+            self.chunks = tuple(cfg["chunk_shape"])
             self.shard_shape = tuple(grid)
             self._decode = _decoder(cfg["codecs"], self.dtype)
             index_codecs = [c["name"] for c in cfg.get("index_codecs", [])]
@@ -85,13 +92,14 @@ class ChunkReader:
             self._index_crc = len(index_codecs) == 2
             self._index_at_end = cfg.get("index_location", "end") == "end"
         else:
-            self.chunk_shape = self.shard_shape = tuple(grid)
+            self.chunks = self.shard_shape = tuple(grid)
             self._decode = _decoder(codecs, self.dtype)
+            self.copyable = [c.get("name") for c in codecs] == ["bytes", "blosc"] and self.fill_value == 0
             self._index_crc = False
             self._index_at_end = True
-        self.sharded = self.chunk_shape != self.shard_shape
-        self._per_shard = tuple(s // c for s, c in zip(self.shard_shape, self.chunk_shape))
-        self._chunk_nbytes = int(np.prod(self.chunk_shape)) * self.dtype.itemsize
+        self.sharded = self.chunks != self.shard_shape
+        self._per_shard = tuple(s // c for s, c in zip(self.shard_shape, self.chunks))
+        self._chunk_nbytes = int(np.prod(self.chunks)) * self.dtype.itemsize
         self._indexes: dict[tuple[int, ...], np.ndarray | None] = {}
         self._lock = threading.Lock()
 
@@ -126,7 +134,7 @@ class ChunkReader:
         out = np.empty(tuple(b - a for a, b in box), self.dtype)
         if out.size == 0:
             return out
-        ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(box, self.chunk_shape)]
+        ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(box, self.chunks)]
         by_shard: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
         for chunk in itertools.product(*ranges):
             shard = tuple(i // p for i, p in zip(chunk, self._per_shard))
@@ -138,7 +146,7 @@ class ChunkReader:
         # the caller and the helpers pull chunks from one shared iterator (next() on a list iterator
         # is atomic under the GIL), so a helper that is scheduled late just finds less to do
         pending = iter(jobs)
-        futures = [_POOL.submit(self._drain, out, box, pending) for _ in range(workers - 1)]
+        futures = [decode_pool().submit(self._drain, out, box, pending) for _ in range(workers - 1)]
         self._drain(out, box, pending)
         for future in futures:
             if not future.cancel():
@@ -179,9 +187,9 @@ class ChunkReader:
 
     def _place(self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data) -> None:
         """Decode one chunk and copy its overlap with ``box`` into ``out``."""
-        origin = [i * c for i, c in zip(chunk, self.chunk_shape)]
+        origin = [i * c for i, c in zip(chunk, self.chunks)]
         src, dst = [], []
-        for o, c, (a, b), n in zip(origin, self.chunk_shape, box, self.shape):
+        for o, c, (a, b), n in zip(origin, self.chunks, box, self.shape):
             lo, hi = max(a, o), min(b, o + c, n)
             src.append(slice(lo - o, hi - o))
             dst.append(slice(lo - a, hi - a))
@@ -189,7 +197,7 @@ class ChunkReader:
         if data is None:
             target[...] = self.fill_value
             return
-        whole = all(s.stop - s.start == c for s, c in zip(src, self.chunk_shape))
+        whole = all(s.stop - s.start == c for s, c in zip(src, self.chunks))
         try:
             if whole and target.flags.c_contiguous:  # decode straight into the output, no copy
                 self._decode(data, target.reshape(-1).view(np.uint8))
@@ -198,7 +206,7 @@ class ChunkReader:
             if scratch is None or scratch.nbytes != self._chunk_nbytes:
                 scratch = _SCRATCH.buffer = np.empty(self._chunk_nbytes, np.uint8)
             self._decode(data, scratch)
-            decoded = scratch.view(self.dtype).reshape(self.chunk_shape)
+            decoded = scratch.view(self.dtype).reshape(self.chunks)
         except (ValueError, RuntimeError) as exc:
             raise CorruptImageError(f"{self.path}: chunk {chunk} does not decode: {exc}") from exc
         target[...] = decoded[tuple(src)]
@@ -209,3 +217,10 @@ def _read_file(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+
+
+class CopyableChunkReader(ChunkReader):
+    """A ChunkReader of unsharded blosc chunks, which also hands out each chunk's stored bytes."""
+
+    def stored_chunk(self, index: tuple[int, ...]) -> bytes | None:
+        return _read_file(self._file(index))

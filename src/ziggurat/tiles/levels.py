@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
-from ..model.image import Image, Level
+from ..model.image import Image
+from ..model.level import Level
+from ..sources.base import Box
 from ..kernels.resize import downsample2
 from ..cache.lru import DECODED_TILES
 
@@ -29,10 +31,13 @@ class SynthesizedReader:
         self.shape = (math.ceil(h / 2), math.ceil(w / 2), c)
         self.dtype = finer.dtype
         self.tile_shape = (block, block)
+        self.chunks = (block, block, c)
         self._finer = finer
         self._token = ("synth", next(_tokens))
 
-    def read(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray:
+        (y, y_end), (x, x_end), (c0, c1) = box
+        height, width = y_end - y, x_end - x
         out = np.empty((height, width, self.shape[2]), dtype=self.dtype)
         b = self.tile_shape[0]
         for r in range(y // b, (y + height - 1) // b + 1):
@@ -42,7 +47,7 @@ class SynthesizedReader:
                 bottom, right = min(y + height, r * b + block.shape[0]), min(x + width, c * b + block.shape[1])
                 out[top - y : bottom - y, left - x : right - x] = block[top - r * b : bottom - r * b,
                                                                         left - c * b : right - c * b]  # fmt: skip
-        return out
+        return out if (c0, c1) == (0, self.shape[2]) else out[..., c0:c1]
 
     def _block(self, r: int, c: int) -> np.ndarray:
         key = (self._token, r, c)
@@ -51,7 +56,7 @@ class SynthesizedReader:
             fh, fw, _ = self._finer.shape
             b2 = 2 * self.tile_shape[0]
             y0, x0 = r * b2, c * b2
-            block = downsample2(self._finer.read(y0, x0, min(b2, fh - y0), min(b2, fw - x0)))
+            block = downsample2(self._finer.rect(y0, x0, min(b2, fh - y0), min(b2, fw - x0)))
             DECODED_TILES.put(key, block)
         return block  # type: ignore[return-value]
 
@@ -73,6 +78,6 @@ def power_levels(image: Image, count: int) -> list[Level]:
     for k in range(1, count):
         found = stored_level(image, k)
         if found is None:
-            found = Level(SynthesizedReader(levels[-1]), index=-k, downsample=float(2**k))
+            found = Level(SynthesizedReader(levels[-1]), -k, levels[-1].axes, float(2**k))
         levels.append(found)
     return levels

@@ -25,7 +25,8 @@ from ..cache import TileCache, get_default, shared_cache
 from ..cache.keys import source_identity, tile_key
 from ..errors import OutOfRangeError
 from .grid import DeepZoomGrid, TileGrid, XYZGrid
-from ..model.image import Image, Level
+from ..model.image import Image
+from ..model.level import Level
 from ..render.encode import check_quality, encoding_for
 from ..render.style import Renderer, Style
 from .levels import power_levels
@@ -54,7 +55,7 @@ def _state(image: Image) -> _State:
     if state is None:
         with _states_lock:
             # in-memory images get a never-reused token (an id() can recur after garbage collection)
-            identity = source_identity(image.path) if image.path else f"mem:{os.getpid()}:{next(_anonymous)}"
+            identity = image.identity
             state = _states.setdefault(image, _State(identity))
     return state
 
@@ -192,7 +193,7 @@ def _stored_tile(level: Level, top: int, left: int, height: int, width: int) -> 
 def _read_clamped(level: Level, y: int, x: int, height: int, width: int) -> np.ndarray:
     """Read a rectangle; a stored level a pixel smaller than the grid's repeats its edge."""
     h, w, _ = level.shape
-    inner = level.read(y, x, max(0, min(height, h - y)), max(0, min(width, w - x)))
+    inner = level.rect(y, x, max(0, min(height, h - y)), max(0, min(width, w - x)))
     if inner.shape[:2] == (height, width):
         return inner
     return np.pad(inner, ((0, height - inner.shape[0]), (0, width - inner.shape[1]), (0, 0)), mode="edge")

@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..sources.volumes import open_volume
-from ..sources.omezarr import write_omezarr
+from ..model.image import Image
+from ..sources.omezarr import VolumeMeta, write_omezarr
+from ..sources.registry import open_source
 
 
 def convert(
@@ -21,11 +22,13 @@ def convert(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Read ``source`` (any volume ``open_volume`` reads) and write it to ``out`` atomically."""
-    volume = open_volume(source)
+    volume = Image(open_source(os.fspath(source)), os.fspath(source))
+    volume._volume()
+    meta = VolumeMeta(tuple(volume.axes), tuple(volume.scale or ()), volume.affine, dict(volume.metadata.extra))
     name = str(out).lower()
     if name.endswith((".nii", ".nii.gz")):
         from ..sources.nifti import write_nifti
 
         return write_nifti(volume, out, overwrite=overwrite)
-    return write_omezarr(out, volume.levels[0], volume.meta, chunks=chunks, levels=levels,
+    return write_omezarr(out, volume.levels[0], meta, chunks=chunks, levels=levels,
                          compression=compression, overwrite=overwrite, progress=progress)  # fmt: skip

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ...errors import CorruptImageError
-from ...model.image import Level
+from ...model.level import Level
 
 MIN_BAND_ROWS = 256
 TILES_PER_READ = 16  # stored tiles decoded (in parallel) per read while filling a band
@@ -59,7 +59,7 @@ class RegionBands:
             x1, x2 = max(self.x0, x), min(self.x0 + self.width, x + step)
             cell = band[:, x1 - self.x0 : x2 - self.x0]
             try:
-                cell[...] = self.level.read(y, x1, height, x2 - x1)
+                cell[...] = self.level.rect(y, x1, height, x2 - x1)
             except CorruptImageError:
                 if not self.skip_bad_tiles:
                     raise
@@ -76,7 +76,7 @@ class RegionBands:
                 x1, x2 = max(x, tx * tw), min(x + width, (tx + 1) * tw)
                 cell = out[y1 - y : y2 - y, x1 - x : x2 - x]
                 try:
-                    cell[...] = self.level.read(y1, x1, y2 - y1, x2 - x1)
+                    cell[...] = self.level.rect(y1, x1, y2 - y1, x2 - x1)
                 except CorruptImageError as exc:
                     cell[...] = self.fill
                     self.bad_tiles.append(

@@ -22,7 +22,8 @@ import numpy as np
 from ...io.atomic import OutputExistsError, atomic_path
 from ...errors import EncodingError, OutOfRangeError, ZigguratError
 from ...tiles.grid import DeepZoomGrid, TileGrid, XYZGrid
-from ...model.image import Image, Level
+from ...model.image import Image
+from ...model.level import Level
 from ...render.encode import check_quality, encoding_for
 from .bands import RegionBands
 from .stream import build_chain

@@ -9,17 +9,18 @@ process opens its own handles.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
-from ...errors import BackendUnavailableError, ImageNotFoundError, UnsupportedFormatError
+from ...errors import UnsupportedFormatError
+from ...model.image import Image
+from ...sources.base import SLIDE_AXES, SupportsStoredChunks
+from ...sources.registry import open_source
 
-DEFAULT_AXES = {2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
+from ...sources.zarr import DEFAULT_AXES
 
 
 class InputArray:
@@ -74,99 +75,38 @@ class _Box:
 
 def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
     """(reader, axes or None, spacing or None) for any supported source."""
-    from ...model.image import Image
-    from ...model.volume import Volume
-
     if isinstance(source, (str, os.PathLike)):
-        source = os.fspath(source)
-        bare = _bare_array(source)
-        if bare is not None:
-            return bare, None, None
-        import ziggurat
-
-        if "://" not in source and not os.path.exists(source):
-            raise ImageNotFoundError(f"{source}: no such file or directory")
-        source = ziggurat.open(source)
-    if isinstance(source, Volume):
-        level = source.levels[0]
-        box = _Box(level.shape, level.dtype, level.chunks, lambda b: level[tuple(slice(a, z) for a, z in b)])
-        return box, "".join(source.axes), tuple(source.meta.spacing)
-    if isinstance(source, Image):
-        level = source.levels[0]
+        path = os.fspath(source)
+        if "://" in path and not path.startswith("file://"):
+            return _remote_array(path), None, None
+        path = path.removeprefix("file://")
+        source = Image(open_source(path), path)
+    if not isinstance(source, Image):
+        raise UnsupportedFormatError(f"cannot build a pyramid from {type(source).__name__}")
+    level = source.levels[0]
+    if source.axes == SLIDE_AXES:  # NGFF puts channels first
         h, w, c = level.shape
         ty, tx = level.tile_shape
 
         def read(b: Sequence[tuple[int, int]]) -> np.ndarray:
             (c0, c1), (y0, y1), (x0, x1) = b
-            return np.moveaxis(level.read(y0, x0, y1 - y0, x1 - x0)[..., c0:c1], -1, 0)
+            return np.moveaxis(level.read(((y0, y1), (x0, x1), (c0, c1))), -1, 0)
 
         mpp = source.mpp
         spacing = (1.0, mpp[1] / 1000, mpp[0] / 1000) if mpp else None
         return _Box((c, h, w), level.dtype, (c, ty, tx), read), "cyx", spacing
-    raise UnsupportedFormatError(f"cannot build a pyramid from {type(source).__name__}")
+    reader = level.reader
+    stored = reader.stored_chunk if isinstance(reader, SupportsStoredChunks) else None
+    return _Box(level.shape, level.dtype, level.chunks, level.read, stored), source.axes, source.scale
 
 
-def _bare_array(path: str) -> _Box | None:
-    """A Zarr v2/v3 array or N5 dataset at ``path`` (local or URL), or None if it is something else."""
-    local = "://" not in path or path.startswith("file://")
-    if local:
-        root = Path(path.removeprefix("file://"))
-        if (root / "attributes.json").is_file() and "dimensions" in _json(root / "attributes.json"):
-            return _n5(str(root))
-        meta = _json(root / "zarr.json") if (root / "zarr.json").is_file() else None
-        if not ((root / ".zarray").is_file() or (meta and meta.get("node_type") == "array")):
-            return None
-        if meta is not None:
-            from ...sources.zarrchunks import ChunkReader, UnsupportedLayout
-
-            try:
-                reader = ChunkReader(root)
-                return _Box(reader.shape, reader.dtype, reader.chunk_shape, reader.read, _stored_chunks(root, meta))
-            except UnsupportedLayout:
-                pass
+def _remote_array(url: str) -> _Box:
+    """A Zarr array at an fsspec URL (``s3://bucket/em.zarr/s0``), through zarr-python."""
     import zarr
 
     try:
-        array = zarr.open_array(path, mode="r")
+        array = zarr.open_array(url, mode="r")
     except Exception as exc:  # zarr/fsspec raise many types; a group or a missing path lands here
-        if local:
-            raise UnsupportedFormatError(f"{path}: not a readable Zarr array: {exc}") from exc
-        return None
+        raise UnsupportedFormatError(f"{url}: not a readable Zarr array: {exc}") from exc
     return _Box(array.shape, np.dtype(array.dtype), array.chunks,
                 lambda b: np.asarray(array[tuple(slice(a, z) for a, z in b)]))  # fmt: skip
-
-
-def _stored_chunks(root: Path, meta: dict) -> Callable[[tuple[int, ...]], bytes | None] | None:
-    """Reads one stored chunk file of an unsharded ``[bytes, blosc]`` array with 0 fill; None otherwise."""
-    codecs = [c.get("name") for c in meta.get("codecs", [])]
-    if codecs != ["bytes", "blosc"] or (meta.get("fill_value") or 0) != 0:
-        return None
-    encoding = meta.get("chunk_key_encoding", {"name": "default"})
-    sep = encoding.get("configuration", {}).get("separator", "/" if encoding["name"] == "default" else ".")
-    prefix = "c" + sep if encoding["name"] == "default" else ""
-
-    def stored(index: tuple[int, ...]) -> bytes | None:
-        try:
-            return (root / (prefix + sep.join(map(str, index)))).read_bytes()
-        except FileNotFoundError:
-            return None
-
-    return stored
-
-
-def _n5(path: str) -> _Box:
-    try:
-        import tensorstore as ts
-    except ImportError as exc:
-        raise BackendUnavailableError("N5 input needs tensorstore (pip install 'ziggurat[n5]')") from exc
-    store = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": path}}, read=True).result()
-    chunks = tuple(store.chunk_layout.read_chunk.shape)
-    return _Box(store.shape, np.dtype(store.dtype.numpy_dtype), chunks,
-                lambda b: store[tuple(slice(a, z) for a, z in b)].read().result())  # fmt: skip
-
-
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}

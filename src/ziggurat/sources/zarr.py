@@ -1,0 +1,94 @@
+"""Bare Zarr arrays (v3 and v2, no OME metadata) — EM volumes, label arrays, one level each.
+
+Local Zarr v3 arrays in the layouts ziggurat writes are read straight from their files by
+:class:`~ziggurat.sources.zarrchunks.ChunkReader`; anything else (Zarr v2, other codecs) goes
+through zarr-python. Axes are named by dimension count (``yx``, ``zyx``, ``czyx``, ``tczyx``) unless
+the array records ``dimension_names``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptImageError, UnsupportedFormatError
+from .base import Box, LevelReader, Metadata, NoAssociatedImages
+from .zarrchunks import ChunkReader, UnsupportedLayout
+
+DEFAULT_AXES = {2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
+
+
+class ZarrPythonReader:
+    """Any array zarr-python opens (Zarr v2, codecs off the direct path)."""
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
+        self.shape: tuple[int, ...] = tuple(array.shape)
+        self.dtype: np.dtype[Any] = np.dtype(array.dtype)
+        self.chunks: tuple[int, ...] = tuple(array.chunks)
+
+    def read(self, box: Box) -> np.ndarray:
+        return np.asarray(self._array[tuple(slice(a, b) for a, b in box)])
+
+
+def open_array(path: str | os.PathLike[str], zarr_format: int) -> LevelReader:
+    """A reader of one local Zarr array: the direct chunk path when it applies, zarr-python otherwise."""
+    if zarr_format == 3:
+        try:
+            return ChunkReader.open(path)
+        except UnsupportedLayout:
+            pass
+    import zarr  # deferred: importing zarr-python costs ~0.15 s; only arrays off the direct path need it
+
+    try:
+        return ZarrPythonReader(zarr.open_array(os.fspath(path), mode="r"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    """A JSON document, or None when the file is missing or is not a JSON object."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def array_format(path: Path) -> int | None:
+    """3 or 2 when ``path`` is a Zarr v3 / v2 array, else None."""
+    meta = load_json(path / "zarr.json")
+    if meta is not None:
+        return 3 if meta.get("node_type") == "array" else None
+    return 2 if (path / ".zarray").is_file() else None
+
+
+class ZarrArraySource(NoAssociatedImages):
+    """One bare Zarr array as a single-level image."""
+
+    name = "zarr"
+
+    @classmethod
+    def probe(cls, path: str, head: bytes) -> int:
+        return 70 if os.path.isdir(path) and array_format(Path(path)) is not None else 0
+
+    def __init__(self, path: str, *, axes: str | None = None) -> None:
+        root = Path(path)
+        zarr_format = array_format(root)
+        if zarr_format is None:
+            raise UnsupportedFormatError(f"{path}: not a Zarr array (no array zarr.json or .zarray)")
+        reader = open_array(root, zarr_format)
+        names = (load_json(root / "zarr.json") or {}).get("dimension_names") or []
+        recorded = "".join(str(n) for n in names) if all(isinstance(n, str) and len(n) == 1 for n in names) else ""
+        axes = axes or recorded or DEFAULT_AXES.get(len(reader.shape))
+        if axes is None or len(axes) != len(reader.shape):
+            raise UnsupportedFormatError(f"{path}: cannot name the axes of a {len(reader.shape)}-D array")
+        self.levels = [reader]
+        self.metadata = Metadata(f"zarr v{zarr_format}", axes, None, tuple(None for _ in axes))
+
+    def close(self) -> None:
+        pass
