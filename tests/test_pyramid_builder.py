@@ -120,7 +120,7 @@ def test_volume_object_and_zarr_v2_input(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     array = rng.integers(0, 255, (40, 130, 70), dtype=np.uint8)
     v2 = levels_of(build_pyramid(write_zarr(tmp_path / "v2.zarr", array, (16, 16, 16), zarr_format=2), tmp_path / "a.zarr"))
-    vol = ziggurat.sources.volumes.from_numpy(array, spacing=(2.0, 0.5, 0.5))
+    vol = ziggurat.from_array(array, axes="zyx", spacing=(2.0, 0.5, 0.5))
     obj = levels_of(build_pyramid(vol, tmp_path / "b.zarr"))
     np.testing.assert_array_equal(v2[1], mean_ref(array, (0, 1, 2)))
     for a, b in zip(v2, obj):

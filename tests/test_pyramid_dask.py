@@ -1,4 +1,4 @@
-"""Dask: ``to_dask`` of Images and Volumes, and pyramids built on a 2-worker LocalCluster over loopback."""
+"""Dask: ``ziggurat.to_dask`` of slides and volumes, and pyramids built on a 2-worker LocalCluster over loopback."""
 
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ def cluster():
 def test_to_dask_image_and_volume(sample_slide: Path, realdata: Path, cluster) -> None:
     _, client = cluster
     image = ziggurat.open(sample_slide)
-    array = image.to_dask(0, chunks=(512, 768, 3))
+    array = ziggurat.to_dask(image, 0, chunks=(512, 768, 3))
     assert array.shape == image.levels[0].shape and array.chunksize == (512, 768, 3)
     window = array[300:1300, 700:2100].compute(scheduler=client)
     np.testing.assert_array_equal(window, image.levels[0][300:1300, 700:2100])
-    np.testing.assert_array_equal(image.to_dask(1).compute(), image.levels[1][:, :])
+    np.testing.assert_array_equal(ziggurat.to_dask(image, 1).compute(), image.levels[1][:, :])
     volume = ziggurat.open(realdata / "tiff-stack" / "stent-ct")
-    lazy = volume.to_dask()
+    lazy = ziggurat.to_dask(volume)
     assert lazy.chunks[0][0] >= 1 and lazy.dtype == np.uint16
     np.testing.assert_array_equal(lazy.mean(axis=0).compute(scheduler=client), volume.to_numpy().mean(axis=0))
     with pytest.raises(OutOfRangeError):
-        volume.to_dask(5)
+        ziggurat.to_dask(volume, 5)
 
 
 def test_pyramid_on_local_cluster_matches_local_pool(tmp_path: Path, realdata: Path, cluster) -> None:
