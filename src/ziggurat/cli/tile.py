@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from .. import open as open_image
+    from ..model.image import open_image
     from ..io.atomic import atomic_path
     from ..errors import EncodingError
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 from PIL import Image as PILImage
 
-from .. import open as open_image
+from ..model.image import open_image
 from ..errors import UnsupportedFormatError, ZigguratError
 
 PROPERTY_NAME_COMMENT = "openslide.comment"

@@ -170,6 +170,13 @@ class Image(SlideView, VolumeView):
         )
 
 
+def open_image(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:
+    """Open any supported image with the best-rated (or the named) backend: ``ziggurat.open``."""
+    path = os.fspath(path)
+    source = open_source(path, backend, **options)
+    return Image(source, path, source.name, options)
+
+
 def reopen(path: str, backend: str | None, options: Mapping[str, Any]) -> Image:
     """Open ``path`` again (what an unpickled Image does in its new process)."""
-    return Image(open_source(path, backend, **options), path, backend, options)
+    return open_image(path, backend, **options)

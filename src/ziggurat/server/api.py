@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..cache import NullCache
-from ..cli.info import describe
+from ..model.describe import describe
 from ..errors import ZigguratError
 from ..tiles.grid import DeepZoomGrid
 from ..model.image import Image

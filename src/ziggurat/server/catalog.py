@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import open as open_image
+from ..model.image import open_image
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image
 from ..model.planes import plane

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/x-npy")
 

@@ -248,7 +248,7 @@ class _Job:
 
 def _open(path: str | os.PathLike) -> Image:
     """Open a path for one sequential pass: TIFFs without the decoded-tile cache."""
-    from ... import open as open_image
+    from ...model.image import open_image
 
     try:
         return open_image(path, backend="tiff", decoded_cache=False)
