@@ -59,7 +59,7 @@ def test_no_import_cycles() -> None:
         stack.append(module)
         for dep in sorted(GRAPH.get(module, ())):
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep) :] + [dep]
+                cycle = [*stack[stack.index(dep) :], dep]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)

@@ -22,10 +22,10 @@ from .sources.base import SLIDE_AXES, Metadata
 from .sources.registry import detect
 
 __all__ = ["Image", "Level", "detect", "errors", "from_array", "open", "plane", "to_dask"]
-from .version import __version__
+from .version import __version__ as __version__
 
 
-def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:  # noqa: A001
+def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:
     """Open any supported image — a slide, an OME-Zarr store, a NIfTI file, a DICOM series, a folder
     of slices, a Zarr array — as an :class:`Image`; ``backend`` forces one (``"tiff"``,
     ``"openslide"``, ``"tiffstack"``, ...), ``options`` go to the backend."""

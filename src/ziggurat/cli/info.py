@@ -9,11 +9,13 @@ from ..model.describe import describe
 from ..sources.base import SLIDE_AXES
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     info = commands.add_parser("info", help="describe an image: format, levels, tiles, MPP")
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="complete metadata as JSON")
-    info.add_argument("--backend", help="force a backend (tiff, openslide, pillow, omezarr, zarr, n5, nifti, dicom, tiffstack)")
+    info.add_argument(
+        "--backend", help="force a backend (tiff, openslide, pillow, omezarr, zarr, n5, nifti, dicom, tiffstack)"
+    )
     info.set_defaults(run=run)
 
 

@@ -41,8 +41,7 @@ class RandomAccessFile:
         data = os.pread(self._descriptor(), length, offset)
         if len(data) != length:
             raise CorruptImageError(
-                f"{self.path}: file truncated (wanted {length} bytes at offset {offset}, "
-                f"file has {self.size})"
+                f"{self.path}: file truncated (wanted {length} bytes at offset {offset}, file has {self.size})"
             )
         return data
 
@@ -65,7 +64,9 @@ class RandomAccessFile:
             self._read_group(group, ranges, start, end, out)
         return out
 
-    def _read_group(self, group, ranges, start, end, out) -> None:
+    def _read_group(
+        self, group: list[int], ranges: Sequence[tuple[int, int]], start: int, end: int, out: list[bytes]
+    ) -> None:
         if len(group) == 1:
             offset, length = ranges[group[0]]
             out[group[0]] = self.read(offset, length) if length else b""
@@ -80,11 +81,11 @@ class RandomAccessFile:
             os.close(self._fd)
         self._fd = None
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, str]:
         return {"path": self.path}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])
+    def __setstate__(self, state: dict[str, str]) -> None:
+        RandomAccessFile.__init__(self, state["path"])
 
 
 _pool: ThreadPoolExecutor | None = None

@@ -36,9 +36,7 @@ def describe_slide(image: Image) -> dict[str, Any]:
             }
             for lvl in image.levels
         ],
-        "associated_images": {
-            name: list(arr.shape) for name, arr in image.associated_images.items()
-        },
+        "associated_images": {name: list(arr.shape) for name, arr in image.associated_images.items()},
         "properties": image.properties,
     }
 

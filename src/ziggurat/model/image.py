@@ -26,7 +26,6 @@ from .level import Level
 from .slide import SlideView, openslide_downsample
 from .volume import VolumeView
 
-
 _anonymous = itertools.count()
 
 

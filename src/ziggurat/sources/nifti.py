@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import gzip
 import os
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..io.atomic import atomic_path
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
+from ..io.atomic import atomic_path
 from .base import Box, Metadata, NoAssociatedImages
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -78,9 +78,12 @@ class NiftiSource(NoAssociatedImages):
             return 80
         # an uncompressed .nii without the suffix: NIfTI-1 (348) or NIfTI-2 (540) header size and magic
         sizes = {head[:4], head[:4][::-1]}
-        return 60 if (b"\x00\x00\x01\x5c" in sizes and head[344:347] == b"n+1") or (
-            b"\x00\x00\x02\x1c" in sizes and head[4:7] == b"n+2"
-        ) else 0
+        return (
+            60
+            if (b"\x00\x00\x01\x5c" in sizes and head[344:347] == b"n+1")
+            or (b"\x00\x00\x02\x1c" in sizes and head[4:7] == b"n+2")
+            else 0
+        )
 
     def __init__(self, path: str) -> None:
         nib = _nibabel()
@@ -96,7 +99,7 @@ class NiftiSource(NoAssociatedImages):
         pass
 
 
-def write_nifti(volume, out: str | os.PathLike, *, overwrite: bool = True) -> Path:
+def write_nifti(volume: Any, out: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Export a Volume as NIfTI (gzipped when ``out`` ends in .gz); atomic.
 
     A volume that came from NIfTI gets its original header back; others get sform = qform = affine.

@@ -12,7 +12,6 @@ per core; blosc zstd level 5 with shuffle ("zstd") is 0.76-0.80x the size but de
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -24,9 +23,9 @@ import numpy as np
 
 from ..errors import CorruptImageError, UnsupportedFormatError
 from ..io.atomic import atomic_path
+from ..kernels.resize import downsample2
 from .base import Metadata, NoAssociatedImages
 from .zarr import load_json, open_array
-from ..kernels.resize import downsample2
 
 PRESETS = ("axial", "isotropic", "auto")
 SHARD_BYTES = 256 * 2**20  # a shard (one file) holds at most this much raw data
@@ -46,7 +45,9 @@ class VolumeMeta:
     extra: dict = field(default_factory=dict)  # the source's own metadata, e.g. {"nifti": {...}}
 
 
-def chunk_shape(chunks: str | Sequence[int], shape: Sequence[int], spacing: Sequence[float] = (1, 1, 1)) -> tuple[int, ...]:
+def chunk_shape(
+    chunks: str | Sequence[int], shape: Sequence[int], spacing: Sequence[float] = (1, 1, 1)
+) -> tuple[int, ...]:
     """Chunk shape for a ``[c|t] z y x`` array from a preset name or explicit ``(z, y, x)``.
 
     ``axial`` is one slice per chunk; ``isotropic`` is 32³ (a random 64³ patch then decodes 27
@@ -164,11 +165,15 @@ def write_omezarr(
         root.attrs["ziggurat"] = {"affine": meta.affine.tolist(), **meta.extra}
         stored = [
             root.create_array(
-                str(i), shape=level, dtype=dtype, chunks=inner,
+                str(i),
+                shape=level,
+                dtype=dtype,
+                chunks=inner,
                 shards=(*inner[:-3], depth, *(-(-n // c) * c for n, c in zip(level[-2:], inner[-2:]))),
                 compressors=BloscCodec(cname=cname, clevel=clevel, shuffle="shuffle"),
-                dimension_names=list(meta.axes), fill_value=0,
-            )  # fmt: skip
+                dimension_names=list(meta.axes),
+                fill_value=0,
+            )
             for i, (level, inner) in enumerate(zip(shapes, inners))
         ]
         for z in range(0, shape[-3], depth):
@@ -246,7 +251,9 @@ class OmeZarrSource(NoAssociatedImages):
         info = read_store(path)
         self.levels = [open_array(Path(path) / p, info.zarr_format) for p in info.level_paths]
         if any(len(level.shape) != len(info.meta.axes) for level in self.levels):
-            raise CorruptImageError(f"{path}: level arrays do not have the {len(info.meta.axes)} axes the metadata names")
+            raise CorruptImageError(
+                f"{path}: level arrays do not have the {len(info.meta.axes)} axes the metadata names"
+            )
         self.metadata = info.meta
 
     def close(self) -> None:

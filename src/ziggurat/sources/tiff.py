@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from ..cache.lru import DECODED_TILES
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
 from ..io.files import RandomAccessFile, decode_pool
-from ..cache.lru import DECODED_TILES
 from .base import Box, LevelReader, Metadata, format_number
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -35,7 +35,7 @@ UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 class SegmentLevel:
     """A level stored as compressed tiles or strips, read segment by segment."""
 
-    def __init__(self, file: RandomAccessFile, page: Any, key: tuple, use_cache: bool) -> None:
+    def __init__(self, file: RandomAccessFile, page: Any, key: tuple[Any, ...], use_cache: bool) -> None:
         keyframe = page.keyframe
         self._file = file
         self._page = page
@@ -120,7 +120,7 @@ class SegmentLevel:
             if cached is None:
                 missing.append(i)
             else:
-                tiles[i] = cached
+                tiles[i] = cached  # type: ignore[assignment]  # the LRU holds arrays under tile keys
         if missing:
             indices = [self._segment_indices(*wanted[i]) for i in missing]
             offsets, counts = self._segments
@@ -147,7 +147,7 @@ class SegmentLevel:
 
     def _decode_tile(self, job: tuple[tuple[int, int], list[tuple[int, bytes]]]) -> np.ndarray:
         (row, col), parts = job
-        th, tw = self.tile_shape
+        _th, _tw = self.tile_shape
         if self._planes == 1:
             index, data = parts[0]
             return self._decode_one(row, col, index, data)[..., : self.shape[2]]
@@ -163,14 +163,13 @@ class SegmentLevel:
             tile, _, _ = decode(data, index, **args)
         except Exception as exc:  # codecs raise their own error types
             raise CorruptImageError(
-                f"{self._file.path}: cannot decode tile row {row} col {col} "
-                f"(level {self._key[1]}): {exc}"
+                f"{self._file.path}: cannot decode tile row {row} col {col} (level {self._key[1]}): {exc}"
             ) from exc
         tile = tile.reshape(tile.shape[-3:])
         if tile.shape[0] < th or tile.shape[1] < tw:  # a short last strip
             pad = ((0, th - tile.shape[0]), (0, tw - tile.shape[1]), (0, 0))
             tile = np.pad(tile, pad)
-        return tile.astype(self.dtype, copy=False)
+        return np.asarray(tile, dtype=self.dtype)
 
 
 class MemmapLevel:
@@ -248,9 +247,7 @@ class TiffSource:
         main = series[0]
         self._check_codec(main.keyframe)
         try:
-            self.levels = [
-                self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)
-            ]
+            self.levels = [self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)]
         except (CorruptImageError, UnsupportedCodecError):
             raise
         except Exception as exc:
@@ -260,9 +257,7 @@ class TiffSource:
 
     def _check_codec(self, page: Any) -> None:
         if page.compression != 1 and page.compression not in tifffile.TIFF.DECOMPRESSORS:
-            raise UnsupportedCodecError(
-                f"{self.path}: TIFF compression {page.compression} cannot be decoded"
-            )
+            raise UnsupportedCodecError(f"{self.path}: TIFF compression {page.compression} cannot be decoded")
 
     def _level_reader(self, level: Any, index: int, use_cache: bool) -> LevelReader:
         axes = level.axes
@@ -282,7 +277,7 @@ class TiffSource:
         readers = [self._page_reader(level.pages[p], (index, p), use_cache) for p in pages]
         return readers[0] if len(readers) == 1 else ChannelStack(readers)
 
-    def _page_reader(self, page: Any, key: tuple, use_cache: bool) -> LevelReader:
+    def _page_reader(self, page: Any, key: tuple[Any, ...], use_cache: bool) -> LevelReader:
         keyframe = page.keyframe
         if keyframe.imagedepth > 1:
             raise UnsupportedFormatError(f"{self.path}: volumetric TIFF tiles are not supported")
@@ -321,9 +316,7 @@ class TiffSource:
         if tif.is_ndpi and meta.objective_power is None:
             mag = page.ndpi_tags.get("Magnification") if page.ndpi_tags else None
             meta.objective_power = float(mag) if mag else None
-        meta.associated_names = [
-            s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED
-        ]
+        meta.associated_names = [s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED]
         return meta
 
     def _aperio(self, description: str, meta: Metadata) -> None:
@@ -339,7 +332,7 @@ class TiffSource:
 
     def _ome(self, meta: Metadata) -> None:
         try:
-            ome = tifffile.xml2dict(self._tif.ome_metadata)["OME"]
+            ome = tifffile.xml2dict(self._tif.ome_metadata or "")["OME"]
             image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
             pixels = image["Pixels"]
         except Exception:

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -29,18 +30,22 @@ _SCRATCH = threading.local()  # per-thread decode buffer for chunks that are cop
 PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the calling thread
 
 
+Decoder = Callable[[bytes | memoryview, np.ndarray | None], Any]
+Fetched = tuple[tuple[int, ...], bytes | memoryview | None]
+
+
 class UnsupportedLayout(Exception):
     """This array's codecs are not on the fast path; the caller falls back to zarr-python."""
 
 
-def _copy(data, out: np.ndarray | None):
+def _copy(data: bytes | memoryview, out: np.ndarray | None) -> bytes | np.ndarray:
     if out is None:
         return bytes(data)
     out[:] = np.frombuffer(data, np.uint8)
     return out
 
 
-def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
+def _decoder(codecs: Sequence[dict[str, Any]], dtype: np.dtype[Any]) -> Decoder:
     """``decode(data, out)`` for ``[bytes, blosc|zstd?]`` (``out``: uint8 buffer or None); else unsupported."""
     if not codecs or codecs[0].get("name") != "bytes":
         raise UnsupportedLayout("first codec is not 'bytes'")
@@ -51,9 +56,9 @@ def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
     if rest == []:
         return _copy
     if rest == ["blosc"]:
-        return lambda data, out: imagecodecs.blosc_decode(data, numthreads=1, out=out)
+        return lambda data, out: imagecodecs.blosc_decode(data, numthreads=1, out=out)  # type: ignore[arg-type]
     if rest == ["zstd"]:
-        return lambda data, out: imagecodecs.zstd_decode(data, out=out)
+        return lambda data, out: imagecodecs.zstd_decode(data, out=out)  # type: ignore[arg-type]
     raise UnsupportedLayout(f"codecs {rest}")
 
 
@@ -68,7 +73,7 @@ class ChunkReader:
         reader = cls(path)
         return CopyableChunkReader(path) if reader.copyable else reader
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         meta = json.loads((self.path / "zarr.json").read_text())
         if meta.get("zarr_format") != 3 or meta.get("node_type") != "array":
@@ -153,11 +158,11 @@ class ChunkReader:
                 future.result()
         return out
 
-    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[tuple]) -> None:
+    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[Fetched]) -> None:
         for chunk, data in pending:
             self._place(out, box, chunk, data)
 
-    def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[tuple]:
+    def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[Fetched]:
         """Raw bytes of ``chunks`` in one shard (None for empty chunks), coalescing nearby ones."""
         if not self.sharded:
             return [(chunk, _read_file(self._file(chunk))) for chunk in chunks]
@@ -185,7 +190,9 @@ class ChunkReader:
         finally:
             os.close(fd)
 
-    def _place(self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data) -> None:
+    def _place(
+        self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data: bytes | memoryview | None
+    ) -> None:
         """Decode one chunk and copy its overlap with ``box`` into ``out``."""
         origin = [i * c for i, c in zip(chunk, self.chunks)]
         src, dst = [], []
