@@ -20,7 +20,8 @@ import tifffile
 
 from ..cache.lru import DECODED_TILES
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
-from ..io.files import RandomAccessFile, decode_pool
+from ..io.files import RandomAccessFile
+from ..io.pools import decode_pool
 from .base import Box, LevelReader, Metadata, format_number
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

@@ -22,7 +22,7 @@ import imagecodecs
 import numpy as np
 
 from ..errors import CorruptImageError
-from ..io.files import decode_pool
+from ..io.pools import decode_pool
 
 MISSING = np.uint64(2**64 - 1)
 WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
