@@ -17,10 +17,11 @@ from .model.image import Image, Level
 from .sources.array import ArraySource
 from .sources.registry import open_source
 from .model.volume import Volume
+from .tiles.service import TileService
 from .sources.volumes import kind_of as volume_kind
 from .sources.volumes import open_volume
 
-__all__ = ["Image", "Level", "Volume", "errors", "from_array", "open", "open_volume"]
+__all__ = ["Image", "Level", "TileService", "Volume", "errors", "from_array", "open", "open_volume"]
 __version__ = "0.1.0"
 
 

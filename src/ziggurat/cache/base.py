@@ -44,6 +44,17 @@ class TileCache(ABC):
     def clear(self) -> None:
         """Drop every entry this cache can reach."""
 
+    def get_local(self, key: str) -> bytes | None:
+        """The part of :meth:`get` that needs no I/O (safe on an event loop); None if there is none.
+
+        ``get_local(k)`` then, on None, ``get_remote(k)`` asks (and counts) exactly as ``get(k)``.
+        """
+        return None
+
+    def get_remote(self, key: str) -> bytes | None:
+        """The rest of :meth:`get` after :meth:`get_local` missed (may do network I/O)."""
+        return self.get(key)
+
     @property
     def evictions(self) -> int:
         return 0

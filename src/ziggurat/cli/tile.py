@@ -1,4 +1,9 @@
-"""``ziggurat tile FILE LEVEL X Y -o OUT``: one DeepZoom/XYZ tile, styled and encoded, through the cache."""
+"""``ziggurat tile FILE LEVEL X Y -o OUT``: one DeepZoom/XYZ tile, styled and encoded, through the cache.
+
+The tile goes through :class:`ziggurat.TileService`, the same path (and cache keys) as the library
+and ``ziggurat serve``: a tile written with ``--cache redis://…`` is a cache hit for a server on
+the same redis, and the other way round.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +24,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     tile.add_argument("--style", help="style JSON or preset name (viridis, ct-bone, ...)")
     tile.add_argument("--encoding", default="jpeg", help="jpeg, png, webp, tiff, npy")
     tile.add_argument("--quality", type=int, default=90)
-    tile.add_argument("--cache", help="tile cache URL: memory://?max=2GB, memcached://host:11211, redis://host:6379/0")
+    tile.add_argument("--cache", help="tile cache URL: memory://?max=2GB, memcached://host:11211, redis://host:6379/0 "
+                                      "(default ZIGGURAT_CACHE, else memory://)")  # fmt: skip
     tile.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from .. import open as open_image
+    from ..errors import EncodingError, UnsupportedFormatError
     from ..io.atomic import atomic_path
-    from ..errors import EncodingError
+    from ..model.image import Image
+    from ..tiles.service import TileService
 
     if args.encoding == "numpy":
         raise EncodingError("encoding: 'numpy' is an in-memory array; write 'npy' instead")
-    image = open_image(args.path, cache=args.cache)
-    data = image.tile(args.level, args.x, args.y, grid=args.grid, tile_size=args.tile_size,
-                      overlap=args.overlap, style=args.style, encoding=args.encoding, quality=args.quality)  # fmt: skip
+    service = TileService(args.cache)
+    image = open_image(args.path)
+    if not isinstance(image, Image):
+        raise UnsupportedFormatError(f"{args.path}: a volume; tile one of its planes through `ziggurat serve`")
+    data = service.tile(image, args.level, args.x, args.y, grid=args.grid, tile_size=args.tile_size,
+                        overlap=args.overlap, style=args.style, encoding=args.encoding, quality=args.quality)  # fmt: skip
+    assert isinstance(data, bytes)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return

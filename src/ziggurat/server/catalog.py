@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import open as open_image
+from ..cache.lru import LRU
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image
 from ..model.volume import Volume
@@ -68,10 +67,10 @@ class Catalog:
         self.max_open = max_open
         self._entries: dict[str, Entry] = {}
         self._scanned = -float("inf")
-        self._open: OrderedDict[str, tuple[str, Image | Volume]] = OrderedDict()
-        self._planes: OrderedDict[tuple[str, str, str, int], Image] = OrderedDict()
+        # count-bounded LRUs; an evicted Image is closed by GC once no request still reads it
+        self._open: LRU[str, tuple[str, Image | Volume]] = LRU(max_open, sizeof=lambda v: 1)
+        self._planes: LRU[tuple[str, str, str, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
-        self._lock = threading.Lock()
 
     # -- scanning -------------------------------------------------------------------------
     def entries(self) -> list[Entry]:
@@ -149,34 +148,23 @@ class Catalog:
 
     def open(self, entry: Entry) -> Image | Volume:
         """The open Image or Volume of ``entry``, reopened when the file changed; LRU-bounded."""
-        with self._lock:
-            held = self._open.get(entry.id)
-            if held is not None and held[0] == entry.version:
-                self._open.move_to_end(entry.id)
-                return held[1]
+        held = self._open.get(entry.id)
+        if held is not None and held[0] == entry.version:
+            return held[1]
         try:
             image = open_image(entry.path)
         except ZigguratError:
             self._rejected[entry.path] = entry.version
             self._entries.pop(entry.id, None)
             raise
-        with self._lock:
-            self._open[entry.id] = (entry.version, image)
-            while len(self._open) > self.max_open:
-                self._open.popitem(last=False)  # closed by GC once no request still reads it
+        self._open.put(entry.id, (entry.version, image))
         return image
 
     def plane(self, entry: Entry, volume: Volume, axis: str, index: int) -> Image:
         """Plane ``index`` along ``axis`` of ``volume`` as a 2-D Image, kept in a small LRU."""
         key = (entry.id, entry.version, axis, index)
-        with self._lock:
-            image = self._planes.get(key)
-            if image is not None:
-                self._planes.move_to_end(key)
-                return image
-        image = volume.slice_image(axis, index)
-        with self._lock:
-            self._planes[key] = image
-            while len(self._planes) > MAX_PLANES:
-                self._planes.popitem(last=False)
+        image = self._planes.get(key)
+        if image is None:
+            image = volume.slice_image(axis, index)
+            self._planes.put(key, image)
         return image

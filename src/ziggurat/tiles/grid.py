@@ -15,6 +15,7 @@ openslide's DeepZoomGenerator and libvips ``dzsave`` both define it.
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from numbers import Integral
 
 from ..errors import OutOfRangeError
@@ -135,3 +136,14 @@ class XYZGrid(TileGrid):
 def _index(value: object) -> bool:
     """An integer usable as an index (NumPy integers included, bools not)."""
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+DZI_NAMESPACE = "http://schemas.microsoft.com/deepzoom/2008"
+
+
+def dzi_xml(width: int, height: int, tile_size: int, overlap: int, format: str) -> str:  # noqa: A002
+    """The DeepZoom ``.dzi`` descriptor of a ``width`` x ``height`` image, as libvips and openslide write it."""
+    root = ET.Element("Image", {"xmlns": DZI_NAMESPACE, "Format": format,
+                                "Overlap": str(overlap), "TileSize": str(tile_size)})  # fmt: skip
+    ET.SubElement(root, "Size", {"Width": str(width), "Height": str(height)})
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
