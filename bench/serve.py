@@ -9,8 +9,8 @@ a list of distinct tiles from the three finest levels, each requested once (a ru
 count exceeds the list is marked "wrapped"); **cached** — a second tile set is requested once to
 warm the caches, then wrk repeats it. ziggurat's cache: memory:// with 1 worker; with 2, one
 shared memcached behind each worker's in-process tier; the anchors keep their own in-process
-caches (openslide's decoded tiles, large_image's tile cache). DeepZoom (254 px, overlap 1) is compared with openslide, XYZ (256 px)
-with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
+caches (openslide's decoded tiles, large_image's tile cache). DeepZoom (254 px, overlap 1) is compared
+with openslide, XYZ (256 px) with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ function request()
   return wrk.format("GET", paths[index])
 end
 function done(summary, latency, requests)
-  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non2xx": %d, "errors": %d}\\n',
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non2xx": %d, "errors": %d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
 
@@ -86,10 +88,14 @@ def servers(slide: Path) -> list[Server]:
     anchor = [sys.executable, "-m", "uvicorn", "--factory", "--log-level", "warning", "--no-access-log"]
     return [
         Server("ziggurat serve", "dz", ours, f"/api/images/{ident}_files/{{a}}/{{b}}_{{c}}.jpeg"),
-        Server("openslide DeepZoomGenerator", "dz", [*anchor, "bench._serve_anchors:openslide_app"], "/dz/{a}/{b}_{c}.jpeg"),
+        Server(
+            "openslide DeepZoomGenerator", "dz", [*anchor, "bench._serve_anchors:openslide_app"], "/dz/{a}/{b}_{c}.jpeg"
+        ),
         Server("ziggurat serve", "xyz", ours, f"/api/images/{ident}/tiles/{{a}}/{{b}}/{{c}}.jpeg"),
-        Server("large_image getTile", "xyz", [*anchor, "bench._serve_anchors:large_image_app"], "/xyz/{a}/{b}/{c}.jpeg"),
-    ]  # fmt: skip
+        Server(
+            "large_image getTile", "xyz", [*anchor, "bench._serve_anchors:large_image_app"], "/xyz/{a}/{b}/{c}.jpeg"
+        ),
+    ]
 
 
 def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
@@ -178,16 +184,26 @@ def measure(server: Server, slide: Path, workers: int, args: argparse.Namespace,
                 print(f"check: {server.name} ({server.grid}) x{workers}: cached responses equal the first "
                       f"(rendered) ones on {same}/{len(again)}", flush=True)  # fmt: skip
                 r["non2xx"] += len(again) - same  # a cached answer that differs counts as a bad response
-            runs.append(Run(f"{server.name} ({server.grid})", workers, case, r["requests"], r["requests"] / r["seconds"],
-                            r["p50_ms"], r["p99_ms"], int(r["non2xx"] + r["errors"]),
-                            case == "uncached" and r["requests"] > len(paths)))  # fmt: skip
+            runs.append(
+                Run(
+                    f"{server.name} ({server.grid})",
+                    workers,
+                    case,
+                    r["requests"],
+                    r["requests"] / r["seconds"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    int(r["non2xx"] + r["errors"]),
+                    case == "uncached" and r["requests"] > len(paths),
+                )
+            )
             print(f"  {runs[-1]}", flush=True)
     return runs
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| server (grid) | workers | case | requests | req/s | p50 (ms) | p99 (ms) | errors | ziggurat req/s ÷ this |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| server (grid) | workers | case | requests | req/s | p50 (ms) | p99 (ms) | errors "
+             "| ziggurat req/s ÷ this |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     ours = {(r.server.split(" (")[1], r.workers, r.case): r.rate for r in runs if r.server.startswith("ziggurat")}
     for r in runs:
         mine = ours.get((r.server.split(" (")[1], r.workers, r.case))
@@ -222,7 +238,12 @@ def main(argv: list[str]) -> int:
     print(f"{slide.name}: wrk -t2 -c{args.connections}, {args.seconds:g} s per run, "
           f"{args.unique} distinct tiles uncached, {args.warm} cached")  # fmt: skip
     samples: dict[tuple[str, int], list[bytes]] = {}
-    runs = [run for n in workers for server in servers(slide) for run in measure(server, slide, n, args, free_port(), samples)]
+    runs = [
+        run
+        for n in workers
+        for server in servers(slide)
+        for run in measure(server, slide, n, args, free_port(), samples)
+    ]
     table(runs)
     agree = check_pixels(samples, workers)
     return 0 if agree and all(r.bad == 0 for r in runs) else 1

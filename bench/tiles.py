@@ -72,9 +72,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tiles", type=int, help="tiles per case (default 400, quick 40)")
     args = parser.parse_args(argv)
     import ziggurat
+    from ziggurat.cache import decoded_tiles
     from ziggurat.testing.servers import LocalServer
     from ziggurat.tiles.grid import XYZGrid
-    from ziggurat.cache import decoded_tiles
 
     path = sample_slide(4000, 3000) if args.quick else sample_slide(40000, 30000)
     n = args.tiles or (40 if args.quick else 400)

@@ -27,6 +27,7 @@ def test_bench_serve_quick() -> None:
     assert len(table) == 1 + 8  # header + 4 servers x (uncached, cached)
     cached = re.findall(r"check: ziggurat serve \((dz|xyz)\) x1: cached responses equal .* on (\d+)/(\d+)", done.stdout)
     assert sorted(g for g, _, _ in cached) == ["dz", "xyz"] and all(a == b != "0" for _, a, b in cached)
-    pixels = re.findall(r"check: pixels ziggurat serve \((dz|xyz)\) .* on (\d+) tiles: worst mean \|diff\| ([\d.]+) .*: (\w+)",
+    pixels = re.findall(r"check: pixels ziggurat serve \((dz|xyz)\) .* on (\d+) tiles: "
+                        r"worst mean \|diff\| ([\d.]+) .*: (\w+)",
                         done.stdout)  # fmt: skip
     assert len(pixels) == 2 and all(int(n) > 0 and float(d) <= 8.0 and v == "ok" for _, n, d, v in pixels), done.stdout

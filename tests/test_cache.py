@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from ziggurat.cache import LRU, MemoryCache, NullCache, TieredCache, TileCache, decoded_tiles, open_cache
-from ziggurat.cache import set_decoded_tiles
+from ziggurat.cache import (
+    LRU,
+    MemoryCache,
+    NullCache,
+    TieredCache,
+    TileCache,
+    decoded_tiles,
+    open_cache,
+    set_decoded_tiles,
+)
 from ziggurat.cache.keys import source_identity, tile_key
 from ziggurat.errors import CacheConfigError, ZigguratError
 from ziggurat.io.sizes import SizeError, parse_size

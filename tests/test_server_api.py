@@ -245,7 +245,9 @@ def test_etag_304_cache_control_and_head(client: httpx.Client) -> None:
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == etag and int(head.headers["content-length"]) == len(first.content)
     meta = client.get(f"/api/images/{ident('a.tif')}")
-    assert client.get(f"/api/images/{ident('a.tif')}", headers={"If-None-Match": meta.headers["etag"]}).status_code == 304
+    assert (
+        client.get(f"/api/images/{ident('a.tif')}", headers={"If-None-Match": meta.headers["etag"]}).status_code == 304
+    )
 
 
 def test_unknown_routes_and_methods_are_json(client: httpx.Client) -> None:
@@ -294,7 +296,9 @@ def test_metadata_stays_fast_while_tiles_decode(base: str) -> None:
     """Decoding runs in the threadpool, so the event loop answers other requests meanwhile."""
     import concurrent.futures
 
-    urls = [f"{base}/api/images/{ident('sub/b.tif')}_files/12/{c}_{r}.png?quality=7" for c in range(12) for r in range(8)]
+    urls = [
+        f"{base}/api/images/{ident('sub/b.tif')}_files/12/{c}_{r}.png?quality=7" for c in range(12) for r in range(8)
+    ]
     with concurrent.futures.ThreadPoolExecutor(16) as pool, httpx.Client(timeout=60) as c:
         futures = [pool.submit(c.get, u) for u in urls]
         time.sleep(0.05)
@@ -361,8 +365,8 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
 # -- volumes: planes through the same routes -------------------------------------------------
 @pytest.fixture(scope="module")
 def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from ziggurat.sources.volumes import from_numpy
     from ziggurat.sources.nifti import write_nifti
+    from ziggurat.sources.volumes import from_numpy
     from ziggurat.testing.phantom import mri_volume
 
     root = tmp_path_factory.mktemp("volumes") / "mri"

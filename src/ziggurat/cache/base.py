@@ -96,7 +96,7 @@ class SharedCache(TileCache):
             return default
         try:
             result = operation()
-        except Exception as exc:  # noqa: BLE001 - any client failure must degrade to a miss
+        except Exception as exc:
             self.errors += 1
             with self._lock:
                 first = self._down_since is None
@@ -105,8 +105,7 @@ class SharedCache(TileCache):
                 self._retry_at = time.monotonic() + self.retry_after
             if first:
                 warnings.warn(
-                    f"tile cache {self.url} unavailable ({type(exc).__name__}: {exc}); "
-                    "serving tiles from the source",
+                    f"tile cache {self.url} unavailable ({type(exc).__name__}: {exc}); serving tiles from the source",
                     CacheUnavailableWarning,
                     stacklevel=4,
                 )

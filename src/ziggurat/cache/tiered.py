@@ -51,7 +51,7 @@ class TieredCache(TileCache):
         return self.local.evictions
 
     @property
-    def errors(self) -> int:  # type: ignore[override]
+    def errors(self) -> int:
         return self.shared.errors
 
     @errors.setter

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tile = commands.add_parser("tile", help="write one tile (DeepZoom or XYZ), styled and encoded")
     tile.add_argument("path")
     tile.add_argument("level", type=int, help="DeepZoom level (0 = 1x1 px) or XYZ z")
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> None:
     if not isinstance(image, Image):
         raise UnsupportedFormatError(f"{args.path}: a volume; tile one of its planes through `ziggurat serve`")
     data = service.tile(image, args.level, args.x, args.y, grid=args.grid, tile_size=args.tile_size,
-                        overlap=args.overlap, style=args.style, encoding=args.encoding, quality=args.quality)  # fmt: skip
+                        overlap=args.overlap, style=args.style, encoding=args.encoding,
+                        quality=args.quality)  # fmt: skip
     assert isinstance(data, bytes)
     if args.output == "-":
         sys.stdout.buffer.write(data)

@@ -21,7 +21,7 @@ _BINARY = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 UNITS: dict[str, int] = {
     "": 1,
     "b": 1,
-    **{p: v for p, v in _DECIMAL.items()},
+    **_DECIMAL,
     **{p + "b": v for p, v in _DECIMAL.items()},
     **{p + "i": v for p, v in _BINARY.items()},
     **{p + "ib": v for p, v in _BINARY.items()},

@@ -17,13 +17,13 @@ from starlette.routing import Route
 from ..cache.keys import source_identity
 from ..cli.info import describe
 from ..errors import ZigguratError
-from ..tiles.grid import DeepZoomGrid, dzi_xml
 from ..model.image import Image
+from ..model.volume import SPATIAL, Volume
 from ..render import Style, encoding_for
 from ..render.encode import Encoding
-from ..model.volume import SPATIAL, Volume
-from .catalog import Catalog, Entry
+from ..tiles.grid import DeepZoomGrid, dzi_xml
 from ..tiles.service import TileService
+from .catalog import Catalog, Entry
 from .http import int_param, json_response, metadata_headers, pixels
 
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}

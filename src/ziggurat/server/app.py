@@ -21,9 +21,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..cache import MemoryCache, SharedCache, TieredCache, TileCache, open_cache
 from ..errors import ZigguratError
+from ..tiles.service import TileService
 from . import api
 from .catalog import Catalog
-from ..tiles.service import TileService
 from .http import http_error, internal_error, ziggurat_error
 from .openapi import schema
 
@@ -67,7 +67,7 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(schema())
 
 
-def create_app(roots: Sequence[str | os.PathLike], cache: str | TileCache | None = None,
+def create_app(roots: Sequence[str | os.PathLike[str]], cache: str | TileCache | None = None,
                rescan_seconds: float = 2.0) -> Starlette:  # fmt: skip
     """The server for images under ``roots`` with the tile cache at ``cache`` (a URL or a cache).
 

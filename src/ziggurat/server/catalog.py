@@ -58,7 +58,9 @@ def _version(path: Path) -> str | None:
 class Catalog:
     """Images under ``roots`` (files or folders), with a bounded set of them kept open."""
 
-    def __init__(self, roots: Sequence[str | os.PathLike], *, rescan_seconds: float = 2.0, max_open: int = 64) -> None:
+    def __init__(
+        self, roots: Sequence[str | os.PathLike[str]], *, rescan_seconds: float = 2.0, max_open: int = 64
+    ) -> None:
         self.roots = [Path(r).resolve() for r in roots]
         for root in self.roots:
             if not root.exists():

@@ -98,7 +98,13 @@ async def pixels(request: Request, entry: Entry, media_type: str, service: TileS
         return Response(status_code=304, headers=headers)
     body = service.cache.get_local(job.key)
     if body is None:
-        body = await run_in_threadpool(service.run, job, local_checked=True)
+
+        def produce() -> bytes:
+            data = service.run(job, local_checked=True)
+            assert isinstance(data, bytes)  # HTTP encodings are bytes (api._encoding refuses numpy)
+            return data
+
+        body = await run_in_threadpool(produce)
     return Response(body, media_type=media_type, headers=headers)
 
 

@@ -180,11 +180,11 @@ class TileService:
                 return data
         array = self._render(job.image, job.read(), job.style, job.codec.name)
         if job.codec.name == "numpy":
-            self.cache.set(job.key, encoding_for("npy").encode(array, job.quality))  # type: ignore[arg-type]
+            self.cache.set(job.key, _as_bytes(encoding_for("npy").encode(array, job.quality)))
             return array
-        data = job.codec.encode(array, job.quality)
-        self.cache.set(job.key, data)  # type: ignore[arg-type]
-        return data
+        encoded = _as_bytes(job.codec.encode(array, job.quality))
+        self.cache.set(job.key, encoded)
+        return encoded
 
     def _render(self, image: Image, pixels: np.ndarray, style: Style | None, encoding: str) -> np.ndarray:
         """Apply ``style``; without one, 8-bit grey/RGB passes through and raw encodings keep data."""
@@ -275,6 +275,12 @@ class TileService:
         """The :class:`Job` of an associated image (label, macro) of ``image``, encoded."""
         return self.job(image, {"kind": "associated", "name": name}, lambda: image.associated_images[name],
                         style=None, encoding=encoding, quality=quality)  # fmt: skip
+
+
+def _as_bytes(data: Pixels) -> bytes:
+    """An encoder's output where bytes are certain (every encoding but ``numpy``)."""
+    assert isinstance(data, bytes)
+    return data
 
 
 def _stored_tile(level: Level, top: int, left: int, height: int, width: int) -> bytes | None:
