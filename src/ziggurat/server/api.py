@@ -21,8 +21,8 @@ from ..model.image import Image
 from ..model.volume import SPATIAL, Volume
 from ..render import Style, encoding_for
 from ..render.encode import Encoding
-from ..tiles.grid import DeepZoomGrid, dzi_xml
-from ..tiles.service import TileService
+from ..tiles.grid import dzi_xml
+from ..tiles.service import TileService, grid_for
 from .catalog import Catalog, Entry
 from .http import int_param, json_response, metadata_headers, pixels
 
@@ -163,7 +163,7 @@ async def _tile(request: Request, level: int, col: int, row: int, grid: str, siz
     encoding = _encoding(request.path_params["ext"])
     style, quality = _style(request), _quality(request)
     if grid == "dz":
-        DeepZoomGrid(*image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
+        grid_for("dz", *image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
     job = tiles.tile_job(image, level, col, row, grid=grid, tile_size=size, overlap=overlap, style=style,
                          encoding=encoding.name, quality=quality)  # fmt: skip
     return await pixels(request, entry, encoding.media_type, tiles, job)
