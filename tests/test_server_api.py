@@ -471,3 +471,15 @@ def test_volume_planes_are_cached_under_their_file_and_place(volume_server: tupl
     other = httpx.get(url, params={"axis": "x", "slice": 34})
     assert first.status_code == other.status_code == 200 and first.content != other.content
     assert httpx.get(url, params={"axis": "sagittal", "slice": 30}).content == first.content
+
+
+def test_catalog_keeps_a_bounded_number_of_images_open(served: Path) -> None:
+    from ziggurat.server.catalog import Catalog
+
+    catalog = Catalog([served], max_open=2)
+    entries = [e for e in catalog.entries() if e.name != "slides/broken.tif"]
+    assert len(entries) == 3
+    for entry in entries:
+        catalog.open(entry)
+    assert [catalog.opened(e) is not None for e in entries] == [False, True, True]  # the oldest went
+    assert catalog.open(entries[1]) is catalog.opened(entries[1])  # a hit is the same open Image
