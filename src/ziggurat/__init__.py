@@ -20,9 +20,10 @@ from .model.planes import plane
 from .sources.array import ArraySource
 from .sources.base import SLIDE_AXES, Metadata
 from .sources.registry import detect
-
-__all__ = ["Image", "Level", "detect", "errors", "from_array", "open", "plane", "to_dask"]
+from .tiles.service import TileService
 from .version import __version__ as __version__
+
+__all__ = ["Image", "Level", "TileService", "detect", "errors", "from_array", "open", "plane", "to_dask"]
 
 
 def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 
-UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "KIB": 2**10, "M": 10**6, "MB": 10**6, "MIB": 2**20,
-         "G": 10**9, "GB": 10**9, "GIB": 2**30, "T": 10**12, "TB": 10**12, "TIB": 2**40}  # fmt: skip
+from ..io.sizes import SizeError, parse_size
 
 
 def parse_bytes(text: str) -> int:
-    """``"2GB"``, ``"512MiB"``, ``"1.5G"`` or a plain number of bytes."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
-    if not match or match.group(2).upper() not in UNITS:
-        raise argparse.ArgumentTypeError(f"expected a size such as 2GB or 512MiB, got {text!r}")
-    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+    """``--memory``: :func:`ziggurat.io.sizes.parse_size`, with argparse's error message."""
+    try:
+        return parse_size(text)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -138,7 +138,7 @@ class Image(SlideView, VolumeView):
             else:
                 try:
                     st = os.stat(self.path)
-                    stamp = f"{os.path.abspath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
+                    stamp = f"{os.path.realpath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
                 except OSError:
                     stamp = self.path
                 self._identity = f"{stamp}|{self.backend}|{sorted(self._options.items())!r}"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from ..cache.lru import DECODED_TILES
+from ..cache.lru import LRU, decoded_tiles
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
 from ..io.files import RandomAccessFile
 from ..io.pools import decode_pool
@@ -30,18 +30,20 @@ STRING_TAGS = (
     "ImageDescription", "Make", "Model", "Software", "DateTime", "Artist", "HostComputer",
     "Copyright", "DocumentName",
 )  # fmt: skip
+#: ``decoded_cache``: True = the process default (``cache.decoded_tiles()``), False = none, or an LRU
+DecodedOption = bool | LRU[Any, Any]
 UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
 class SegmentLevel:
     """A level stored as compressed tiles or strips, read segment by segment."""
 
-    def __init__(self, file: RandomAccessFile, page: Any, key: tuple[Any, ...], use_cache: bool) -> None:
+    def __init__(self, file: RandomAccessFile, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> None:
         keyframe = page.keyframe
         self._file = file
         self._page = page
         self._key = key
-        self._use_cache = use_cache
+        self._decoded_option = decoded
         h, w = keyframe.imagelength, keyframe.imagewidth
         samples = keyframe.samplesperpixel
         if keyframe.is_tiled:
@@ -116,12 +118,14 @@ class SegmentLevel:
         """Decoded (th, tw, C) tiles for grid positions, from the cache or the file."""
         tiles: list[np.ndarray | None] = [None] * len(wanted)
         missing = []
+        option = self._decoded_option
+        cache = decoded_tiles() if option is True else option or None
         for i, rc in enumerate(wanted):
-            cached = DECODED_TILES.get((self._key, rc)) if self._use_cache else None
+            cached = cache.get((self._key, rc)) if cache is not None else None
             if cached is None:
                 missing.append(i)
             else:
-                tiles[i] = cached  # type: ignore[assignment]  # the LRU holds arrays under tile keys
+                tiles[i] = cached
         if missing:
             indices = [self._segment_indices(*wanted[i]) for i in missing]
             offsets, counts = self._segments
@@ -137,8 +141,8 @@ class SegmentLevel:
             decoded = [self._decode_tile(jobs[0])] + [f.result() for f in futures]
             for i, tile in zip(missing, decoded):
                 tiles[i] = tile
-                if self._use_cache:
-                    DECODED_TILES.put((self._key, wanted[i]), tile)
+                if cache is not None:
+                    cache.put((self._key, wanted[i]), tile)
         return tiles  # type: ignore[return-value]
 
     def _segment_indices(self, row: int, col: int) -> list[int]:
@@ -231,7 +235,7 @@ class TiffSource:
     def probe(cls, path: str, head: bytes) -> int:
         return 50 if head[:4] in TIFF_MAGIC else 0
 
-    def __init__(self, path: str, *, decoded_cache: bool = True) -> None:
+    def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
         try:
             self._tif = tifffile.TiffFile(path)
@@ -260,7 +264,7 @@ class TiffSource:
         if page.compression != 1 and page.compression not in tifffile.TIFF.DECOMPRESSORS:
             raise UnsupportedCodecError(f"{self.path}: TIFF compression {page.compression} cannot be decoded")
 
-    def _level_reader(self, level: Any, index: int, use_cache: bool) -> LevelReader:
+    def _level_reader(self, level: Any, index: int, decoded: DecodedOption) -> LevelReader:
         axes = level.axes
         page_axes = level.keyframe.axes
         leading = axes[: len(axes) - len(page_axes)]
@@ -275,10 +279,10 @@ class TiffSource:
                 pages.append(int(np.ravel_multi_index(position, shape)) if shape else 0)
         else:
             pages = [0]
-        readers = [self._page_reader(level.pages[p], (index, p), use_cache) for p in pages]
+        readers = [self._page_reader(level.pages[p], (index, p), decoded) for p in pages]
         return readers[0] if len(readers) == 1 else ChannelStack(readers)
 
-    def _page_reader(self, page: Any, key: tuple[Any, ...], use_cache: bool) -> LevelReader:
+    def _page_reader(self, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> LevelReader:
         keyframe = page.keyframe
         if keyframe.imagedepth > 1:
             raise UnsupportedFormatError(f"{self.path}: volumetric TIFF tiles are not supported")
@@ -290,7 +294,7 @@ class TiffSource:
             and keyframe.predictor == 1
         ):
             return MemmapLevel(self.path, page, self._tif.byteorder)
-        return SegmentLevel(self._file, page, (self._identity, *key), use_cache)
+        return SegmentLevel(self._file, page, (self._identity, *key), decoded)
 
     # -- metadata -------------------------------------------------------------------------
     def _metadata(self) -> Metadata:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,11 @@ from ...io.atomic import OutputExistsError, atomic_path
 from ...model.image import Image
 from ...model.level import Level
 from ...render.encode import check_quality, encoding_for
-from ...tiles.grid import DeepZoomGrid, TileGrid, XYZGrid
+from ...tiles.grid import DeepZoomGrid, TileGrid, XYZGrid, dzi_xml
 from .bands import RegionBands
 from .stream import build_chain
 from .tilewriter import Progress, TileWriter
 
-DZI_NAMESPACE = "http://schemas.microsoft.com/deepzoom/2008"
 LAYOUTS = ("dz", "google")
 BOUNDS_KEYS = (
     "openslide.bounds-x",
@@ -103,7 +101,8 @@ def write_dzi(
                     paths = _dz_paths(tmp_files, grid, encoding.extension)
                     job.run(paths, encoding, quality, workers, progress)
                 # the tiles are in place; the descriptor comes last, so OUT.dzi means complete
-                Path(tmp_dzi).write_text(_descriptor(grid, encoding.extension), encoding="utf-8")
+                xml = dzi_xml(grid.width, grid.height, grid.tile_size, grid.overlap, encoding.extension)
+                Path(tmp_dzi).write_text(xml, encoding="utf-8")
     finally:
         if owned:
             image.close()
@@ -277,14 +276,6 @@ def _xyz_paths(root: str, grid: TileGrid, ext: str) -> Callable[[int, int, int],
         for row in range(rows):
             os.makedirs(os.path.join(root, str(z), str(row)))
     return lambda z, col, row: f"{root}/{z}/{row}/{col}.{ext}"
-
-
-def _descriptor(grid: TileGrid, ext: str) -> str:
-    """The ``.dzi`` XML, as libvips and openslide write it."""
-    root = ET.Element("Image", {"xmlns": DZI_NAMESPACE, "Format": ext,
-                                "Overlap": str(grid.overlap), "TileSize": str(grid.tile_size)})  # fmt: skip
-    ET.SubElement(root, "Size", {"Width": str(grid.width), "Height": str(grid.height)})
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _peak_rss_mb() -> float:
