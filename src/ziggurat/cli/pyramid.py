@@ -6,6 +6,8 @@ import argparse
 import re
 import time
 
+from ..writers.omezarr.ngff import COMPRESSIONS, PYRAMID_COMPRESSION
+
 UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "KIB": 2**10, "M": 10**6, "MB": 10**6, "MIB": 2**20,
          "G": 10**9, "GB": 10**9, "GIB": 2**30, "T": 10**12, "TB": 10**12, "TIB": 2**40}  # fmt: skip
 
@@ -27,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--memory", type=parse_bytes, default=None, help="pixel memory budget (default: half the available)")
     parser.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--workers", type=int, default=None, help="local threads (default: all cores)")
+    parser.add_argument("--compression", choices=tuple(COMPRESSIONS), default=PYRAMID_COMPRESSION,
+                        help="blosc codec of the chunks: zstd-1 (default), zstd-5 or lz4hc-9")  # fmt: skip
     parser.add_argument("--no-overwrite", action="store_true", help="fail if OUT exists")
     parser.set_defaults(run=_run)
 
@@ -41,6 +45,6 @@ def _run(args: argparse.Namespace) -> None:
                   TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
         task = bar.add_task(f"building {args.out}", total=None)
         build_pyramid(args.input, args.out, method=args.method, memory=args.memory, client=args.scheduler,
-                      workers=args.workers, overwrite=not args.no_overwrite,
+                      workers=args.workers, overwrite=not args.no_overwrite, compression=args.compression,
                       progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     print(f"wrote {args.out} in {time.perf_counter() - start:.2f} s")

@@ -7,25 +7,36 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..sources.volumes import open_volume
-from ..sources.omezarr import write_omezarr
+from .omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
+from .omezarr.ngff import CONVERT_COMPRESSION, StoreMeta
 
 
 def convert(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
     chunks: str | Sequence[int] = "auto",
     levels: int | None = None,
-    compression: str = "lz4hc",
+    compression: str = CONVERT_COMPRESSION,
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> Path:
-    """Read ``source`` (any volume ``open_volume`` reads) and write it to ``out`` atomically."""
+    """Read ``source`` (any volume ``open_volume`` reads) and write it to ``out`` atomically.
+
+    OME-Zarr: the one writer (:func:`~ziggurat.writers.omezarr.builder.build_pyramid`) with levels
+    that halve y and x only (z is kept: slices stay slices) down to ~64 px, ``chunks`` a preset or
+    ``(z, y, x)``, shards of whole planes up to 256 MiB, and the source's metadata (affine, NIfTI
+    header, ...) in the ``ziggurat`` attribute. ``progress(done, total)`` counts source bytes read.
+    """
     volume = open_volume(source)
     name = str(out).lower()
     if name.endswith((".nii", ".nii.gz")):
-        from ..sources.nifti import write_nifti
+        from .nifti import write_nifti
 
         return write_nifti(volume, out, overwrite=overwrite)
-    return write_omezarr(out, volume.levels[0], volume.meta, chunks=chunks, levels=levels,
-                         compression=compression, overwrite=overwrite, progress=progress)  # fmt: skip
+    meta = volume.meta
+    store_meta = StoreMeta("".join(meta.axes), tuple(meta.spacing), affine=meta.affine, extra=dict(meta.extra))
+    return build_pyramid(volume, out, halve="yx", chunks=chunks, levels=levels, min_size=MIN_LEVEL,
+                         compression=compression, meta=store_meta, shard_bytes=SHARD_BYTES, overwrite=overwrite,
+                         progress=progress, workers=workers)  # fmt: skip

@@ -51,11 +51,12 @@ class InputArray:
         """The in-bounds box ``[(start, stop), ...]`` in this array's axis order."""
         return self._opened[0].read(box)
 
-    @property
-    def stored(self) -> Callable[[tuple[int, ...]], bytes | None] | None:
+    def stored_as(self, codec: tuple[str, int]) -> Callable[[tuple[int, ...]], bytes | None] | None:
         """``stored(chunk_index)``: a chunk's blosc bytes as stored (None: absent), when the source
-        is an unsharded blosc Zarr v3 array whose chunks can be copied through; else None."""
-        return self._opened[0].stored
+        is an unsharded Zarr v3 array of blosc ``codec`` (compressor, level) whose chunks can be
+        copied through unchanged; else None."""
+        box = self._opened[0]
+        return box.stored if box.stored is not None and box.stored_codec == codec else None
 
     def __getstate__(self) -> dict:
         return {"source": self.source, "_axes": self._axes}
@@ -67,9 +68,9 @@ class InputArray:
 class _Box:
     """Uniform ``read(box)`` over the readers below."""
 
-    def __init__(self, shape, dtype, chunks, read, stored=None) -> None:
+    def __init__(self, shape, dtype, chunks, read, stored=None, stored_codec=None) -> None:
         self.shape, self.dtype, self.chunks, self.read = tuple(shape), dtype, tuple(chunks), read
-        self.stored = stored
+        self.stored, self.stored_codec = stored, stored_codec
 
 
 def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
@@ -77,6 +78,10 @@ def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
     from ...model.image import Image
     from ...model.volume import Volume
 
+    if isinstance(source, np.ndarray):
+        array = source
+        return _Box(array.shape, array.dtype, array.shape,
+                    lambda b: np.ascontiguousarray(array[tuple(slice(a, z) for a, z in b)])), None, None  # fmt: skip
     if isinstance(source, (str, os.PathLike)):
         source = os.fspath(source)
         bare = _bare_array(source)
@@ -121,7 +126,8 @@ def _bare_array(path: str) -> _Box | None:
 
             try:
                 reader = ChunkReader(root)
-                return _Box(reader.shape, reader.dtype, reader.chunk_shape, reader.read, _stored_chunks(root, meta))
+                return _Box(reader.shape, reader.dtype, reader.chunk_shape, reader.read, _stored_chunks(root, meta),
+                            _blosc_codec(meta))  # fmt: skip
             except UnsupportedLayout:
                 pass
     import zarr
@@ -152,6 +158,12 @@ def _stored_chunks(root: Path, meta: dict) -> Callable[[tuple[int, ...]], bytes 
             return None
 
     return stored
+
+
+def _blosc_codec(meta: dict) -> tuple[str, int] | None:
+    """(compressor, level) of an array's blosc codec, when it is the one compressor; else None."""
+    blosc = [c.get("configuration", {}) for c in meta.get("codecs", []) if c.get("name") == "blosc"]
+    return (blosc[0].get("cname"), blosc[0].get("clevel")) if len(blosc) == 1 else None
 
 
 def _n5(path: str) -> _Box:
