@@ -109,8 +109,9 @@ def main(argv: list[str]) -> int:
                 vol = ziggurat.open(out)
                 if not np.array_equal(vol.to_numpy(), data):
                     raise AssertionError(f"{name} {codec}: the store does not read back as the input")
-                axial = median_time(lambda i: vol[int(planes[i])], reads)
-                patch = median_time(lambda i: vol[tuple(slice(int(c), int(c) + p) for c in corners[i])], reads)
+                axial = median_time(lambda i, v=vol, z=planes: v[int(z[i])], reads)
+                boxes = [tuple(slice(int(c), int(c) + p) for c in corner) for corner in corners]
+                patch = median_time(lambda i, v=vol, b=boxes: v[b[i]], reads)
                 size = du(out)
                 print(f"| {name} {data.shape} | {chunks or '64³'} | {codec} | {seconds:.3f} | "
                       f"{data.nbytes / seconds / 1e6:.0f} | {size:,} | {data.nbytes / size:.2f} | "

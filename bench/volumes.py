@@ -66,10 +66,10 @@ def _xyz(array_like, z: slice, y: slice, x: slice, ndim: int):
 def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool], dict[str, tuple[float, Path]]]:
     """Write every format once (timed), and return the readers for each stored copy."""
     from ziggurat.sources.volumes import from_numpy
-    from ziggurat.sources.omezarr import write_omezarr
+    from ziggurat.writers.convert import to_omezarr
 
     ndim = data.ndim
-    meta = from_numpy(data).meta
+    volume = from_numpy(data)
     writes: dict[str, tuple[float, Path]] = {}
 
     def timed(name: str, path: Path, write: Callable[[], object]) -> None:
@@ -80,8 +80,8 @@ def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool
     tools: list[Tool] = []
     for preset in ("axial", "isotropic"):
         store = root / f"{preset}.zarr"
-        timed(f"ziggurat {preset}", store, lambda: write_omezarr(store, data, meta, chunks=preset, levels=1,
-                                                                   compression=compression))  # fmt: skip
+        timed(f"ziggurat {preset}", store, lambda: to_omezarr(volume, store, chunks=preset, levels=1,
+                                                                compression=compression))  # fmt: skip
         tools += _zarr_tools(preset, store, ndim)
 
     nib = _optional("nibabel")
@@ -234,7 +234,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench volumes")
     parser.add_argument("--quick", action="store_true", help="tiny volume and few reads")
     parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--compression", default="lz4hc", help="ziggurat store codec: lz4hc or zstd")
+    parser.add_argument("--compression", default="lz4hc-9", help="ziggurat store codec: lz4hc-9, zstd-1 or zstd-5")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per operation and tool")
     args = parser.parse_args(argv)
     from ziggurat.testing.phantom import mri_volume

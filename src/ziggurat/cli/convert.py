@@ -20,7 +20,7 @@ def _chunks(text: str) -> str | tuple[int, int, int]:
     return z, y, x
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("convert", help="convert a volume (NIfTI, DICOM, TIFF stack, OME-Zarr)")
     parser.add_argument("input", help="a .nii/.nii.gz, DICOM folder or file, TIFF stack, or .zarr")
     parser.add_argument("out", help="OUT.zarr (OME-Zarr 0.5) or OUT.nii / OUT.nii.gz")

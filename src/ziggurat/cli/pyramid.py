@@ -20,7 +20,7 @@ def parse_bytes(text: str) -> int:
     return int(float(match.group(1)) * UNITS[match.group(2).upper()])
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("pyramid", help="build a multiscale OME-Zarr, out of core (local or Dask)")
     parser.add_argument("input", help="a slide, volume, TIFF stack, OME-Zarr, Zarr v2/v3 array or N5 (path or URL)")
     parser.add_argument("out", help="OUT.zarr (NGFF 0.5, sharded Zarr v3)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..sources.volumes import open_volume
 from .omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
@@ -35,6 +36,22 @@ def convert(
         from .nifti import write_nifti
 
         return write_nifti(volume, out, overwrite=overwrite)
+    return to_omezarr(volume, out, chunks=chunks, levels=levels, compression=compression, overwrite=overwrite,
+                      progress=progress, workers=workers)  # fmt: skip
+
+
+def to_omezarr(
+    volume: Any,
+    out: str | os.PathLike[str],
+    *,
+    chunks: str | Sequence[int] = "auto",
+    levels: int | None = None,
+    compression: str = CONVERT_COMPRESSION,
+    overwrite: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Write an open Volume as OME-Zarr the way ``convert`` does (see :func:`convert`)."""
     meta = volume.meta
     store_meta = StoreMeta("".join(meta.axes), tuple(meta.spacing), affine=meta.affine, extra=dict(meta.extra))
     return build_pyramid(volume, out, halve="yx", chunks=chunks, levels=levels, min_size=MIN_LEVEL,

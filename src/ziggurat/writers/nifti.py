@@ -12,8 +12,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import BackendUnavailableError
 from ..io.atomic import atomic_path
-from ..sources.nifti import _nibabel
+
+
+def _nibabel() -> Any:
+    try:
+        import nibabel
+    except ImportError as exc:
+        raise BackendUnavailableError("NIfTI needs nibabel: pip install 'ziggurat[volumes]'") from exc
+    return nibabel
 
 
 def write_nifti(volume: Any, out: str | os.PathLike[str], *, overwrite: bool = True) -> Path:

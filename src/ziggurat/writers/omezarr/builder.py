@@ -17,6 +17,7 @@ task carries only paths and the picklable :class:`~ziggurat.writers.omezarr.inpu
 Output goes to a temporary sibling renamed into place at the end, so an interrupted run leaves
 nothing that looks complete.
 """
+
 from __future__ import annotations
 
 import json
@@ -266,7 +267,7 @@ def build_pyramid(
     if isinstance(client, str):
         from distributed import Client
 
-        with Client(client) as connected:
+        with Client(client) as connected:  # type: ignore[no-untyped-call]
             return build_pyramid(array, out, method=method, memory=memory, client=connected, workers=workers,
                                  overwrite=overwrite, progress=progress, halve=halve, chunks=chunks, levels=levels,
                                  min_size=min_size, compression=compression, meta=meta,
@@ -315,7 +316,7 @@ def _execute(task: Task, blocks: list[tuple[int, ...]], client: object | None, w
         from distributed import as_completed as dask_completed
 
         futures = client.map(_run_block, [task] * len(blocks), blocks, pure=False)  # type: ignore[attr-defined]
-        for future in dask_completed(futures):
+        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
             yield future.result()
         return
     if workers == 1 or len(blocks) == 1:

@@ -14,10 +14,12 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ...errors import BackendUnavailableError, ImageNotFoundError, UnsupportedFormatError
+from .shards import Stored
 
 DEFAULT_AXES = {2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
 
@@ -31,7 +33,7 @@ class InputArray:
 
     # opened lazily, once per process: never pickled
     @cached_property
-    def _opened(self) -> tuple:
+    def _opened(self) -> tuple[_Box, str | None, tuple[float, ...] | None]:
         return _open(self.source)
 
     shape = property(lambda self: self._opened[0].shape)
@@ -49,7 +51,8 @@ class InputArray:
 
     def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         """The in-bounds box ``[(start, stop), ...]`` in this array's axis order."""
-        return self._opened[0].read(box)
+        data: np.ndarray = self._opened[0].read(box)
+        return data
 
     def stored_as(self, codec: tuple[str, int]) -> Callable[[tuple[int, ...]], bytes | None] | None:
         """``stored(chunk_index)``: a chunk's blosc bytes as stored (None: absent), when the source
@@ -58,17 +61,18 @@ class InputArray:
         box = self._opened[0]
         return box.stored if box.stored is not None and box.stored_codec == codec else None
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {"source": self.source, "_axes": self._axes}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
 
 class _Box:
     """Uniform ``read(box)`` over the readers below."""
 
-    def __init__(self, shape, dtype, chunks, read, stored=None, stored_codec=None) -> None:
+    def __init__(self, shape: Sequence[int], dtype: Any, chunks: Sequence[int], read: Callable[[Any], Any],
+                 stored: Stored | None = None, stored_codec: tuple[str, int] | None = None) -> None:  # fmt: skip
         self.shape, self.dtype, self.chunks, self.read = tuple(shape), dtype, tuple(chunks), read
         self.stored, self.stored_codec = stored, stored_codec
 
@@ -93,8 +97,9 @@ def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
             raise ImageNotFoundError(f"{source}: no such file or directory")
         source = ziggurat.open(source)
     if isinstance(source, Volume):
-        level = source.levels[0]
-        box = _Box(level.shape, level.dtype, level.chunks, lambda b: level[tuple(slice(a, z) for a, z in b)])
+        volume_level = source.levels[0]
+        box = _Box(volume_level.shape, volume_level.dtype, volume_level.chunks,
+                   lambda b: volume_level[tuple(slice(a, z) for a, z in b)])  # fmt: skip
         return box, "".join(source.axes), tuple(source.meta.spacing)
     if isinstance(source, Image):
         level = source.levels[0]
@@ -142,7 +147,7 @@ def _bare_array(path: str) -> _Box | None:
                 lambda b: np.asarray(array[tuple(slice(a, z) for a, z in b)]))  # fmt: skip
 
 
-def _stored_chunks(root: Path, meta: dict) -> Callable[[tuple[int, ...]], bytes | None] | None:
+def _stored_chunks(root: Path, meta: dict[str, Any]) -> Stored | None:
     """Reads one stored chunk file of an unsharded ``[bytes, blosc]`` array with 0 fill; None otherwise."""
     codecs = [c.get("name") for c in meta.get("codecs", [])]
     if codecs != ["bytes", "blosc"] or (meta.get("fill_value") or 0) != 0:
@@ -153,14 +158,15 @@ def _stored_chunks(root: Path, meta: dict) -> Callable[[tuple[int, ...]], bytes 
 
     def stored(index: tuple[int, ...]) -> bytes | None:
         try:
-            return (root / (prefix + sep.join(map(str, index)))).read_bytes()
+            data: bytes = (root / (prefix + sep.join(map(str, index)))).read_bytes()
+            return data
         except FileNotFoundError:
             return None
 
     return stored
 
 
-def _blosc_codec(meta: dict) -> tuple[str, int] | None:
+def _blosc_codec(meta: dict[str, Any]) -> tuple[str, int] | None:
     """(compressor, level) of an array's blosc codec, when it is the one compressor; else None."""
     blosc = [c.get("configuration", {}) for c in meta.get("codecs", []) if c.get("name") == "blosc"]
     return (blosc[0].get("cname"), blosc[0].get("clevel")) if len(blosc) == 1 else None
@@ -172,13 +178,14 @@ def _n5(path: str) -> _Box:
     except ImportError as exc:
         raise BackendUnavailableError("N5 input needs tensorstore (pip install 'ziggurat[n5]')") from exc
     store = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": path}}, read=True).result()
-    chunks = tuple(store.chunk_layout.read_chunk.shape)
+    chunks = tuple(n or full for n, full in zip(store.chunk_layout.read_chunk.shape or store.shape, store.shape))
     return _Box(store.shape, np.dtype(store.dtype.numpy_dtype), chunks,
                 lambda b: store[tuple(slice(a, z) for a, z in b)].read().result())  # fmt: skip
 
 
-def _json(path: Path) -> dict:
+def _json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        document: dict[str, Any] = json.loads(path.read_text())
+        return document
     except (OSError, ValueError):
         return {}

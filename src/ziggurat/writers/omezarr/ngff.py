@@ -64,7 +64,9 @@ class StoreMeta:
         return np.diag([by_axis.get("x", 1.0), by_axis.get("y", 1.0), by_axis.get("z", 1.0), 1.0])
 
 
-def chunk_shape(chunks: str | Sequence[int], axes: str, shape: Sequence[int], spacing: Sequence[float]) -> tuple[int, ...]:
+def chunk_shape(
+    chunks: str | Sequence[int], axes: str, shape: Sequence[int], spacing: Sequence[float]
+) -> tuple[int, ...]:
     """Chunk shape for ``[c|t] z y x`` from a preset name or explicit ``(z, y, x)`` (leading axes: 1).
 
     ``axial`` is one slice per chunk; ``isotropic`` is 32³; ``auto`` is axial for thick slices

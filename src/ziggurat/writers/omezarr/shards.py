@@ -21,6 +21,7 @@ import numpy as np
 
 Stored = Callable[[tuple[int, ...]], bytes | None]
 Mapper = Callable[[Callable[[np.ndarray], bytes], Iterable[np.ndarray]], Iterator[bytes]]
+_blosc_encode: Callable[..., Any] = imagecodecs.blosc_encode  # takes any buffer, arrays included
 MISSING = np.uint64(2**64 - 1)
 
 
@@ -69,8 +70,8 @@ def write_shard(array_dir: str | os.PathLike[str], index: Sequence[int], block: 
         encoded: Iterable[bytes | None] = [stored(tuple(s // c for s, c in zip(start, chunks, strict=True)))
                                            for _, start in inside]  # fmt: skip
     else:
-        views = [block[tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in zip(start, origin, chunks, shape, strict=True))]
-                 for _, start in inside]  # fmt: skip
+        bounds = [zip(start, origin, chunks, shape, strict=True) for _, start in inside]
+        views = [block[tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in b)] for b in bounds]
         cname, clevel = codec
 
         def encode(chunk: np.ndarray) -> bytes:
@@ -104,6 +105,6 @@ def _encode(chunk: np.ndarray, chunks: Sequence[int], cname: str, clevel: int) -
         padded[tuple(slice(0, n) for n in chunk.shape)] = chunk
         chunk = padded
     shuffle = 1 if chunk.dtype.itemsize > 1 else 0  # blosc byte shuffle; a no-op for bytes
-    data: bytes = imagecodecs.blosc_encode(np.ascontiguousarray(chunk), level=clevel, compressor=cname,
+    data: bytes = _blosc_encode(np.ascontiguousarray(chunk), level=clevel, compressor=cname,
                                            shuffle=shuffle, typesize=chunk.dtype.itemsize, numthreads=1)  # fmt: skip
     return data
