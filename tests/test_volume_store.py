@@ -34,6 +34,7 @@ def meta_of(vol: object) -> StoreMeta:
     m = vol.meta  # type: ignore[attr-defined]
     return StoreMeta("".join(m.axes), tuple(m.spacing), affine=m.affine, extra=m.extra)
 
+
 SHAPE = (40, 70, 90)
 
 
@@ -141,7 +142,12 @@ def test_four_d_pyramid(tmp_path: Path) -> None:
     assert again.axial(4).shape == (4, 160, 140)
     models = pytest.importorskip("ome_zarr_models.v05.image")
     multiscale = models.Image.from_zarr(zarr.open_group(store, mode="r")).attributes.ome.multiscales[0]
-    assert [(a.name, a.type) for a in multiscale.axes] == [("c", "channel"), ("z", "space"), ("y", "space"), ("x", "space")]
+    assert [(a.name, a.type) for a in multiscale.axes] == [
+        ("c", "channel"),
+        ("z", "space"),
+        ("y", "space"),
+        ("x", "space"),
+    ]
     assert [list(d.coordinateTransformations[0].scale) for d in multiscale.datasets] == [[1, 1, 1, 1], [1, 1, 2, 2]]
 
 
@@ -225,8 +231,14 @@ def test_write_streams_shard_deep_slabs(tmp_path: Path) -> None:
             reads.append(tuple(box))
             return super().read(box)
 
-    store = write_omezarr(tmp_path / "s.zarr", Counting(data, axes="zyx"), StoreMeta("zyx", (1, 1, 1)),
-                          chunks="axial", shard_bytes=300_000, workers=1)  # 3 axial planes of 130 x 150 float32
+    store = write_omezarr(
+        tmp_path / "s.zarr",
+        Counting(data, axes="zyx"),
+        StoreMeta("zyx", (1, 1, 1)),
+        chunks="axial",
+        shard_bytes=300_000,
+        workers=1,
+    )  # 3 axial planes of 130 x 150 float32
     assert all(box[1:] == ((0, 130), (0, 150)) for box in reads)  # whole planes
     assert max(b - a for (a, b), *_ in reads) == 3 and sum(b - a for (a, b), *_ in reads) == 40
     assert sum(p.is_file() for p in (store / "0" / "c").rglob("*")) == 14  # ceil(40 / 3) shard files
