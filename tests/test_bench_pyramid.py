@@ -12,7 +12,7 @@ import zarr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pyramid import verify  # noqa: E402
+from bench.pyramid import verify
 
 
 def test_bench_pyramid_quick(run_bench_quick: Callable[[str], str]) -> None:

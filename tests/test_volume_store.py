@@ -181,7 +181,7 @@ def test_corrupt_shard_raises_typed_error(phantom: np.ndarray, tmp_path: Path) -
     raw = bytearray(shard.read_bytes())
     raw[100:4000] = bytes(3900)
     shard.write_bytes(bytes(raw))
-    with pytest.raises(ziggurat.errors.CorruptImageError, match="c.zarr"):
+    with pytest.raises(ziggurat.errors.CorruptImageError, match=r"c\.zarr"):
         ziggurat.open(store).to_numpy()
 
 
@@ -207,11 +207,11 @@ def test_bad_stores_and_stacks_raise_typed_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.zarr"
     broken.mkdir()
     (broken / "zarr.json").write_text("{not json")
-    with pytest.raises(ziggurat.errors.CorruptImageError, match="broken.zarr"):
+    with pytest.raises(ziggurat.errors.CorruptImageError, match=r"broken\.zarr"):
         ziggurat.open(broken)
     plain = tmp_path / "plain.zarr"
     zarr.create_array(plain, shape=(4, 4, 4), dtype="uint8")
-    with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="plain.zarr"):
+    with pytest.raises(ziggurat.errors.UnsupportedFormatError, match=r"plain\.zarr"):
         ziggurat.open(plain)
     stack = tmp_path / "stack"
     stack.mkdir()
