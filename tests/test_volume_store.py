@@ -23,7 +23,7 @@ from ziggurat.writers.omezarr.inputs import InputArray
 from ziggurat.writers.omezarr.ngff import StoreMeta
 
 
-def write_omezarr(out: Path, data: object, meta: StoreMeta, **options: object) -> Path:
+def write_like_convert(out: Path, data: object, meta: StoreMeta, **options: object) -> Path:
     """What ``convert`` asks of the one writer: y-x levels down to 64 px, whole-plane shards, lz4hc-9."""
     defaults = {"halve": "yx", "min_size": MIN_LEVEL, "shard_bytes": SHARD_BYTES, "compression": "lz4hc-9",
                 "chunks": "auto"}  # fmt: skip
@@ -48,7 +48,7 @@ def store(request, phantom: np.ndarray, tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("store") / "head.zarr"
     affine = np.diag([0.5, 0.6, 2.0, 1.0])
     affine[:3, 3] = [-10, 20, 30]
-    return write_omezarr(out, phantom, StoreMeta("zyx", (2.0, 0.6, 0.5), affine=affine), chunks=request.param)
+    return write_like_convert(out, phantom, StoreMeta("zyx", (2.0, 0.6, 0.5), affine=affine), chunks=request.param)
 
 
 def test_reads_equal_the_array(store: Path, phantom: np.ndarray) -> None:
@@ -130,7 +130,7 @@ def test_slice_image_serves_planes(store: Path, phantom: np.ndarray) -> None:
 def test_four_d_pyramid(tmp_path: Path) -> None:
     data = mri_volume((8, 160, 140), channels=4)
     vol = from_numpy(data, spacing=(1.0, 1.0, 1.0))
-    store = write_omezarr(tmp_path / "4d.zarr", data, meta_of(vol), chunks="isotropic")
+    store = write_like_convert(tmp_path / "4d.zarr", data, meta_of(vol), chunks="isotropic")
     again = ziggurat.open(store)
     assert again.axes == ("c", "z", "y", "x")
     np.testing.assert_array_equal(again[2, 3:5], data[2, 3:5])
@@ -154,11 +154,11 @@ def test_four_d_pyramid(tmp_path: Path) -> None:
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     meta = StoreMeta("zyx", (1, 1, 1), affine=np.eye(4))
     with pytest.raises(ziggurat.errors.UnsupportedFormatError):
-        write_omezarr(tmp_path / "bad.zarr", np.zeros((4, 4)), meta)
+        write_like_convert(tmp_path / "bad.zarr", np.zeros((4, 4)), meta)
     with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="preset"):
-        write_omezarr(tmp_path / "bad.zarr", np.zeros((4, 4, 4)), meta, chunks="diagonal")
+        write_like_convert(tmp_path / "bad.zarr", np.zeros((4, 4, 4)), meta, chunks="diagonal")
     with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="compression"):
-        write_omezarr(tmp_path / "bad.zarr", np.zeros((4, 4, 4)), meta, compression="gzip")
+        write_like_convert(tmp_path / "bad.zarr", np.zeros((4, 4, 4)), meta, compression="gzip")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,13 +170,13 @@ def test_interrupted_write_leaves_no_store(phantom: np.ndarray, tmp_path: Path) 
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        write_omezarr(tmp_path / "i.zarr", phantom, meta, chunks="axial", shard_bytes=70 * 90 * 4, progress=stop)
+        write_like_convert(tmp_path / "i.zarr", phantom, meta, chunks="axial", shard_bytes=70 * 90 * 4, progress=stop)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_corrupt_shard_raises_typed_error(phantom: np.ndarray, tmp_path: Path) -> None:
     meta = StoreMeta("zyx", (1, 1, 1), affine=np.eye(4))
-    store = write_omezarr(tmp_path / "c.zarr", phantom, meta, chunks="axial")
+    store = write_like_convert(tmp_path / "c.zarr", phantom, meta, chunks="axial")
     shard = next((store / "0").rglob("c/*/*/*"))
     raw = bytearray(shard.read_bytes())
     raw[100:4000] = bytes(3900)
@@ -231,7 +231,7 @@ def test_write_streams_shard_deep_slabs(tmp_path: Path) -> None:
             reads.append(tuple(box))
             return super().read(box)
 
-    store = write_omezarr(
+    store = write_like_convert(
         tmp_path / "s.zarr",
         Counting(data, axes="zyx"),
         StoreMeta("zyx", (1, 1, 1)),
@@ -253,7 +253,7 @@ def test_write_streams_shard_deep_slabs(tmp_path: Path) -> None:
 def test_integer_levels_round_half_up(tmp_path: Path) -> None:
     """Levels of integer volumes use the one 2x reduce: (sum + 2) // 4, on y and x only."""
     data = np.arange(2 * 128 * 130, dtype=np.uint16).reshape(2, 128, 130) % 7
-    store = write_omezarr(tmp_path / "u.zarr", data, StoreMeta("zyx", (3, 1, 1)), chunks="axial")
+    store = write_like_convert(tmp_path / "u.zarr", data, StoreMeta("zyx", (3, 1, 1)), chunks="axial")
     level = zarr.open_array(store / "1", mode="r")[...]
     by_hand = (data.reshape(2, 64, 2, 65, 2).astype(np.int64).sum(axis=(2, 4)) + 2) // 4
     np.testing.assert_array_equal(level, by_hand)
