@@ -258,3 +258,18 @@ def test_integer_levels_round_half_up(tmp_path: Path) -> None:
     by_hand = (data.reshape(2, 64, 2, 65, 2).astype(np.int64).sum(axis=(2, 4)) + 2) // 4
     np.testing.assert_array_equal(level, by_hand)
     assert level.dtype == np.uint16
+
+
+def test_background_chunks_are_left_missing(tmp_path: Path) -> None:
+    """All-zero chunks (and whole all-zero shards) are not stored, as zarr-python does; -0.0 is kept."""
+    data = np.zeros((12, 80, 96), np.float32)
+    data[5, 10:20, 30:40] = 7.5
+    data[9, 0, 0] = -0.0  # bytes not all 0: must be stored and come back as -0.0
+    store = write_like_convert(
+        tmp_path / "b.zarr", data, StoreMeta("zyx", (1, 1, 1)), chunks="axial", shard_bytes=80 * 96 * 4
+    )  # fmt: skip  (one slice per shard)
+    shards = sorted(int(p.parts[-3]) for p in (store / "0" / "c").rglob("*") if p.is_file())
+    assert shards == [5, 9]
+    for read in (ziggurat.open(store).to_numpy(), zarr.open_array(store / "0", mode="r")[...]):
+        np.testing.assert_array_equal(read, data)
+        assert np.signbit(read[9, 0, 0])

@@ -4,7 +4,8 @@ The array's ``zarr.json`` is the one zarr-python writes for this layout (tests r
 back with zarr-python); the shard files are written here, each by the one task that owns it, without zarr-python's
 read-modify-write of partial shards and its per-chunk async overhead. The layout is zarr's
 ``sharding_indexed`` with ``[bytes, blosc]`` inner codecs and a ``[bytes, crc32c]`` index at the end:
-chunks wholly outside the array are marked missing, chunks across its edge are padded with 0.
+chunks wholly outside the array and chunks whose bytes are all 0 (the fill value: background) are
+marked missing, chunks across its edge are padded with 0.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import imagecodecs
 import numpy as np
 
 Stored = Callable[[tuple[int, ...]], bytes | None]
-Mapper = Callable[[Callable[[np.ndarray], bytes], Iterable[np.ndarray]], Iterator[bytes]]
+Mapper = Callable[[Callable[[np.ndarray], bytes | None], Iterable[np.ndarray]], Iterator[bytes | None]]
 _blosc_encode: Callable[..., Any] = imagecodecs.blosc_encode  # takes any buffer, arrays included
 MISSING = np.uint64(2**64 - 1)
 
@@ -74,7 +75,10 @@ def write_shard(array_dir: str | os.PathLike[str], index: Sequence[int], block: 
         views = [block[tuple(slice(s - o, min(s + c, n) - o) for s, o, c, n in b)] for b in bounds]
         cname, clevel = codec
 
-        def encode(chunk: np.ndarray) -> bytes:
+        def encode(chunk: np.ndarray) -> bytes | None:
+            # all bytes 0 (= the fill value; -0.0 is not 0 here): leave it missing, as zarr-python does
+            if not chunk.view(f"u{chunk.dtype.itemsize}" if chunk.dtype.itemsize in (1, 2, 4, 8) else "u1").any():
+                return None
             return _encode(chunk, chunks, cname, clevel)
 
         encoded = mapper(encode, views) if mapper is not None and len(views) > 1 else map(encode, views)
