@@ -365,8 +365,8 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
 # -- volumes: planes through the same routes -------------------------------------------------
 @pytest.fixture(scope="module")
 def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from ziggurat.sources.nifti import write_nifti
     from ziggurat import from_array
+    from ziggurat.writers.nifti import write_nifti
     from ziggurat.testing.phantom import mri_volume
 
     root = tmp_path_factory.mktemp("volumes") / "mri"

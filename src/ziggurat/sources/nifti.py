@@ -1,4 +1,4 @@
-"""NIfTI-1/2 volumes through nibabel: lazy reads, and exact export back to ``.nii``/``.nii.gz``.
+"""NIfTI-1/2 volumes through nibabel: lazy reads (export back to NIfTI: :mod:`ziggurat.writers.nifti`).
 
 Axis mapping: NIfTI voxel axes (i, j, k[, t]) become the volume's [t,] z, y, x with z=k, y=j, x=i
 (the array is the NIfTI array transposed), and ``affine`` stays the NIfTI affine. The original
@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 import gzip
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
-from ..io.atomic import atomic_path
 from .base import Box, Metadata, NoAssociatedImages
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -97,30 +95,3 @@ class NiftiSource(NoAssociatedImages):
 
     def close(self) -> None:
         pass
-
-
-def write_nifti(volume: Any, out: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
-    """Export a Volume as NIfTI (gzipped when ``out`` ends in .gz); atomic.
-
-    A volume that came from NIfTI gets its original header back; others get sform = qform = affine.
-    """
-    nib = _nibabel()
-    data = volume.to_numpy().T
-    saved = volume.metadata.extra.get("nifti")
-    if saved:
-        raw = base64.b64decode(saved["header"])
-        header_class = nib.Nifti2Header if saved.get("version") == 2 else nib.Nifti1Header
-        image_class = nib.Nifti2Image if saved.get("version") == 2 else nib.Nifti1Image
-        header = header_class(binaryblock=raw)
-        image = image_class(data, header.get_best_affine(), header=header)
-    else:
-        image = nib.Nifti1Image(data, volume.affine)
-        image.set_sform(volume.affine, code=1)
-        image.set_qform(volume.affine, code=1)
-        image.header.set_zooms(tuple(reversed(volume.metadata.scale or ())))
-    payload = image.to_bytes()
-    if str(out).endswith(".gz"):
-        payload = gzip.compress(payload, compresslevel=6, mtime=0)
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        Path(tmp).write_bytes(payload)
-    return Path(out)

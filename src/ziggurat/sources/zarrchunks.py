@@ -66,6 +66,7 @@ class ChunkReader:
     """Reads any box of a local Zarr v3 array (sharded or not) straight from its files."""
 
     copyable = False  # unsharded [bytes, blosc] chunks with fill 0: an output may copy them as they are
+    stored_codec: tuple[str, int] = ("", 0)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> ChunkReader:
@@ -100,6 +101,9 @@ class ChunkReader:
             self.chunks = self.shard_shape = tuple(grid)
             self._decode = _decoder(codecs, self.dtype)
             self.copyable = [c.get("name") for c in codecs] == ["bytes", "blosc"] and self.fill_value == 0
+            if self.copyable:
+                blosc = codecs[1].get("configuration", {})
+                self.stored_codec = (str(blosc.get("cname")), int(blosc.get("clevel", 0)))
             self._index_crc = False
             self._index_at_end = True
         self.sharded = self.chunks != self.shard_shape
