@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..model.image import Image, Level
-from ..kernels.resize import downsample2
+from ..kernels import reduce2
 from ..cache.lru import DECODED_TILES
 
 BLOCK = 512
@@ -51,7 +51,7 @@ class SynthesizedReader:
             fh, fw, _ = self._finer.shape
             b2 = 2 * self.tile_shape[0]
             y0, x0 = r * b2, c * b2
-            block = downsample2(self._finer.read(y0, x0, min(b2, fh - y0), min(b2, fw - x0)))
+            block = reduce2(self._finer.read(y0, x0, min(b2, fh - y0), min(b2, fw - x0)), (0, 1))
             DECODED_TILES.put(key, block)
         return block  # type: ignore[return-value]
 

@@ -29,7 +29,7 @@ from ...io.atomic import atomic_path
 from ...errors import UnsupportedFormatError
 from ...sources.omezarr import VolumeMeta, ngff_attributes
 from .inputs import InputArray
-from ...kernels.reduce import METHODS, reduce2
+from ...kernels import METHODS, reduce2
 from .shards import array_metadata, write_shard
 
 SPATIAL_CHUNK = {3: 64, 2: 512}  # chunk edge per halved axis: 64^3 voxels in 3-D, 512^2 pixels in 2-D
