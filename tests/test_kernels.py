@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ziggurat.errors import UnsupportedFormatError
-from ziggurat.kernels import METHODS, reduce2, resize_area, sum2
+from ziggurat.kernels import METHODS, reduce2, resize_area, sum2, sum2_bands
 from ziggurat.kernels import reduce as reduce_module
 
 # -- reduce2: hand-computed values ----------------------------------------------------------------
@@ -226,3 +226,38 @@ def test_resize_of_a_large_uint16_level_does_not_overflow() -> None:
     b[:, :1500] = 0
     out = resize_area(b, 3, 2)  # column 0 covers x in [0, 1500.5): the last half sample is 255
     assert out[:, 0].tolist() == [[round(255 * 0.5 / 1500.5)] * 3] * 3 and (out[:, 1] == 255).all()
+
+
+# -- sum2_bands: sum2 of one or two planes, band by band ----------------------------------------
+
+
+def test_sum2_bands_equals_sum2_of_the_stack() -> None:
+    rng = np.random.default_rng(11)
+    for trial in range(120):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        count, rows = int(rng.integers(1, 3)), int(rng.integers(1, 9))
+        dtype = (np.uint8, np.uint16, np.int16)[trial % 3]
+        high = 65536 if dtype == np.uint16 and trial % 2 else 4096 if dtype != np.uint8 else 256
+        planes = [rng.integers(-4096 if dtype == np.int16 else 0, high, (h, w)).astype(dtype) for _ in range(count)]
+        stack = np.pad(np.stack(planes).astype(np.int64), ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+        want = stack.reshape(count, (h + 1) // 2, 2, (w + 1) // 2, 2).sum(axis=(0, 2, 4))  # independent
+        assert (
+            sum2(np.stack(planes), (0, 1, 2))[0] if count == 2 else sum2(planes[0], (0, 1))
+        ).tolist() == want.tolist()
+        got = np.zeros_like(want)
+        seen = 0
+        for y, sums in sum2_bands(planes, rows=rows):
+            assert y == seen
+            got[y : y + sums.shape[0]] = sums
+            seen += sums.shape[0]
+        assert seen == want.shape[0]
+        np.testing.assert_array_equal(got, want, err_msg=str((h, w, count, rows, dtype)))
+
+
+def test_sum2_bands_narrow_type_only_where_it_holds_the_sums() -> None:
+    plane = np.full((4, 6), 8191, np.uint16)  # rows 0-1: 8 x 8191 = 65528 fits 16 bits
+    plane[2:] = 8192  # rows 2-3: 8 x 8192 = 65536 does not
+    bands = [(y, sums.dtype, sums.tolist()) for y, sums in sum2_bands([plane, plane], np.uint32, rows=2)]
+    assert bands == [(0, np.uint16, [[65528] * 3]), (1, np.uint32, [[65536] * 3])]
+    with pytest.raises(UnsupportedFormatError):
+        next(sum2_bands([plane, plane[:2]]))
