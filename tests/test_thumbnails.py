@@ -11,9 +11,9 @@ import pytest
 import tifffile
 from PIL import Image
 
-from ziggurat.io.atomic import OutputExistsError
 from ziggurat.cli import main
 from ziggurat.errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.writers.thumbnails import build_thumbnails
 
 
@@ -79,6 +79,32 @@ def test_generated_16bit_odd_sizes_tif(tmp_path: Path) -> None:
     assert summary["written"] == summary["images"] == 5 + 3 + 2
     for got, want in zip(read_levels(tmp_path / "out", "tif", 3), reference(volume, window, True, 3)):
         assert_close(got, want)
+
+
+def test_signed_16bit_stack(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    volume = rng.integers(-1024, 3072, (5, 41, 30), dtype=np.int16)  # Hounsfield-like, odd sizes
+    volume[2, :3] = -32768  # the extremes of the type go through the table too
+    volume[3, -2:] = 32767
+    stack = write_stack(tmp_path / "stack", volume)
+    window = (-200.0, 400.0)
+    build_thumbnails(stack, tmp_path / "out", pair_average=True, window=window, levels=2)
+    for got, want in zip(read_levels(tmp_path / "out", "png", 2), reference(volume, window, True, 2)):
+        assert_close(got, want)
+
+
+def test_12bit_and_full_range_bands_in_one_slice(tmp_path: Path) -> None:
+    """Bands whose sums fit 16 bits are summed in 16 bits, the others in 32: both must be exact."""
+    rng = np.random.default_rng(8)
+    volume = rng.integers(0, 4096, (4, 300, 70), dtype=np.uint16)
+    volume[1, 140:150] = rng.integers(60000, 65536, (10, 70), dtype=np.uint16)  # one band needs 32 bits
+    stack = write_stack(tmp_path / "stack", volume)
+    window = (0.0, 65535.0)
+    build_thumbnails(stack, tmp_path / "out", pair_average=True, window=window, format="tif", levels=1)
+    (got,) = read_levels(tmp_path / "out", "tif", 1)
+    (want,) = reference(volume, window, True, 1)
+    assert_close(got, want)
+    assert got[0, 70:75].min() > 100  # the bright rows of slice 1 survived (no 16-bit wrap-around)
 
 
 def test_resume_rewrites_only_missing_outputs(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def _window(text: str) -> str | tuple[float, float]:
     return lo, hi
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("thumbnails", help="thumbnails + 3-D pyramid of a CT slice folder (resumable)")
     parser.add_argument("stack", help="a folder of 2-D slices (8/16-bit TIFF, PNG, JPEG)")
     parser.add_argument("out", help="output folder: OUT/1 (half resolution), OUT/2, ...")
@@ -36,8 +36,9 @@ def _run(args: argparse.Namespace) -> None:
     from ..writers.thumbnails import build_thumbnails
 
     start = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]} slices/s"), TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} slices/s"), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, transient=True) as bar:
         task = bar.add_task(f"thumbnails of {args.stack}", total=None, rate="-")
 
         def progress(done: int, total: int) -> None:

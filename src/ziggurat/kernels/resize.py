@@ -1,54 +1,119 @@
-"""Area-averaging resize and 2x downsampling: the kernels thumbnails and pyramids share."""
+"""The one area resize: shrink an (H, W, ...) array to (height, width, ...) by exact area averaging.
+
+Output pixel (i, j) is the mean of the input over the rectangle it covers, [i H/height, (i+1) H/height)
+x [j W/width, (j+1) W/width), input pixels cut by an edge counted by the fraction inside. Integers
+round half up like :func:`ziggurat.kernels.reduce.reduce2` (``(sum + n // 2) // n``) and floats
+are averaged, so for integer ratios the result equals the block means exactly.
+
+How it stays exact and fast: measure lengths in units of 1 / height of an input row, so every edge
+``i * H`` falls on a whole unit and every weight is an integer. One axis at a time, the sum over
+output interval i is ``height * (rows q_i .. q_{i+1} - 1 summed) + r_{i+1} * row q_{i+1} - r_i * row
+q_i`` with ``q_i, r_i = divmod(i * H, height)``: one ``np.add.reduceat`` pass over the input plus
+two row gathers per axis, integer arithmetic throughout (int64; float64 for floats and 64-bit
+integers). The last division by ``H * W`` rounds once. Work is O(input) with no dense weight matrix.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix whose rows average the input cells each output cell covers."""
-    scale = n_in / n_out
-    edges = np.arange(n_out + 1) * scale
-    lo, hi = edges[:-1, None], edges[1:, None]
-    cells = np.arange(n_in)[None, :]
-    overlap = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0, None)
-    return (overlap / scale).astype(np.float32)
-
-
-def downsample2(array: np.ndarray) -> np.ndarray:
-    """Halve an (H, W, ...) array by 2x2 area averaging; an odd last row/column is averaged alone."""
-    h, w = array.shape[:2]
-    work = array.astype(np.float32)
-    if h % 2:
-        work = np.concatenate([work, work[-1:]], axis=0)
-    if w % 2:
-        work = np.concatenate([work, work[:, -1:]], axis=1)
-    out = (work[0::2, 0::2] + work[1::2, 0::2] + work[0::2, 1::2] + work[1::2, 1::2]) * 0.25
-    return _cast(out, array.dtype)
+from ..errors import UnsupportedFormatError
+from .reduce import round_half_up, wide_type
 
 
 def resize_area(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Shrink an (H, W, C) array to (height, width) by exact area averaging."""
+    """``array`` (H, W, ...) resized to (height, width, ...) by exact area averaging (same dtype).
+
+    Meant for shrinking (thumbnails); enlarging works too (each output pixel then averages the at
+    most two input pixels it overlaps). Returns ``array`` itself when the size already matches.
+    """
+    if height < 1 or width < 1:
+        raise UnsupportedFormatError(f"cannot resize to {height} x {width}")
     h, w = array.shape[:2]
     if (h, w) == (height, width):
         return array
-    work = array
-    # integer block means first keep the dense weight matrices small
-    fy, fx = max(1, h // (2 * height)), max(1, w // (2 * width))
-    if fy > 1 or fx > 1:
-        hh, ww = (h // fy) * fy, (w // fx) * fx
-        work = work[:hh, :ww].astype(np.float32)
-        work = work.reshape(hh // fy, fy, ww // fx, fx, -1).mean(axis=(1, 3))
-    wy = _area_weights(work.shape[0], height)
-    wx = _area_weights(work.shape[1], width)
-    flat = work.reshape(work.shape[0], work.shape[1], -1).astype(np.float32)
-    out = np.einsum("ij,jkc->ikc", wy, flat)
-    out = np.einsum("lk,ikc->ilc", wx, out)
-    return _cast(out.reshape(height, width, *array.shape[2:]), array.dtype)
+    if array.dtype.kind not in "iubf":
+        raise UnsupportedFormatError(f"area resize of {array.dtype} pixels is not supported")
+    exact = array.dtype.kind in "iub" and array.dtype.itemsize <= 4
+    if exact:
+        info = np.iinfo(array.dtype) if array.dtype.kind != "b" else np.iinfo(np.uint8)
+        largest = max(abs(int(info.min)), int(info.max))
+        acc_y, acc_x = _sum_type(largest * 2 * h), _sum_type(largest * 2 * h * 2 * w)
+    else:
+        acc_y = acc_x = np.dtype(np.float64)
+    sums, unit_y = _interval_sums(array, height, 0, acc_y)  # (height, W, ...)
+    sums, unit_x = _interval_sums(sums, width, 1, acc_x)  # (height, width, ...)
+    n = unit_y * unit_x  # the area of one output pixel, in the units of ``sums``
+    if exact:
+        return round_half_up(sums, n, array.dtype)
+    if array.dtype.kind == "f":
+        return (sums / n).astype(array.dtype)
+    return np.floor(sums / n + 0.5).astype(array.dtype)
 
 
-def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype)
+def _sum_type(bound: int) -> np.dtype:
+    """A signed integer type holding every value up to ``bound`` in magnitude."""
+    return np.dtype(np.int32) if bound < 2**31 else np.dtype(np.int64)
+
+
+def _interval_sums(array: np.ndarray, n_out: int, axis: int, acc: np.dtype) -> tuple[np.ndarray, int]:
+    """Sums in ``acc`` over the n_out equal intervals of ``axis``, and the interval length in their units.
+
+    Integer ratios sum whole blocks (one sample = one unit). Otherwise one sample is n_out units
+    and interval i covers units [i * n_in, (i+1) * n_in): samples q_i .. q_{i+1} - 1 whole, minus
+    the r_i units of sample q_i before its start, plus the r_{i+1} units of sample q_{i+1} before
+    its end, where ``q_i, r_i = divmod(i * n_in, n_out)``.
+    """
+    n_in = array.shape[axis]
+    if n_in == n_out:
+        return array.astype(acc), 1
+    if n_in % n_out == 0:  # integer ratio: whole blocks, no cut samples; strided slices beat a reshaped sum
+        factor = n_in // n_out
+        sums = _tap_sums(array, [slice(k, None, factor) for k in range(factor)], axis, acc)
+        return sums.astype(acc, copy=False), factor
+    q, r = np.divmod(np.arange(n_out + 1, dtype=np.int64) * n_in, n_out)
+    lengths = np.diff(q)  # whole samples per interval: floor or ceil of the ratio (0 when enlarging)
+    taps = int(lengths.max())
+    # Tap k adds sample q_i + k to every interval i, so an interval one sample short also adds
+    # sample q_{i+1} (the last interval: its own last sample again); the edge terms take it back.
+    index = np.minimum(q[:-1] + np.arange(taps)[:, None], n_in - 1)  # (taps, n_out)
+    sums = np.multiply(_tap_sums(array, list(index), axis, acc), n_out, dtype=acc)
+    short = (lengths < taps) * n_out
+    along = [1] * array.ndim
+    along[axis] = n_out - 1
+
+    def part(sl: slice) -> tuple[slice, ...]:
+        return tuple(sl if i == axis else slice(None) for i in range(array.ndim))
+
+    if n_out > 1:
+        edge = np.take(array, q[1:-1], axis=axis)  # the sample each inner edge cuts
+        term = np.multiply(edge, (r[1:-1] - short[:-1]).astype(acc).reshape(along), dtype=acc)
+        sums[part(slice(None, -1))] += term  # interval before the edge: its part, less a double count
+        np.multiply(edge, r[1:-1].astype(acc).reshape(along), out=term, dtype=acc)
+        sums[part(slice(1, None))] -= term  # interval after it: counted it whole, less its part
+    if short[-1]:
+        last = np.take(array, [n_in - 1], axis=axis)
+        sums[part(slice(-1, None))] -= np.multiply(last, n_out, dtype=acc)
+    return sums, n_in
+
+
+def _tap_sums(array: np.ndarray, taps: list[np.ndarray] | list[slice], axis: int, acc: np.dtype) -> np.ndarray:
+    """The sum over taps of ``array`` indexed by the tap along ``axis``, in a type as narrow as is safe.
+
+    A shrink by s has about s taps; together they read each input sample about once.
+    """
+    wide = acc
+    if array.dtype.kind in "iub" and array.dtype.itemsize < acc.itemsize:
+        wide = wide_type(array.dtype, max(len(taps), 2))
+        wide = acc if wide.itemsize > acc.itemsize else wide
+
+    def tap(k: int) -> np.ndarray:
+        sel = taps[k]
+        if isinstance(sel, slice):
+            return array[tuple(sel if i == axis else slice(None) for i in range(array.ndim))]
+        return np.take(array, sel, axis=axis)
+
+    out = tap(0).astype(wide)
+    for k in range(1, len(taps)):
+        out += tap(k)
+    return out

@@ -16,18 +16,13 @@ from typing import Any
 import numpy as np
 
 from ..cache.lru import LRU
+from ..kernels import reduce2
 from ..model.image import Image
 from ..model.level import Level
 from ..sources.base import Box
-from ..kernels.resize import downsample2
 
 BLOCK = 512
 _tokens = itertools.count()
-
-
-def halve(block: np.ndarray) -> np.ndarray:
-    """The 2x reduce of one block (mean of 2x2, an odd edge repeats its last sample)."""
-    return downsample2(block)
 
 
 class SynthesizedReader:
@@ -64,7 +59,7 @@ class SynthesizedReader:
             fh, fw, _ = self._finer.shape
             b2 = 2 * self.tile_shape[0]
             y0, x0 = r * b2, c * b2
-            block = halve(self._finer.rect(y0, x0, min(b2, fh - y0), min(b2, fw - x0)))
+            block = reduce2(self._finer.rect(y0, x0, min(b2, fh - y0), min(b2, fw - x0)), (0, 1))
             self._decoded.put(key, block)
         return block
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...kernels.halve import halve
 from ...tiles.grid import TileGrid
+from ...kernels import reduce2
 
 # called with (grid level, tile row, the row's pixels as consecutive row pieces)
 RowSink = Callable[[int, int, list[np.ndarray]], None]
@@ -49,7 +49,7 @@ class LevelStream:
             even = block.shape[0] - block.shape[0] % 2
             self._carry = block[even:] if even < block.shape[0] else None
             if even:
-                self.coarser.push(halve(block[:even]))
+                self.coarser.push(reduce2(block[:even], (0, 1)))
 
     def finish(self) -> None:
         """Flush the last odd row to the coarser levels and check every tile row was emitted."""
@@ -57,7 +57,7 @@ class LevelStream:
             raise RuntimeError(f"level {self.level}: received {self._received} of {self.height} rows")
         if self.coarser is not None:
             if self._carry is not None:
-                self.coarser.push(halve(self._carry))
+                self.coarser.push(reduce2(self._carry, (0, 1)))
             self.coarser.finish()
 
     def _emit_ready(self) -> None:

@@ -33,9 +33,9 @@ import numpy as np
 
 from ...errors import UnsupportedFormatError
 from ...io.atomic import atomic_path
-from ...kernels.reduce import METHODS, reduce2
-from .inputs import InputArray
+from ...kernels import METHODS, reduce2
 from ...sources.base import Metadata
+from .inputs import InputArray
 from .ngff import PYRAMID_COMPRESSION, chunk_shape, codec, ngff_attributes, world
 from .shards import Mapper, Stored, array_metadata, write_shard
 
