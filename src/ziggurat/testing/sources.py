@@ -425,34 +425,34 @@ def check_workers(image: Image, reference: Reference, reads: Sequence[Read], met
 def check_threads(
     image: Image, reference: Reference, reads: Sequence[Read], threads: int = 8, timeout: float = 60
 ) -> None:
-    """``threads`` threads reading the same boxes (each in its own order) from one freshly unpickled
-    Image — cold handles and caches — all get what one thread gets."""
+    """``threads`` threads reading the same boxes (each in its own order) from one Image get what one
+    thread gets: first from a freshly unpickled copy (cold handles and caches), then from ``image``."""
     truth = _truth(image, reference)
-    shared = pickle.loads(pickle.dumps(image))
     sequential = [image.levels[i].read(box) for i, box in reads]
-    barrier = threading.Barrier(threads)
-
-    def run(seed: int) -> list[np.ndarray]:
-        order = list(range(len(reads)))
-        random.Random(seed).shuffle(order)
-        out: list[np.ndarray] = [np.empty(0)] * len(reads)
-        barrier.wait(timeout)
-        for k in order:
-            i, box = reads[k]
-            out[k] = shared.levels[i].read(box)
-        return out
-
-    pool = ThreadPoolExecutor(threads)
-    try:
-        futures = [pool.submit(run, seed) for seed in range(threads)]
-        results = [f.result(timeout) for f in futures]
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    for t, arrays in enumerate(results):
-        for (i, box), got, one in zip(reads, arrays, sequential):
-            assert_same(got, one, f"thread {t} level {i} box {box} vs one thread")
     for (i, box), one in zip(reads, sequential):
         assert_same(one, truth[i][_slices(box)], f"level {i} box {box}")
+    for name, shared in (("a fresh copy", pickle.loads(pickle.dumps(image))), ("the image", image)):
+        barrier = threading.Barrier(threads)
+
+        def run(seed: int, shared: Image = shared, barrier: threading.Barrier = barrier) -> list[np.ndarray]:
+            order = list(range(len(reads)))
+            random.Random(seed).shuffle(order)
+            out: list[np.ndarray] = [np.empty(0)] * len(reads)
+            barrier.wait(timeout)
+            for k in order:
+                i, box = reads[k]
+                out[k] = shared.levels[i].read(box)
+            return out
+
+        pool = ThreadPoolExecutor(threads)
+        try:
+            futures = [pool.submit(run, seed) for seed in range(threads)]
+            results = [f.result(timeout) for f in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        for t, arrays in enumerate(results):
+            for (i, box), got, one in zip(reads, arrays, sequential):
+                assert_same(got, one, f"{name}: thread {t} of {threads}, level {i} box {box}, vs one thread")
 
 
 # -- checks: views ------------------------------------------------------------------------------
@@ -540,7 +540,9 @@ def check_planes(image: Image, reference: Reference) -> None:
     axes = image.axes
     held = {"t": 0} if "t" in axes else {}
     if "z" in axes:
-        cases = [(axis, image.shape[axes.index(axis)] // 2, rows, cols) for axis, (_, rows, cols) in PLANES.items()]
+        cases: list[tuple[str | None, int, str, str]] = [
+            (axis, image.shape[axes.index(axis)] // 2, rows, cols) for axis, (_, rows, cols) in PLANES.items()
+        ]
     else:
         cases = [(None, 0, "y", "x")]
     for axis, index, rows, cols in cases:
@@ -746,7 +748,7 @@ def tiff_reference(path: str | os.PathLike[str]) -> Reference:
             match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", page.description)
             mpp = (float(match.group(1)),) * 2 if match else None
         elif tif.is_ome:
-            pixels = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+            pixels = tifffile.xml2dict(tif.ome_metadata or "<OME/>")["OME"]["Image"]
             pixels = (pixels[0] if isinstance(pixels, list) else pixels)["Pixels"]
             if pixels.get("PhysicalSizeX") and pixels.get("PhysicalSizeXUnit", "µm") in ("µm", "um"):
                 mpp = (float(pixels["PhysicalSizeX"]), float(pixels["PhysicalSizeY"]))
@@ -782,7 +784,7 @@ def nifti_reference(path: str | os.PathLike[str]) -> Reference:
     with the header's zooms reversed as the scale."""
     import nibabel
 
-    nii = nibabel.load(os.fspath(path))
+    nii: Any = nibabel.load(os.fspath(path))
     data = np.asarray(nii.dataobj)
     zooms = tuple(float(z) for z in nii.header.get_zooms()[: data.ndim])
     return Reference([data.T], "tzyx" if data.ndim == 4 else "zyx", tuple(reversed(zooms)))
@@ -793,7 +795,7 @@ def dicom_reference(path: str | os.PathLike[str]) -> Reference:
     normal: a folder's slices (by ImagePositionPatient), or one file's frames (by their per-frame
     PlanePositionSequence when it has one); the in-plane scale is PixelSpacing."""
     import pydicom
-    from pydicom.pixels import apply_modality_lut
+    from pydicom.pixels.processing import apply_modality_lut
 
     def first(item: Any, name: str) -> Any:
         return item[name][0] if item is not None and name in item else None
@@ -836,11 +838,11 @@ def omezarr_reference(path: str | os.PathLike[str]) -> Reference:
     import zarr
 
     group = zarr.open_group(os.fspath(path), mode="r")
-    attrs = dict(group.attrs)
+    attrs: dict[str, Any] = dict(group.attrs)
     multiscale = attrs.get("ome", attrs)["multiscales"][0]
     axes = "".join(a["name"] if isinstance(a, dict) else a for a in multiscale["axes"])
     datasets = multiscale["datasets"]
-    levels = [np.asarray(group[d["path"]][...]) for d in datasets]
+    levels = [np.asarray(zarr.open_array(Path(path) / d["path"], mode="r")[...]) for d in datasets]
     scale = next(t["scale"] for t in datasets[0]["coordinateTransformations"] if t["type"] == "scale")
     return Reference(levels, axes, tuple(float(s) for s in scale))
 
