@@ -291,11 +291,11 @@ def slicing_keys(shape: Sequence[int], full: bool = True) -> list[Any]:
     """NumPy basic-indexing keys for an array of ``shape``: ints (negative too), slices with steps
     and negative or past-the-end bounds, ``...``, partial keys. ``full=False`` keeps the keys that
     read a small part."""
-    keys: list[Any] = [0, -1, (..., -1), (0, ...), np.int64(0), tuple(n // 2 for n in shape),
+    keys: list[Any] = [0, -1, (0, ..., -1), (-1, ...), np.int64(0), tuple(n // 2 for n in shape),
                        tuple(-1 for _ in shape), tuple(slice(n // 3, n // 3 + 5, 2) for n in shape)]  # fmt: skip
     if not full:
         return keys
-    keys += [..., (), (Ellipsis,), slice(None, None, 2), tuple(slice(n // 4, None, 3) for n in shape)]
+    keys += [..., (), (Ellipsis,), (..., -1), slice(None, None, 2), tuple(slice(n // 4, None, 3) for n in shape)]
     for axis, n in enumerate(shape):
         pre = (slice(None),) * axis
         keys += [(*pre, n // 2), (*pre, -n), (*pre, slice(min(1, n - 1), None, 3)), (*pre, slice(-3, None)),
