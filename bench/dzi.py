@@ -41,9 +41,7 @@ def _peak_mb() -> float:
 
 
 # -- the tools, each run inside its own child process ----------------------------------------
-def run_ziggurat(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def run_ziggurat(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     """The ``ziggurat dzi`` command, as users run it."""
     from ziggurat.cli import main
 
@@ -54,9 +52,7 @@ def run_ziggurat(
     return {"tiles": result["tiles"], "copied": result["copied_tiles"]}
 
 
-def run_pyvips(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def run_pyvips(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     import pyvips
 
     image = pyvips.Image.new_from_file(slide, access="sequential")
@@ -78,40 +74,27 @@ def _openslide_tiles(slide: str, out: str, tile: int, overlap: int, quality: int
         cols, rows = dz.level_tiles[level]
         for row in range(part, rows, parts):
             for col in range(cols):
-                dz.get_tile(level, (col, row)).save(
-                    folder / f"{col}_{row}.jpg", quality=quality
-                )
+                dz.get_tile(level, (col, row)).save(folder / f"{col}_{row}.jpg", quality=quality)
                 n += 1
     return {"tiles": n, "peak_rss_mb": _peak_mb()}
 
 
-def run_openslide_1(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
-    return {
-        "tiles": _openslide_tiles(slide, out, tile, overlap, quality, 0, 1)["tiles"]
-    }
+def run_openslide_1(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
+    return {"tiles": _openslide_tiles(slide, out, tile, overlap, quality, 0, 1)["tiles"]}
 
 
-def run_openslide_2(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def run_openslide_2(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(2) as pool:
-        futures = [
-            pool.submit(_openslide_tiles, slide, out, tile, overlap, quality, p, 2)
-            for p in (0, 1)
-        ]
+        futures = [pool.submit(_openslide_tiles, slide, out, tile, overlap, quality, p, 2) for p in (0, 1)]
         parts = [f.result() for f in futures]
     # this process's peak plus each worker's own
     peak = _peak_mb() + sum(p["peak_rss_mb"] for p in parts)
     return {"tiles": sum(p["tiles"] for p in parts), "peak_rss_mb": peak}
 
 
-def run_large_image(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def run_large_image(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     import large_image
 
     source = large_image.open(slide, encoding="JPEG", jpegQuality=quality)
@@ -129,9 +112,7 @@ def run_large_image(
     return {"tiles": n}
 
 
-def run_copy(
-    slide: str, out: str, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def run_copy(slide: str, out: str, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     shutil.copyfile(slide, f"{out}.tif")
     return {"tiles": 0}
 
@@ -145,9 +126,7 @@ RUNNERS = {
 def _child(args: argparse.Namespace) -> int:
     """Run one tool and print its result as one JSON line."""
     start = time.perf_counter()
-    result = RUNNERS[args.child](
-        args.slide, args.out, args.tile, args.overlap, args.quality
-    )
+    result = RUNNERS[args.child](args.slide, args.out, args.tile, args.overlap, args.quality)
     result["seconds"] = time.perf_counter() - start
     result.setdefault("peak_rss_mb", _peak_mb())
     own, kids = (
@@ -160,33 +139,58 @@ def _child(args: argparse.Namespace) -> int:
 
 
 # -- the parent: one subprocess per tool and case ---------------------------------------------
-def measure(
-    tool: str, slide: Path, tile: int, overlap: int, quality: int
-) -> dict[str, Any]:
+def measure(tool: str, slide: Path, tile: int, overlap: int, quality: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="dzi-", dir=DATA_DIR))
     try:
         cmd = [sys.executable, "-m", "bench", "dzi", "--child", tool, "--slide", str(slide),
                "--out", str(work / "out"), "--tile", str(tile), "--overlap", str(overlap),
                "--quality", str(quality)]  # fmt: skip
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=REPO, check=False
-        )
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
             return {"error": lines[-1]}
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["pixels"] = _probe_pixels(work / "out_files")
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
         os.sync()  # the next run should not pay for this one's writeback
 
 
+def _probe_pixels(files: Path) -> Any:
+    """Level (finest - 1) of a DeepZoom tree, first tile row, decoded (None if no such tree):
+    what the tools must agree on — it exercises the 2x reduce as well as the tile grid."""
+    import imagecodecs
+    import numpy as np
+
+    levels = sorted((int(p.name) for p in files.iterdir() if p.name.isdigit()), reverse=True) if files.is_dir() else []
+    if len(levels) < 2:
+        return None
+    row = sorted(files.glob(f"{levels[1]}/*_0.jpg"), key=lambda p: int(p.stem.split("_")[0]))
+    return np.concatenate([imagecodecs.jpeg8_decode(p.read_bytes()) for p in row], axis=1).astype(np.int16)
+
+
+def agreement(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
+    """Mean absolute difference of each tool's probe pixels against libvips dzsave's, per case."""
+    import numpy as np
+
+    anchor = {case: r.get("pixels") for case, tool, r in rows if tool == "pyvips dzsave"}
+    lines = ["| case | tool | mean abs diff vs dzsave (level finest-1, row 0) |", "|---|---|---|"]
+    for case, tool, r in rows:
+        ref, ours = anchor.get(case), r.get("pixels")
+        if tool == "pyvips dzsave" or ref is None or ours is None:
+            continue
+        diff = f"{np.abs(ours - ref).mean():.2f}" if ours.shape == ref.shape else f"shape {ours.shape} != {ref.shape}"
+        lines.append(f"| {case} | {tool} | {diff} |")
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
 def _encode_all(tiles: list[Any], quality: int) -> int:
     import imagecodecs
 
-    return sum(
-        len(imagecodecs.jpeg8_encode(t, level=quality, subsampling="444"))
-        for t in tiles
-    )
+    return sum(len(imagecodecs.jpeg8_encode(t, level=quality, subsampling="444")) for t in tiles)
 
 
 def encode_scaling(slide: Path, quality: int, n: int) -> str:
@@ -211,14 +215,10 @@ def encode_scaling(slide: Path, quality: int, n: int) -> str:
         ("2 processes", ProcessPoolExecutor(2)),
     ):
         with pool:
-            list(
-                pool.map(_encode_all, [tiles[:2], tiles[:2]], [quality] * 2)
-            )  # warm up workers
+            list(pool.map(_encode_all, [tiles[:2], tiles[:2]], [quality] * 2))  # warm up workers
             start = time.perf_counter()
             list(pool.map(_encode_all, halves, [quality] * 2))
-            lines.append(
-                f"| {name} | {len(tiles) / (time.perf_counter() - start):,.0f} |"
-            )
+            lines.append(f"| {name} | {len(tiles) / (time.perf_counter() - start):,.0f} |")
     text = "\n".join(lines)
     print(text)
     return text
@@ -235,24 +235,14 @@ def _median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
 def table(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
     lines = ["| case | tool | wall (s) | CPU (s) | tiles | tiles/s | peak RSS (MB) | tool time / ziggurat time |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    ours = {
-        case: r["seconds"]
-        for case, tool, r in rows
-        if tool == "ziggurat" and "seconds" in r
-    }
+    ours = {case: r["seconds"] for case, tool, r in rows if tool == "ziggurat" and "seconds" in r}
     for case, tool, r in rows:
         if "error" in r:
             lines.append(f"| {case} | {tool} | failed: {r['error']} | | | | | |")
             continue
         rate = f"{r['tiles'] / r['seconds']:,.0f}" if r["tiles"] else ""
-        ratio = (
-            ""
-            if tool == "ziggurat" or case not in ours
-            else f"{r['seconds'] / ours[case]:.2f}x"
-        )
-        tiles = f"{r['tiles']:,}" + (
-            f" ({r['copied']:,} copied)" if r.get("copied") else ""
-        )
+        ratio = "" if tool == "ziggurat" or case not in ours else f"{r['seconds'] / ours[case]:.2f}x"
+        tiles = f"{r['tiles']:,}" + (f" ({r['copied']:,} copied)" if r.get("copied") else "")
         lines.append(
             f"| {case} | {tool} | {r['seconds']:.2f} | {r['cpu_s']:.1f} | {tiles} | {rate} "
             f"| {r['peak_rss_mb']:.0f} | {ratio} |"
@@ -266,9 +256,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench dzi")
     parser.add_argument("--quick", action="store_true", help="2,000 x 1,500 slide")
     parser.add_argument("--quality", type=int, default=90)
-    parser.add_argument(
-        "--tools", default=",".join(TOOLS), help="comma-separated subset"
-    )
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -285,9 +273,7 @@ def main(argv: list[str]) -> int:
     width, height = (2000, 1500) if args.quick else (40_000, 30_000)
     slide = sample_slide(width, height)
     tools = [t for t in args.tools.split(",") if t]
-    print(
-        f"slide {slide.name}: {width} x {height}, JPEG q90 256 px tiles; output JPEG q{args.quality}"
-    )
+    print(f"slide {slide.name}: {width} x {height}, JPEG q90 256 px tiles; output JPEG q{args.quality}")
     repeat = args.repeat or (1 if args.quick else 3)
     rows = []
     for case, tile, overlap, case_tools in (
@@ -300,22 +286,13 @@ def main(argv: list[str]) -> int:
         ),
     ):
         runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in case_tools}
-        for i in range(
-            repeat
-        ):  # alternate the tools, so a burst of load hits them alike
+        for i in range(repeat):  # alternate the tools, so a burst of load hits them alike
             for tool in case_tools:
                 if i == 0 or tool in ("ziggurat", "pyvips dzsave"):
                     runs[tool].append(measure(tool, slide, tile, overlap, args.quality))
                     print(f"  {case}: {tool}: {runs[tool][-1]}", flush=True)
         rows += [(case, tool, _median_run(results)) for tool, results in runs.items()]
     table(rows)
+    agreement(rows)
     encode_scaling(slide, args.quality, 200 if args.quick else 4000)
-    return (
-        1
-        if any(
-            "error" in r
-            for case, tool, r in rows
-            if tool in ("ziggurat", "pyvips dzsave")
-        )
-        else 0
-    )
+    return 1 if any("error" in r for case, tool, r in rows if tool in ("ziggurat", "pyvips dzsave")) else 0

@@ -127,20 +127,23 @@ def run_tensorstore(src: Path, out: Path) -> None:
     """tensorstore: copy level 0, then write ts.downsample(previous level, 2, "mean") per level."""
     import tensorstore as ts
 
-    codecs = [{"name": "bytes"}, {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 1, "shuffle": "noshuffle", "typesize": 1}}]
+    blosc = {"cname": "zstd", "clevel": 1, "shuffle": "noshuffle", "typesize": 1}
+    codecs = [{"name": "bytes"}, {"name": "blosc", "configuration": blosc}]
     previous = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(src)}}, read=True).result()
     for i in range(_level_shapes(tuple(previous.shape))):
         data = previous if i == 0 else ts.downsample(previous, [2, 2, 2], method="mean")
+        grid = {"name": "regular", "configuration": {"chunk_shape": [CHUNK] * 3}}
         spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(out / str(i))},
                 "metadata": {"shape": list(data.shape), "data_type": "uint8", "codecs": codecs,
-                             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [CHUNK] * 3}}}}  # fmt: skip
+                             "chunk_grid": grid}}  # fmt: skip
         dst = ts.open(spec, create=True, delete_existing=True).result()
         dst.write(data).result()
         previous = dst
 
 
-RUNNERS = {"ziggurat": run_ziggurat, "ziggurat-localcluster": run_ziggurat_localcluster, "dask-threads": run_dask_threads,
-           "dask-localcluster": run_dask_localcluster, "tensorstore": run_tensorstore}  # fmt: skip
+RUNNERS = {"ziggurat": run_ziggurat, "ziggurat-localcluster": run_ziggurat_localcluster,
+           "dask-threads": run_dask_threads, "dask-localcluster": run_dask_localcluster,
+           "tensorstore": run_tensorstore}  # fmt: skip
 
 
 def _child(tool: str, src: Path, out: Path) -> None:
@@ -156,8 +159,40 @@ def _child(tool: str, src: Path, out: Path) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": max(own, children)}))
 
 
+def verify(tool: str, src: Path, out: Path) -> int:
+    """Check one tool's output against the input: level 0 equal, each next level within 1 of the float
+    2x2x2 mean of the level above it (the tools round differently: half up, half to even, truncation).
+    Returns the number of levels; raises AssertionError naming the tool and level otherwise."""
+    import zarr
+
+    previous = zarr.open_array(src, mode="r")
+    n = _level_shapes(tuple(previous.shape))
+    for i in range(n):
+        level = zarr.open_array(out / str(i), mode="r")
+        ceil = previous.shape if i == 0 else tuple((s + 1) // 2 for s in previous.shape)
+        floor = previous.shape if i == 0 else tuple(s // 2 for s in previous.shape)  # dask's trim_excess
+        if tuple(level.shape) not in (ceil, floor):
+            raise AssertionError(f"{tool}: level {i} has shape {level.shape}, expected {ceil}")
+        for z in range(0, level.shape[0], CHUNK // 2):  # slabs: a 960³ level 0 in float is 3.5 GB
+            got = level[z : z + CHUNK // 2].astype(np.float32)
+            if i == 0:
+                if not np.array_equal(got, previous[z : z + CHUNK // 2]):
+                    raise AssertionError(f"{tool}: level 0 differs from the input at z >= {z}")
+                continue
+            above = previous[2 * z : 2 * z + CHUNK].astype(np.float32)
+            full = (-(-above.shape[0] // 2), *ceil[1:])
+            pad = [(0, 2 * f - a) for f, a in zip(full, above.shape, strict=True)]
+            ref = np.pad(above, pad, mode="edge").reshape(full[0], 2, full[1], 2, full[2], 2).mean(axis=(1, 3, 5))
+            ref = ref[tuple(slice(0, g) for g in got.shape)]
+            worst = float(np.abs(got - ref).max())
+            if worst > 1.0:
+                raise AssertionError(f"{tool}: level {i} is {worst:.2f} off the 2x2x2 mean of level {i - 1}")
+        previous = level
+    return n
+
+
 def measure(tool: str, src: Path, repeat: int) -> Result:
-    """Run ``tool`` ``repeat`` times in fresh subprocesses on a warm page cache."""
+    """Run ``tool`` ``repeat`` times in fresh subprocesses on a warm page cache; verify the last output."""
     out = DATA_DIR / f"out-{tool}.zarr"
     result = Result(src.name, tool)
     for _ in range(repeat):
@@ -167,18 +202,20 @@ def measure(tool: str, src: Path, repeat: int) -> Result:
         report = json.loads(done.stdout.strip().splitlines()[-1])
         result.seconds.append(report["seconds"])
         result.extra["peak_rss_mb"] = max(float(result.extra.get("peak_rss_mb", 0)), report["peak_rss_mb"])
+    result.extra["levels"] = verify(tool, src, out)
     shutil.rmtree(out, ignore_errors=True)
     return result
 
 
 def table(results: list[Result], nbytes: dict[str, int]) -> str:
-    lines = ["| input | tool | wall (s) | MB/s | peak RSS (MB) | ziggurat speed-up |", "|---|---|---|---|---|---|"]
+    lines = ["| input | tool | wall (s) | MB/s | peak RSS (MB) | ziggurat speed-up | levels verified |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     ours = {r.case: r.p50 for r in results if r.tool == "ziggurat"}
     for r in results:
         mbs = nbytes[r.case] / 1e6 / r.p50
         ratio = "" if r.tool == "ziggurat" else f"{r.p50 / ours[r.case]:.2f}x"
         lines.append(f"| {r.case} ({nbytes[r.case] / 1e6:.0f} MB) | {r.tool} | {r.p50:.2f} | {mbs:.0f} | "
-                     f"{float(r.extra['peak_rss_mb']):.0f} | {ratio} |")  # fmt: skip
+                     f"{float(r.extra['peak_rss_mb']):.0f} | {ratio} | {r.extra['levels']} |")  # fmt: skip
     text = "\n".join(lines)
     print(text)
     return text

@@ -22,9 +22,9 @@ Reader = Callable[[tuple[int, int], int, tuple[int, int]], Any]
 
 def _ziggurat(path: Path, cache: bool) -> tuple[Any, Reader]:
     import ziggurat
-    from ziggurat.cache.lru import DECODED_TILES
+    from ziggurat.cache.lru import decoded_tiles
 
-    DECODED_TILES.clear()  # reuse only within one case, as openslide's per-handle cache
+    decoded_tiles().clear()  # reuse only within one case, as openslide's per-handle cache
     image = ziggurat.open(path, decoded_cache=cache)
     return image, image.read_region
 

@@ -9,8 +9,8 @@ a list of distinct tiles from the three finest levels, each requested once (a ru
 count exceeds the list is marked "wrapped"); **cached** — a second tile set is requested once to
 warm the caches, then wrk repeats it. ziggurat's cache: memory:// with 1 worker; with 2, one
 shared memcached behind each worker's in-process tier; the anchors keep their own in-process
-caches (openslide's decoded tiles, large_image's tile cache). DeepZoom (254 px, overlap 1) is compared with openslide, XYZ (256 px)
-with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
+caches (openslide's decoded tiles, large_image's tile cache). DeepZoom (254 px, overlap 1) is compared
+with openslide, XYZ (256 px) with large_image; JPEG q90 throughout. wrk itself runs on the same 2 cores.
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ function request()
   return wrk.format("GET", paths[index])
 end
 function done(summary, latency, requests)
-  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non2xx": %d, "errors": %d}\\n',
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non2xx": %d, "errors": %d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
 
@@ -86,10 +88,14 @@ def servers(slide: Path) -> list[Server]:
     anchor = [sys.executable, "-m", "uvicorn", "--factory", "--log-level", "warning", "--no-access-log"]
     return [
         Server("ziggurat serve", "dz", ours, f"/api/images/{ident}_files/{{a}}/{{b}}_{{c}}.jpeg"),
-        Server("openslide DeepZoomGenerator", "dz", [*anchor, "bench._serve_anchors:openslide_app"], "/dz/{a}/{b}_{c}.jpeg"),
+        Server(
+            "openslide DeepZoomGenerator", "dz", [*anchor, "bench._serve_anchors:openslide_app"], "/dz/{a}/{b}_{c}.jpeg"
+        ),
         Server("ziggurat serve", "xyz", ours, f"/api/images/{ident}/tiles/{{a}}/{{b}}/{{c}}.jpeg"),
-        Server("large_image getTile", "xyz", [*anchor, "bench._serve_anchors:large_image_app"], "/xyz/{a}/{b}/{c}.jpeg"),
-    ]  # fmt: skip
+        Server(
+            "large_image getTile", "xyz", [*anchor, "bench._serve_anchors:large_image_app"], "/xyz/{a}/{b}/{c}.jpeg"
+        ),
+    ]
 
 
 def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
@@ -114,7 +120,8 @@ def running(server: Server, slide: Path, workers: int, port: int, probe: str) ->
     if server.name.startswith("ziggurat"):
         memcached = LocalServer("memcached").start() if workers > 1 else None
         argv += ["--cache", memcached.url if memcached else "memory://"]
-    env = {**os.environ, "BENCH_SERVE_SLIDE": str(slide), "PYTHONPATH": str(REPO)}
+    # this tree's ziggurat, not whichever one the venv has installed
+    env = {**os.environ, "BENCH_SERVE_SLIDE": str(slide), "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -150,26 +157,53 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, threads: in
     return json.loads(line.removeprefix("RESULT "))
 
 
-def measure(server: Server, slide: Path, workers: int, args: argparse.Namespace, port: int) -> list[Run]:
+#: tiles per server compared after the runs (cached vs first answer; pixels vs the anchor)
+CHECKED = 10
+#: largest mean |difference| (8-bit) between ziggurat's tile and the anchor's for the same tile:
+#: stored levels decode the same JPEG tiles; a synthesized level is a 2x2 mean vs openslide's
+#: Lanczos or large_image's resize; both re-encode at q90
+PIXEL_TOLERANCE = 8.0
+
+
+def measure(server: Server, slide: Path, workers: int, args: argparse.Namespace, port: int,
+            samples: dict[tuple[str, int], list[bytes]]) -> list[Run]:  # fmt: skip
     uncached = tile_paths(server, slide, args.unique, seed=1)
     warm = tile_paths(server, slide, args.warm, seed=2)
     runs = []
     with running(server, slide, workers, port, warm[0]) as base:
         for case, paths, prime in (("uncached", uncached, False), ("cached", warm, True)):
+            first: list[bytes] = []
             if prime:
                 for path in paths:
-                    urllib.request.urlopen(base + path, timeout=60).read()
+                    first.append(urllib.request.urlopen(base + path, timeout=60).read())
+                samples[(f"{server.name} ({server.grid})", workers)] = first[:CHECKED]
             r = wrk(base, paths, args.seconds, args.connections)
-            runs.append(Run(f"{server.name} ({server.grid})", workers, case, r["requests"], r["requests"] / r["seconds"],
-                            r["p50_ms"], r["p99_ms"], int(r["non2xx"] + r["errors"]),
-                            case == "uncached" and r["requests"] > len(paths)))  # fmt: skip
+            if prime and server.name.startswith("ziggurat"):
+                again = [urllib.request.urlopen(base + p, timeout=60).read() for p in paths[:CHECKED]]
+                same = sum(a == b for a, b in zip(again, first))
+                print(f"check: {server.name} ({server.grid}) x{workers}: cached responses equal the first "
+                      f"(rendered) ones on {same}/{len(again)}", flush=True)  # fmt: skip
+                r["non2xx"] += len(again) - same  # a cached answer that differs counts as a bad response
+            runs.append(
+                Run(
+                    f"{server.name} ({server.grid})",
+                    workers,
+                    case,
+                    r["requests"],
+                    r["requests"] / r["seconds"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    int(r["non2xx"] + r["errors"]),
+                    case == "uncached" and r["requests"] > len(paths),
+                )
+            )
             print(f"  {runs[-1]}", flush=True)
     return runs
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| server (grid) | workers | case | requests | req/s | p50 (ms) | p99 (ms) | errors | ziggurat req/s ÷ this |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| server (grid) | workers | case | requests | req/s | p50 (ms) | p99 (ms) | errors "
+             "| ziggurat req/s ÷ this |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     ours = {(r.server.split(" (")[1], r.workers, r.case): r.rate for r in runs if r.server.startswith("ziggurat")}
     for r in runs:
         mine = ours.get((r.server.split(" (")[1], r.workers, r.case))
@@ -203,6 +237,34 @@ def main(argv: list[str]) -> int:
     slide.read_bytes()  # into the OS page cache for every server alike
     print(f"{slide.name}: wrk -t2 -c{args.connections}, {args.seconds:g} s per run, "
           f"{args.unique} distinct tiles uncached, {args.warm} cached")  # fmt: skip
-    runs = [run for n in workers for server in servers(slide) for run in measure(server, slide, n, args, free_port())]
+    samples: dict[tuple[str, int], list[bytes]] = {}
+    runs = [
+        run
+        for n in workers
+        for server in servers(slide)
+        for run in measure(server, slide, n, args, free_port(), samples)
+    ]
     table(runs)
-    return 0 if all(r.bad == 0 for r in runs) else 1
+    agree = check_pixels(samples, workers)
+    return 0 if agree and all(r.bad == 0 for r in runs) else 1
+
+
+def check_pixels(samples: dict[tuple[str, int], list[bytes]], workers: list[int]) -> bool:
+    """ziggurat's tiles vs the anchor's for the same tile list: decoded, mean |diff| per tile."""
+    import imagecodecs
+    import numpy as np
+
+    ok = True
+    for ours, theirs in (("ziggurat serve (dz)", "openslide DeepZoomGenerator (dz)"),
+                         ("ziggurat serve (xyz)", "large_image getTile (xyz)")):  # fmt: skip
+        for n in workers:
+            worst = 0.0
+            pairs = list(zip(samples[(ours, n)], samples[(theirs, n)]))
+            for a, b in pairs:
+                x, y = imagecodecs.imread(a)[..., :3].astype(int), imagecodecs.imread(b)[..., :3].astype(int)
+                worst = max(worst, float(np.abs(x - y).mean()) if x.shape == y.shape else float("inf"))
+            good = bool(pairs) and worst <= PIXEL_TOLERANCE
+            ok &= good
+            print(f"check: pixels {ours} vs {theirs} x{n} on {len(pairs)} tiles: worst mean |diff| {worst:.2f} "
+                  f"(<= {PIXEL_TOLERANCE}): {'ok' if good else 'FAIL'}")  # fmt: skip
+    return ok

@@ -65,11 +65,11 @@ def _xyz(array_like, z: slice, y: slice, x: slice, ndim: int):
 
 def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool], dict[str, tuple[float, Path]]]:
     """Write every format once (timed), and return the readers for each stored copy."""
-    from ziggurat.sources.volumes import from_numpy
-    from ziggurat.sources.omezarr import write_omezarr
+    import ziggurat
+    from ziggurat.writers.convert import to_omezarr
 
     ndim = data.ndim
-    meta = from_numpy(data).meta
+    volume = ziggurat.from_array(data, axes="zyx" if ndim == 3 else "czyx")
     writes: dict[str, tuple[float, Path]] = {}
 
     def timed(name: str, path: Path, write: Callable[[], object]) -> None:
@@ -80,18 +80,18 @@ def write_all(data: np.ndarray, root: Path, compression: str) -> tuple[list[Tool
     tools: list[Tool] = []
     for preset in ("axial", "isotropic"):
         store = root / f"{preset}.zarr"
-        timed(f"ziggurat {preset}", store, lambda: write_omezarr(store, data, meta, chunks=preset, levels=1,
-                                                                   compression=compression))  # fmt: skip
+        timed(f"ziggurat {preset}", store, lambda s=store, p=preset: to_omezarr(volume, s, chunks=p, levels=1,
+                                                                              compression=compression))  # fmt: skip
         tools += _zarr_tools(preset, store, ndim)
 
     nib = _optional("nibabel")
     xyz = np.ascontiguousarray(data.T)  # NIfTI / radiobject order: (x, y, z[, c])
     for suffix in (".nii", ".nii.gz"):
         path = root / f"mri{suffix}"
-        timed(f"nibabel {suffix}", path, lambda: nib.save(nib.Nifti1Image(xyz, np.eye(4)), path))
+        timed(f"nibabel {suffix}", path, lambda p=path: nib.save(nib.Nifti1Image(xyz, np.eye(4)), p))
         tools.append(Tool(f"nibabel {suffix}", path, lambda p=path: nib.load(p),
                           lambda h, z, y, x: np.asarray(_xyz(h.dataobj, z, y, x, ndim)),
-                          lambda h: np.array(h.dataobj), order="xyz"))  # fmt: skip (get_fdata caches)
+                          lambda h: np.array(h.dataobj), order="xyz"))  # fmt: skip
     npy = root / "mri.npy"
     timed("numpy .npy", npy, lambda: np.save(npy, data))
     tools.append(Tool("numpy .npy", npy, lambda: np.load(npy, mmap_mode="r"),
@@ -184,11 +184,11 @@ def run_reads(tools: list[Tool], shape: tuple[int, ...], reps: int, budget: floa
     for tool in tools:
         handle = tool.open()
         ops: dict[str, Callable[[int], object]] = {
-            "open": lambda i: tool.open(),
-            "full load": lambda i: tool.full(handle),
-            "axial slice": lambda i: tool.read(handle, slice(planes[i, 0], planes[i, 0] + 1), ALL, ALL),
-            "sagittal slice": lambda i: tool.read(handle, ALL, ALL, slice(planes[i, 1], planes[i, 1] + 1)),
-            f"random {p}³ patch": lambda i: tool.read(handle, *(slice(c, c + p) for c in corners[i])),
+            "open": lambda i, t=tool: t.open(),
+            "full load": lambda i, t=tool, h=handle: t.full(h),
+            "axial slice": lambda i, t=tool, h=handle: t.read(h, slice(planes[i, 0], planes[i, 0] + 1), ALL, ALL),
+            "sagittal slice": lambda i, t=tool, h=handle: t.read(h, ALL, ALL, slice(planes[i, 1], planes[i, 1] + 1)),
+            f"random {p}³ patch": lambda i, t=tool, h=handle: t.read(h, *(slice(c, c + p) for c in corners[i])),
         }
         if not tool.has_open:
             del ops["open"]
@@ -202,19 +202,25 @@ def run_reads(tools: list[Tool], shape: tuple[int, ...], reps: int, budget: floa
 
 
 def check_agreement(tools: list[Tool], data: np.ndarray) -> None:
-    """Every tool returns the same voxels for one patch (guards against benchmarking wrong reads)."""
+    """Every tool returns the input's voxels for one patch and for a full load (guards against
+    benchmarking wrong reads, and against a writer that stores the wrong pixels)."""
     z, y, x = (min(8, n) for n in data.shape[-3:])
     expected = data[..., 1:z, 2:y, 3:x]
     for tool in tools:
-        got = tool.as_zyx(np.asarray(tool.read(tool.open(), slice(1, z), slice(2, y), slice(3, x))))
+        handle = tool.open()
+        got = tool.as_zyx(np.asarray(tool.read(handle, slice(1, z), slice(2, y), slice(3, x))))
         if got.shape != expected.shape or not np.array_equal(got, expected):
             raise AssertionError(f"{tool.name} read different voxels")
+        full = tool.as_zyx(np.asarray(tool.full(handle)))
+        if full.shape != data.shape or not np.array_equal(full, data):
+            raise AssertionError(f"{tool.name}: a full load differs from the input")
 
 
 def table(results: list[Result]) -> str:
     """Markdown: p50/p95 per case and tool, and ratios to both ziggurat presets (anchor / ziggurat)."""
     ours = {(r.case, r.tool): r.p50 for r in results if r.tool.startswith("ziggurat")}
-    lines = ["| case | tool | p50 (ms) | p95 (ms) | / ziggurat axial | / ziggurat isotropic |", "|---|---|---|---|---|---|"]
+    lines = ["| case | tool | p50 (ms) | p95 (ms) | / ziggurat axial | / ziggurat isotropic |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         ratios = [f"{r.p50 / ours[(r.case, f'ziggurat {p}')]:.1f}x" for p in ("axial", "isotropic")]
         lines.append(f"| {r.case} | {r.tool} | {ms(r.p50)} | {ms(r.p95)} | {ratios[0]} | {ratios[1]} |")
@@ -234,7 +240,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench volumes")
     parser.add_argument("--quick", action="store_true", help="tiny volume and few reads")
     parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--compression", default="lz4hc", help="ziggurat store codec: lz4hc or zstd")
+    parser.add_argument("--compression", default="lz4hc-9", help="ziggurat store codec: lz4hc-9, zstd-1 or zstd-5")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per operation and tool")
     args = parser.parse_args(argv)
     from ziggurat.testing.phantom import mri_volume

@@ -1,7 +1,10 @@
-"""``python -m bench serve --quick`` runs end to end: every server starts, answers, and is measured."""
+"""``python -m bench serve --quick`` runs end to end and checks what it measures: every server
+starts and answers; ziggurat's cached responses equal its first (rendered) ones; its tiles decode
+to the anchors' pixels (openslide's DeepZoomGenerator, large_image's getTile) within tolerance."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -22,3 +25,9 @@ def test_bench_serve_quick() -> None:
     assert servers == {"ziggurat serve (dz)", "openslide DeepZoomGenerator (dz)", "ziggurat serve (xyz)",
                        "large_image getTile (xyz)"}  # fmt: skip
     assert len(table) == 1 + 8  # header + 4 servers x (uncached, cached)
+    cached = re.findall(r"check: ziggurat serve \((dz|xyz)\) x1: cached responses equal .* on (\d+)/(\d+)", done.stdout)
+    assert sorted(g for g, _, _ in cached) == ["dz", "xyz"] and all(a == b != "0" for _, a, b in cached)
+    pixels = re.findall(r"check: pixels ziggurat serve \((dz|xyz)\) .* on (\d+) tiles: "
+                        r"worst mean \|diff\| ([\d.]+) .*: (\w+)",
+                        done.stdout)  # fmt: skip
+    assert len(pixels) == 2 and all(int(n) > 0 and float(d) <= 8.0 and v == "ok" for _, n, d, v in pixels), done.stdout

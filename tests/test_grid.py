@@ -36,16 +36,12 @@ def test_level_dimensions_hand_computed() -> None:
 
 
 @pytest.mark.parametrize("width,height,tile,overlap", CASES)
-def test_matches_openslide_deepzoom(
-    width: int, height: int, tile: int, overlap: int
-) -> None:
+def test_matches_openslide_deepzoom(width: int, height: int, tile: int, overlap: int) -> None:
     PIL = pytest.importorskip("PIL.Image")
     deepzoom = pytest.importorskip("openslide.deepzoom")
     from openslide import ImageSlide
 
-    dz = deepzoom.DeepZoomGenerator(
-        ImageSlide(PIL.new("RGB", (width, height))), tile, overlap
-    )
+    dz = deepzoom.DeepZoomGenerator(ImageSlide(PIL.new("RGB", (width, height))), tile, overlap)
     grid = DeepZoomGrid(width, height, tile, overlap)
     assert grid.level_count == dz.level_count
     assert grid.level_dimensions == dz.level_dimensions
@@ -66,9 +62,7 @@ def test_matches_openslide_deepzoom(
                     assert (w, h) == (min(z_size[0], lw - x), min(z_size[1], lh - y))
 
 
-def _vips_tile_sizes(
-    out: Path, layout_dz: bool
-) -> dict[tuple[int, int, int], tuple[int, int]]:
+def _vips_tile_sizes(out: Path, layout_dz: bool) -> dict[tuple[int, int, int], tuple[int, int]]:
     """{(level, col, row): (w, h)} of the PNG tiles dzsave wrote."""
     from PIL import Image as PILImage
 
@@ -91,14 +85,10 @@ def _vips_tile_sizes(
 
 
 @pytest.mark.parametrize("width,height,tile,overlap", CASES)
-def test_matches_vips_dzsave(
-    tmp_path: Path, width: int, height: int, tile: int, overlap: int
-) -> None:
+def test_matches_vips_dzsave(tmp_path: Path, width: int, height: int, tile: int, overlap: int) -> None:
     pyvips = pytest.importorskip("pyvips")
     out = tmp_path / "vips"
-    pyvips.Image.black(width, height, bands=3).dzsave(
-        str(out), tile_size=tile, overlap=overlap, suffix=".png"
-    )
+    pyvips.Image.black(width, height, bands=3).dzsave(str(out), tile_size=tile, overlap=overlap, suffix=".png")
     grid = DeepZoomGrid(width, height, tile, overlap)
     expected = {
         (level, col, row): grid.tile_bounds(level, col, row)[2:]
@@ -109,12 +99,8 @@ def test_matches_vips_dzsave(
     assert _vips_tile_sizes(out, True) == expected
 
 
-@pytest.mark.parametrize(
-    "width,height", [(1000, 700), (256, 256), (257, 100), (513, 1025), (100, 50)]
-)
-def test_xyz_matches_vips_google_layout(
-    tmp_path: Path, width: int, height: int
-) -> None:
+@pytest.mark.parametrize("width,height", [(1000, 700), (256, 256), (257, 100), (513, 1025), (100, 50)])
+def test_xyz_matches_vips_google_layout(tmp_path: Path, width: int, height: int) -> None:
     pyvips = pytest.importorskip("pyvips")
     out = tmp_path / "google"
     # a non-blank image, so dzsave writes every tile (it skips blank ones in google layout)
@@ -122,7 +108,7 @@ def test_xyz_matches_vips_google_layout(
     image.dzsave(str(out), layout="google", suffix=".png")
     grid = XYZGrid(width, height)
     found = _vips_tile_sizes(out, False)
-    assert {k for k in found} == {
+    assert set(found) == {
         (z, col, row)
         for z in range(grid.level_count)
         for col in range(grid.level_tiles[z][0])
@@ -132,9 +118,7 @@ def test_xyz_matches_vips_google_layout(
     z = grid.level_count - 1
     assert grid.level_dimensions[z] == (width, height)
     assert max(grid.level_dimensions[0]) <= 256
-    assert grid.level_count == 1 + max(
-        0, math.ceil(math.log2(max(width, height) / 256))
-    )
+    assert grid.level_count == 1 + max(0, math.ceil(math.log2(max(width, height) / 256)))
 
 
 def test_xyz_bounds_clip_to_image() -> None:
@@ -162,9 +146,7 @@ def test_out_of_grid_raises(call) -> None:
         call(DeepZoomGrid(1000, 700))
 
 
-@pytest.mark.parametrize(
-    "args", [(0, 10), (10, -1), (10, 10, 0), (10, 10, 254, -1), (1.5, 10)]
-)
+@pytest.mark.parametrize("args", [(0, 10), (10, -1), (10, 10, 0), (10, 10, 254, -1), (1.5, 10)])
 def test_bad_parameters_raise(args: tuple) -> None:
     with pytest.raises(OutOfRangeError):
         DeepZoomGrid(*args)

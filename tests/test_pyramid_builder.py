@@ -15,8 +15,8 @@ import pytest
 import zarr
 
 import ziggurat
-from ziggurat.io.atomic import OutputExistsError
 from ziggurat.errors import ImageNotFoundError, UnsupportedFormatError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.writers.omezarr.builder import build_pyramid, plan
 
 
@@ -119,7 +119,8 @@ def test_2d_slide_levels(tmp_path: Path, sample_slide: Path) -> None:
 def test_volume_object_and_zarr_v2_input(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     array = rng.integers(0, 255, (40, 130, 70), dtype=np.uint8)
-    v2 = levels_of(build_pyramid(write_zarr(tmp_path / "v2.zarr", array, (16, 16, 16), zarr_format=2), tmp_path / "a.zarr"))
+    v2_input = write_zarr(tmp_path / "v2.zarr", array, (16, 16, 16), zarr_format=2)
+    v2 = levels_of(build_pyramid(v2_input, tmp_path / "a.zarr"))
     vol = ziggurat.from_array(array, axes="zyx", spacing=(2.0, 0.5, 0.5))
     obj = levels_of(build_pyramid(vol, tmp_path / "b.zarr"))
     np.testing.assert_array_equal(v2[1], mean_ref(array, (0, 1, 2)))
@@ -127,6 +128,32 @@ def test_volume_object_and_zarr_v2_input(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a, b)
     scale = zarr.open_group(tmp_path / "b.zarr").attrs["ome"]["multiscales"][0]["datasets"][1]
     assert scale["coordinateTransformations"][0]["scale"] == [4.0, 1.0, 1.0]
+
+
+def test_halve_yx_chunks_codec_and_metadata(tmp_path: Path) -> None:
+    """What convert asks of the builder: z kept, a chunk preset, a level cap, lz4hc-9, the affine and extras."""
+    from ziggurat.sources.base import Metadata
+
+    rng = np.random.default_rng(9)
+    array = rng.integers(0, 4000, (5, 300, 260), dtype=np.int16)
+    affine = np.array([[0.5, 0, 0, -3], [0, 0.5, 0, 4], [0, 0, 3.0, 5], [0, 0, 0, 1]])
+    meta = Metadata("array", "zyx", (3.0, 0.5, 0.5), affine=affine, extra={"nifti": {"version": 1}})
+    out = build_pyramid(array, tmp_path / "c.zarr", halve="yx", chunks="axial", levels=2, min_size=64,
+                        compression="lz4hc-9", meta=meta, workers=2)  # fmt: skip
+    got = levels_of(out)
+    assert len(got) == 2  # capped (else 3: 300 x 260 -> 150 x 130 -> 75 x 65, the last above 64)
+    np.testing.assert_array_equal(got[0], array)
+    np.testing.assert_array_equal(got[1], mean_ref(array, (1, 2)))  # z kept: 5 slices stay 5
+    level1 = json.loads((out / "1" / "zarr.json").read_text())
+    sharding = level1["codecs"][0]["configuration"]
+    assert sharding["chunk_shape"] == [1, 150, 130]  # axial: one whole slice per chunk on every level
+    assert sharding["codecs"][1]["configuration"]["cname"] == "lz4hc"
+    assert sharding["codecs"][1]["configuration"]["clevel"] == 9
+    attrs = zarr.open_group(out, mode="r").attrs
+    scales = [d["coordinateTransformations"][0]["scale"] for d in attrs["ome"]["multiscales"][0]["datasets"]]
+    assert scales == [[3.0, 0.5, 0.5], [3.0, 1.0, 1.0]]
+    assert attrs["ziggurat"] == {"affine": affine.tolist(), "nifti": {"version": 1}}
+    ngff_valid(out)
 
 
 def test_n5_and_fsspec_url_inputs(tmp_path: Path) -> None:

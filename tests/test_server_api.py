@@ -245,7 +245,9 @@ def test_etag_304_cache_control_and_head(client: httpx.Client) -> None:
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == etag and int(head.headers["content-length"]) == len(first.content)
     meta = client.get(f"/api/images/{ident('a.tif')}")
-    assert client.get(f"/api/images/{ident('a.tif')}", headers={"If-None-Match": meta.headers["etag"]}).status_code == 304
+    assert (
+        client.get(f"/api/images/{ident('a.tif')}", headers={"If-None-Match": meta.headers["etag"]}).status_code == 304
+    )
 
 
 def test_unknown_routes_and_methods_are_json(client: httpx.Client) -> None:
@@ -294,7 +296,9 @@ def test_metadata_stays_fast_while_tiles_decode(base: str) -> None:
     """Decoding runs in the threadpool, so the event loop answers other requests meanwhile."""
     import concurrent.futures
 
-    urls = [f"{base}/api/images/{ident('sub/b.tif')}_files/12/{c}_{r}.png?quality=7" for c in range(12) for r in range(8)]
+    urls = [
+        f"{base}/api/images/{ident('sub/b.tif')}_files/12/{c}_{r}.png?quality=7" for c in range(12) for r in range(8)
+    ]
     with concurrent.futures.ThreadPoolExecutor(16) as pool, httpx.Client(timeout=60) as c:
         futures = [pool.submit(c.get, u) for u in urls]
         time.sleep(0.05)
@@ -361,13 +365,13 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
 # -- volumes: planes through the same routes -------------------------------------------------
 @pytest.fixture(scope="module")
 def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from ziggurat.sources.volumes import from_numpy
-    from ziggurat.sources.nifti import write_nifti
+    from ziggurat import from_array
+    from ziggurat.writers.nifti import write_nifti
     from ziggurat.testing.phantom import mri_volume
 
     root = tmp_path_factory.mktemp("volumes") / "mri"
     root.mkdir()
-    path = write_nifti(from_numpy(mri_volume((24, 80, 64)), spacing=(2.0, 1.0, 0.5)), root / "head.nii.gz")
+    path = write_nifti(from_array(mri_volume((24, 80, 64)), axes="zyx", spacing=(2.0, 1.0, 0.5)), root / "head.nii.gz")
     with live_server(create_app([root], cache="memory://")) as url:
         yield url, path
 
@@ -412,3 +416,70 @@ def test_malformed_parameters_never_cause_a_server_error(client: httpx.Client, p
             assert response.status_code < 500, (route, param, value, response.text)
             if response.status_code >= 400:
                 assert_json_error(response, response.status_code)
+
+
+# -- one tile path: the server, the CLI and the library share cache keys -------------------------
+def test_server_cli_and_library_share_tiles_through_redis(served: Path, tmp_path: Path) -> None:
+    """A tile ``ziggurat tile --cache redis://`` stored is served from redis without rendering, and
+    a tile the server rendered is what the CLI (another process) and the library find in redis."""
+    import subprocess
+    import sys
+
+    import redis as redis_py
+
+    import ziggurat
+    from ziggurat.testing.servers import LocalServer
+
+    style = '{"invert": true}'
+    with LocalServer("redis") as redis:
+        client = redis_py.Redis(port=redis.port)
+        app = create_app([served], cache=redis.url, rescan_seconds=0)
+        tiles = app.state.tiles
+        with live_server(app) as base:
+            # the CLI first: it renders and stores; the server then answers from redis
+            out = tmp_path / "cli.jpeg"
+            subprocess.run([sys.executable, "-m", "ziggurat.cli", "tile", str(served / "a.tif"), "11", "1", "1",
+                            "-o", str(out), "--tile-size", "254", "--overlap", "1", "--style", style,
+                            "--cache", redis.url], check=True)  # fmt: skip
+            assert client.dbsize() == 1
+            served_tile = httpx.get(f"{base}/api/images/{ident('a.tif')}_files/11/1_1.jpeg", params={"style": style})
+            assert served_tile.status_code == 200 and served_tile.content == out.read_bytes()
+            assert tiles.renders == 0 and client.dbsize() == 1
+            # the server first: it renders and stores; the CLI and the library find it
+            for url in (f"{base}/api/images/{ident('a.tif')}_files/12/2_3.png",
+                        f"{base}/api/images/{ident('a.tif')}/tiles/2/1/1.webp"):  # fmt: skip
+                assert httpx.get(url).status_code == 200
+            assert tiles.renders == 2 and client.dbsize() == 3
+            sets = client.info("commandstats")["cmdstat_set"]["calls"]
+            again = tmp_path / "again.png"
+            subprocess.run([sys.executable, "-m", "ziggurat.cli", "tile", str(served / "a.tif"), "12", "2", "3",
+                            "-o", str(again), "--tile-size", "254", "--overlap", "1", "--encoding", "png",
+                            "--cache", redis.url], check=True)  # fmt: skip
+            assert again.read_bytes() == httpx.get(f"{base}/api/images/{ident('a.tif')}_files/12/2_3.png").content
+            library = ziggurat.TileService(redis.url)
+            webp = library.tile(ziggurat.open(served / "a.tif"), 2, 1, 1, grid="xyz", encoding="webp")
+            assert webp == httpx.get(f"{base}/api/images/{ident('a.tif')}/tiles/2/1/1.webp").content
+            assert library.renders == 0 and client.info("commandstats")["cmdstat_set"]["calls"] == sets
+            assert client.dbsize() == 3
+
+
+def test_volume_planes_are_cached_under_their_file_and_place(volume_server: tuple[str, Path]) -> None:
+    base, _ = volume_server
+    ident = image_id("mri/head.nii.gz")
+    url = f"{base}/api/images/{ident}_files/7/0_0.npy"
+    first = httpx.get(url, params={"axis": "x", "slice": 30})
+    other = httpx.get(url, params={"axis": "x", "slice": 34})
+    assert first.status_code == other.status_code == 200 and first.content != other.content
+    assert httpx.get(url, params={"axis": "sagittal", "slice": 30}).content == first.content
+
+
+def test_catalog_keeps_a_bounded_number_of_images_open(served: Path) -> None:
+    from ziggurat.server.catalog import Catalog
+
+    catalog = Catalog([served], max_open=2)
+    entries = [e for e in catalog.entries() if e.name != "slides/broken.tif"]
+    assert len(entries) == 3
+    for entry in entries:
+        catalog.open(entry)
+    assert [catalog.opened(e) is not None for e in entries] == [False, True, True]  # the oldest went
+    assert catalog.open(entries[1]) is catalog.opened(entries[1])  # a hit is the same open Image

@@ -141,8 +141,8 @@ def test_ome_channel_colours_tint_the_composite(tmp_path: object) -> None:
     planes = np.zeros((2, 8, 8), dtype=np.uint16)
     planes[0], planes[1] = 100, 50
     # OME colours are signed RGBA ints: -16776961 = 0xFF0000FF (red), 16777215 = 0x00FFFFFF (cyan)
-    tifffile.imwrite(path, planes, ome=True, photometric="minisblack",
-                     metadata={"axes": "CYX", "Channel": {"Name": ["A", "B"], "Color": [-16776961, 16777215]}})  # fmt: skip
+    channels = {"Name": ["A", "B"], "Color": [-16776961, 16777215]}
+    tifffile.imwrite(path, planes, ome=True, photometric="minisblack", metadata={"axes": "CYX", "Channel": channels})
     image = ziggurat.open(path)
     assert image.channel_colors == [(255, 0, 0), (0, 255, 255)]
     out = Style.parse({"min": 0, "max": 100}).resolve(image)(image.levels[0][:, :])

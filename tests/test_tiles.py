@@ -11,10 +11,11 @@ import pytest
 import tifffile
 
 import ziggurat
+from ziggurat import TileService
 from ziggurat.errors import EncodingError, OutOfRangeError, StyleError
 from ziggurat.tiles.grid import DeepZoomGrid
 
-NOCACHE = {"cache": "none://"}
+UNCACHED = TileService("none://")  # every call renders
 
 
 def block_mean(a: np.ndarray, f: int) -> np.ndarray:
@@ -47,7 +48,7 @@ def test_dz_tiles_match_openslide_deepzoom(sample_slide: Path) -> None:
     for level in range(dz.level_count):
         cols, rows = dz.level_tiles[level]
         for col, row in {(0, 0), (cols - 1, rows - 1), (cols // 2, rows // 2)}:
-            ours = image.tile(level, col, row, tile_size=254, overlap=1, encoding="numpy", **NOCACHE)
+            ours = UNCACHED.tile(image, level, col, row, tile_size=254, overlap=1, encoding="numpy")
             theirs = np.asarray(dz.get_tile(level, (col, row)).convert("RGB"))
             *_, w, h = grid.tile_bounds(level, col, row)
             assert ours.shape == (h, w, 3)
@@ -68,13 +69,13 @@ def test_synthesized_levels_from_next_finer(one_and_four: tuple[Path, np.ndarray
     image = ziggurat.open(path)
     top = DeepZoomGrid(1024, 768, 256, 0).level_count - 1
     # 1x and 4x are stored: read as they are
-    np.testing.assert_array_equal(image.tile(top, 1, 2, encoding="numpy", **NOCACHE), base[512:768, 256:512])
-    np.testing.assert_array_equal(image.tile(top - 2, 0, 0, encoding="numpy", **NOCACHE), quarter[:, :256])
+    np.testing.assert_array_equal(UNCACHED.tile(image, top, 1, 2, encoding="numpy"), base[512:768, 256:512])
+    np.testing.assert_array_equal(UNCACHED.tile(image, top - 2, 0, 0, encoding="numpy"), quarter[:, :256])
     # 2x is not stored: 2x2 means of 1x
-    half = image.tile(top - 1, 1, 1, encoding="numpy", **NOCACHE)
+    half = UNCACHED.tile(image, top - 1, 1, 1, encoding="numpy")
     np.testing.assert_array_equal(half, block_mean(base, 2)[256:512, 256:512])
     # 8x comes from the stored 4x level (inverted content proves it), not from 1x
-    eighth = image.tile(top - 3, 0, 0, encoding="numpy", **NOCACHE)
+    eighth = UNCACHED.tile(image, top - 3, 0, 0, encoding="numpy")
     np.testing.assert_array_equal(eighth, block_mean(quarter, 2))
 
 
@@ -82,7 +83,7 @@ def test_synthesized_blocks_are_not_recomputed(one_and_four: tuple[Path, np.ndar
     path, _, _ = one_and_four
     image = ziggurat.open(path)
     reads: list[tuple[int, ...]] = []
-    reader = image.levels[0]._reader
+    reader = image.levels[0].reader
     original = reader.read
 
     def counting(*args: int) -> np.ndarray:
@@ -91,12 +92,12 @@ def test_synthesized_blocks_are_not_recomputed(one_and_four: tuple[Path, np.ndar
 
     reader.read = counting  # a spy on the real reader: it still reads the file
     top = DeepZoomGrid(1024, 768, 256, 0).level_count - 1
-    first = image.tile(top - 1, 0, 0, encoding="numpy", **NOCACHE)
+    first = UNCACHED.tile(image, top - 1, 0, 0, encoding="numpy")
     assert reads
     count = len(reads)
     for col in range(2):  # same synthesized block again, and its neighbour in the same block
-        image.tile(top - 1, col, 0, encoding="numpy", **NOCACHE)
-    np.testing.assert_array_equal(image.tile(top - 1, 0, 0, encoding="numpy", **NOCACHE), first)
+        UNCACHED.tile(image, top - 1, col, 0, encoding="numpy")
+    np.testing.assert_array_equal(UNCACHED.tile(image, top - 1, 0, 0, encoding="numpy"), first)
     assert len(reads) == count
 
 
@@ -104,9 +105,9 @@ def test_xyz_edge_tiles_are_padded(one_and_four: tuple[Path, np.ndarray, np.ndar
     path, base, _ = one_and_four
     image = ziggurat.open(path)
     # z=2 is full size (1024 / 256 = 4 tiles wide); z=0 fits one tile: 256x192, padded to 256x256
-    np.testing.assert_array_equal(image.tile(2, 3, 2, grid="xyz", encoding="numpy", **NOCACHE),
+    np.testing.assert_array_equal(UNCACHED.tile(image, 2, 3, 2, grid="xyz", encoding="numpy"),
                                   base[512:768, 768:1024])  # fmt: skip
-    z0 = image.tile(0, 0, 0, grid="xyz", encoding="numpy", background=7, **NOCACHE)
+    z0 = UNCACHED.tile(image, 0, 0, 0, grid="xyz", encoding="numpy", background=7)
     assert z0.shape == (256, 256, 3) and (z0[192:] == 7).all()
 
 
@@ -115,24 +116,30 @@ def test_styled_16_bit_tile_by_hand() -> None:
     values[:, :150] = 1000
     values[:, 150:] = 5000
     image = ziggurat.from_array(values)
-    png = image.tile(9, 0, 0, style={"min": 0, "max": 4000}, encoding="png", **NOCACHE)
+    png = UNCACHED.tile(image, 9, 0, 0, style={"min": 0, "max": 4000}, encoding="png")
     import imagecodecs
 
     out = imagecodecs.png_decode(png)
     assert out.shape == (256, 256, 3)
     assert (out[:, :150] == 64).all() and (out[:, 150:] == 255).all()
-    raw = image.tile(9, 0, 0, encoding="numpy", **NOCACHE)
+    raw = UNCACHED.tile(image, 9, 0, 0, encoding="numpy")
     assert raw.dtype == np.uint16 and raw[0, 0, 0] == 1000
 
 
 def test_cache_hits_return_the_same_bytes(sample_slide: Path) -> None:
-    image = ziggurat.open(sample_slide, cache="memory://?max=16MB")
-    first = image.tile(11, 1, 1, quality=80, passthrough=False)
-    assert image.tile_cache.misses == 1
-    assert image.tile(11, 1, 1, quality=80, passthrough=False) == first and image.tile_cache.hits == 1
-    assert image.tile(11, 1, 1, quality=70, passthrough=False) != first  # encoding parameters are in the key
-    arr = image.tile(11, 1, 1, encoding="numpy")
-    np.testing.assert_array_equal(image.tile(11, 1, 1, encoding="numpy"), arr)
+    service = TileService("memory://?max=16MB")
+    image = ziggurat.open(sample_slide)
+    first = service.tile(image, 11, 1, 1, quality=80, passthrough=False)
+    assert service.cache.misses == 1 and service.renders == 1
+    assert service.tile(image, 11, 1, 1, quality=80, passthrough=False) == first and service.cache.hits == 1
+    assert service.renders == 1
+    assert service.tile(image, 11, 1, 1, quality=70, passthrough=False) != first  # encoding parameters are in the key
+    arr = service.tile(image, 11, 1, 1, encoding="numpy")
+    np.testing.assert_array_equal(service.tile(image, 11, 1, 1, encoding="numpy"), arr)
+    # another Image of the same file, through another service on the same cache: the same key
+    again = TileService(service.cache)
+    assert again.tile(ziggurat.open(sample_slide), 11, 1, 1, quality=80, passthrough=False) == first
+    assert again.renders == 0
     assert np.abs(ziggurat.open(sample_slide).read_region((512, 512), 1, (256, 256)).astype(int) - arr).max() == 0
 
 
@@ -140,35 +147,35 @@ def test_whole_stored_jpeg_tiles_pass_through(sample_slide: Path) -> None:
     import imagecodecs
 
     image = ziggurat.open(sample_slide)
-    sent = image.tile(12, 2, 1, **NOCACHE)  # level 0, exactly stored tile (row 1, col 2)
+    sent = UNCACHED.tile(image, 12, 2, 1)  # level 0, exactly stored tile (row 1, col 2)
     assert sent == image.levels[0].raw_tiles([(1, 2)])[0]
-    pixels = image.tile(12, 2, 1, encoding="numpy", **NOCACHE)
+    pixels = UNCACHED.tile(image, 12, 2, 1, encoding="numpy")
     np.testing.assert_array_equal(imagecodecs.jpeg8_decode(sent), pixels)
-    edge = image.tile(12, 11, 7, **NOCACHE)  # a partial edge tile is cut and re-encoded
+    edge = UNCACHED.tile(image, 12, 11, 7)  # a partial edge tile is cut and re-encoded
     assert imagecodecs.jpeg8_decode(edge).shape == (2000 - 7 * 256, 3000 - 11 * 256, 3)
 
 
 def test_region_and_thumbnail(sample_slide: Path) -> None:
     image = ziggurat.open(sample_slide)
-    npy = image.region(100, 200, 300, 150, level=1, encoding="npy", **NOCACHE)
+    npy = UNCACHED.region(image, 100, 200, 300, 150, level=1, encoding="npy")
     np.testing.assert_array_equal(np.load(io.BytesIO(npy)), image.read_region((100, 200), 1, (300, 150), fill=255))
-    thumb = image.thumbnail(300, encoding="numpy", **NOCACHE)
+    thumb = UNCACHED.thumbnail(image, 300, encoding="numpy")
     np.testing.assert_array_equal(thumb, image.get_thumbnail(300))
-    assert image.thumbnail(300)[:3] == b"\xff\xd8\xff"
+    assert TileService().thumbnail(image, 300)[:3] == b"\xff\xd8\xff"
 
 
 def test_bad_requests_raise_typed_errors(sample_slide: Path) -> None:
     image = ziggurat.open(sample_slide)
     with pytest.raises(OutOfRangeError):
-        image.tile(12, 99, 0)
+        UNCACHED.tile(image, 12, 99, 0)
     with pytest.raises(OutOfRangeError):
-        image.tile(40, 0, 0)
+        UNCACHED.tile(image, 40, 0, 0)
     with pytest.raises(OutOfRangeError, match="grid"):
-        image.tile(1, 0, 0, grid="tms")
+        UNCACHED.tile(image, 1, 0, 0, grid="tms")
     with pytest.raises(EncodingError):
-        image.tile(1, 0, 0, encoding="bmp")
+        UNCACHED.tile(image, 1, 0, 0, encoding="bmp")
     with pytest.raises(StyleError, match="gamma"):
-        image.tile(1, 0, 0, style={"gamma": 0})
+        UNCACHED.tile(image, 1, 0, 0, style={"gamma": 0})
 
 
 def test_cli_tile_writes_a_tile(sample_slide: Path, tmp_path: Path) -> None:
@@ -186,17 +193,75 @@ def test_threads_share_one_image_and_cache(one_and_four: tuple[Path, np.ndarray,
     from concurrent.futures import ThreadPoolExecutor
 
     path, base, _ = one_and_four
-    image = ziggurat.open(path, cache="memory://?max=8MB")
+    service = TileService("memory://?max=8MB")
+    image = ziggurat.open(path)
     top = DeepZoomGrid(1024, 768, 256, 0).level_count - 1
     wanted = [(top, c, r) for c in range(4) for r in range(3)] * 3
     with ThreadPoolExecutor(4) as pool:
-        tiles = list(pool.map(lambda t: image.tile(*t, encoding="numpy"), wanted))
+        tiles = list(pool.map(lambda t: service.tile(image, *t, encoding="numpy"), wanted))
     for (_, c, r), got in zip(wanted, tiles):
         np.testing.assert_array_equal(got, base[r * 256 : (r + 1) * 256, c * 256 : (c + 1) * 256])
 
 
 def test_in_memory_images_never_share_cache_entries() -> None:
-    cache = "memory://?max=4MB"
+    service = TileService("memory://?max=4MB")
     for value in range(5):  # each image may reuse a freed one's id(); its tiles must not
         image = ziggurat.from_array(np.full((64, 64, 3), value, dtype=np.uint8))
-        assert (image.tile(6, 0, 0, encoding="numpy", cache=cache) == value).all()
+        assert (service.tile(image, 6, 0, 0, encoding="numpy") == value).all()
+
+
+def test_synthesized_blocks_live_in_the_services_decoded_lru(one_and_four: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    from ziggurat.cache import LRU
+
+    path, base, _ = one_and_four
+    decoded: LRU[object, object] = LRU(64 * 2**20)
+    service = TileService("none://", decoded=decoded)
+    top = DeepZoomGrid(1024, 768, 256, 0).level_count - 1
+    image = ziggurat.open(path)
+    half = service.tile(image, top - 1, 0, 0, encoding="numpy")
+    np.testing.assert_array_equal(half, block_mean(base, 2)[:256, :256])
+    assert len(decoded) == 1 and decoded.misses == 1  # one 512-pixel block of the 2x level
+    service.tile(image, top - 1, 1, 0, encoding="numpy")  # the neighbour comes from the same block
+    assert len(decoded) == 1 and decoded.hits == 1
+
+
+def test_tiles_are_shared_through_redis_between_processes(sample_slide: Path, tmp_path: Path) -> None:
+    """``ziggurat tile --cache redis://`` in another process stores the key the library finds."""
+    import subprocess
+    import sys
+
+    from ziggurat.testing.servers import LocalServer
+
+    with LocalServer("redis") as redis:
+        out = tmp_path / "t.jpeg"
+        subprocess.run([sys.executable, "-m", "ziggurat.cli", "tile", str(sample_slide), "11", "2", "1", "-o", str(out),
+                        "--style", '{"invert": true}', "--cache", redis.url], check=True)  # fmt: skip
+        service = TileService(redis.url)
+        assert service.tile(ziggurat.open(sample_slide), 11, 2, 1, style={"invert": True}) == out.read_bytes()
+        assert service.renders == 0 and service.cache.hits == 1
+
+
+def _snippet(path: Path, after: str) -> str:
+    """The first ```python block after the line containing ``after`` in a Markdown file."""
+    text = path.read_text()
+    start = text.index("```python\n", text.index(after)) + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+def test_readme_and_api_doc_tile_examples_run(
+    sample_slide: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ziggurat.testing.servers import LocalServer
+
+    repo = Path(__file__).resolve().parent.parent
+    slide = tmp_path / "slide.svs"
+    slide.symlink_to(sample_slide)
+    monkeypatch.chdir(tmp_path)
+    with LocalServer("redis") as redis, LocalServer("memcached") as memcached:
+        for doc, after, port in ((repo / "README.md", "through a memory, memcached or redis cache", redis.port),
+                                 (repo / "docs" / "api.md", "## Tiles, styles", memcached.port)):  # fmt: skip
+            code = _snippet(doc, after).replace(":6379", f":{port}").replace(":11211", f":{port}")
+            scope: dict[str, object] = {"ziggurat": ziggurat}  # imported at the top of each document
+            exec(compile(code, str(doc), "exec"), scope)
+            assert isinstance(scope["jpeg"], bytes) and scope["jpeg"][:3] == b"\xff\xd8\xff"
+            assert isinstance(scope["tiles"], TileService) and scope["tiles"].cache.stats()["errors"] == 0

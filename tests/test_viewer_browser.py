@@ -111,7 +111,7 @@ def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path:
             "const img = document.querySelector('.card img');"
             "return !!img && img.complete && img.naturalWidth > 0;"))  # fmt: skip
         card = browser.find_element("css selector", ".card")
-        assert "slides/slide.tif" in card.text and "3000 × 2000" in card.text
+        assert "slides/slide.tif" in card.text and "3000 × 2000" in card.text  # noqa: RUF001 - the page's text
         card.click()
         wait_for(lambda: browser.current_url.endswith(f"/view/{image_id('slides/slide.tif')}"))
         wait_for(lambda: fully_loaded(browser))
@@ -138,13 +138,13 @@ def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path:
 
 
 def test_volume_planes_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
-    from ziggurat.sources.volumes import from_numpy
-    from ziggurat.sources.nifti import write_nifti
+    from ziggurat import from_array
+    from ziggurat.writers.nifti import write_nifti
     from ziggurat.testing.phantom import mri_volume
 
     root = tmp_path / "mri"
     root.mkdir()
-    write_nifti(from_numpy(mri_volume((40, 160, 128)), spacing=(2.0, 1.0, 1.0)), root / "head.nii.gz")
+    write_nifti(from_array(mri_volume((40, 160, 128)), axes="zyx", spacing=(2.0, 1.0, 1.0)), root / "head.nii.gz")
     recorder = Recorder(create_app([root], cache="memory://"))
     with live_server(recorder) as base:
         browser.get(f"{base}/view/{image_id('mri/head.nii.gz')}")

@@ -14,24 +14,23 @@ from typing import Any
 import numpy as np
 
 from . import errors
-from .model.image import Image
+from .model.image import Image, open_image
 from .model.level import Level
 from .model.planes import plane
 from .sources.array import ArraySource
 from .sources.base import SLIDE_AXES, Metadata
-from .sources.registry import detect, open_source
+from .sources.registry import detect
+from .tiles.service import TileService
+from .version import __version__ as __version__
 
-__all__ = ["Image", "Level", "detect", "errors", "from_array", "open", "plane", "to_dask"]
-__version__ = "0.1.0"
+__all__ = ["Image", "Level", "TileService", "detect", "errors", "from_array", "open", "plane", "to_dask"]
 
 
-def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:  # noqa: A001
+def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:
     """Open any supported image — a slide, an OME-Zarr store, a NIfTI file, a DICOM series, a folder
     of slices, a Zarr array — as an :class:`Image`; ``backend`` forces one (``"tiff"``,
     ``"openslide"``, ``"tiffstack"``, ...), ``options`` go to the backend."""
-    path = os.fspath(path)
-    source = open_source(path, backend, **options)
-    return Image(source, path, source.name, options)
+    return open_image(path, backend, **options)
 
 
 def from_array(

@@ -1,29 +1,33 @@
-"""Tile caches configured by URL: ``memory://?max=2GB``, ``memcached://host:11211``, ``redis://host:6379/0``.
+"""Caches: bytes (or arrays) by key, with budgets and counters; tile caches configured by URL.
 
-``open_cache(url)`` builds a backend; ``set_default(url)`` sets the process-wide default, which
-otherwise comes from the ``ZIGGURAT_CACHE`` environment variable, else an in-memory LRU sized from
-total RAM. ``none://`` disables caching.
+* :class:`LRU` — the one in-process LRU (thread-safe, bytes- or count-bounded, counters);
+  :func:`decoded_tiles` / :func:`set_decoded_tiles` — the process-default LRU of decoded tiles;
+* tile caches by URL: ``memory://?max=2GB``, ``memcached://host:11211``, ``redis://host:6379/0``,
+  ``none://`` (:func:`open_cache`); :class:`TieredCache` puts a local LRU in front of a shared one.
+
+``set_default(url)`` sets the process-wide tile cache, which otherwise comes from the
+``ZIGGURAT_CACHE`` environment variable, else an in-memory LRU sized from total RAM.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import CacheConfigError
+from ..io.sizes import SizeError, parse_size
 from .base import CacheUnavailableWarning, SharedCache, TileCache
+from .lru import LRU, decoded_tiles, set_decoded_tiles
 from .memory import MemoryCache
+from .tiered import TieredCache
 
-__all__ = ["CacheUnavailableWarning", "MemoryCache", "NullCache", "SharedCache", "TileCache",
-           "get_default", "open_cache", "parse_size", "set_default", "shared_cache"]  # fmt: skip
+__all__ = ["LRU", "CacheUnavailableWarning", "MemoryCache", "NullCache", "SharedCache", "TieredCache",
+           "TileCache", "decoded_tiles", "get_default", "open_cache", "parse_size", "set_decoded_tiles",
+           "set_default", "shared_cache"]  # fmt: skip
 
 _default: TileCache | None = None
 _default_lock = threading.Lock()
-
-UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "K": 2**10, "M": 2**20, "G": 2**30}  # fmt: skip
 
 
 class NullCache(TileCache):
@@ -41,40 +45,47 @@ class NullCache(TileCache):
         pass
 
 
-def parse_size(text: str) -> int:
-    """'2GB', '512MiB', '16m', '1000' -> bytes."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
-    if not match or match.group(2).upper() not in UNITS:
-        raise CacheConfigError(f"cache size: cannot read {text!r} (use e.g. 2GB, 512MiB)")
-    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+def _size(params: dict[str, str], name: str, url: str) -> int | None:
+    if name not in params:
+        return None
+    try:
+        return parse_size(params.pop(name))
+    except SizeError as exc:
+        raise CacheConfigError(f"cache URL {url!r}: {name}: {exc}") from None
 
 
 def open_cache(url: str | TileCache) -> TileCache:
-    """A tile cache from its URL (a TileCache passes through)."""
+    """A new tile cache from its URL (a TileCache passes through)."""
     if isinstance(url, TileCache):
         return url
     parts = urlsplit(url)
     params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    timeout = float(params.pop("timeout", 0.25))
+    try:
+        timeout = float(params.pop("timeout", 0.25))
+    except ValueError:
+        raise CacheConfigError(f"cache URL {url!r}: timeout must be a number of seconds") from None
     if parts.scheme == "memory":
-        max_bytes = parse_size(params.pop("max")) if "max" in params else None
+        max_bytes = _size(params, "max", url)
         _no_more(params, url)
         return MemoryCache(max_bytes)
     if parts.scheme == "none":
+        _no_more(params, url)
         return NullCache()
     if parts.scheme == "memcached":
         from .memcached import DEFAULT_MAX_ITEM, MemcachedCache
 
-        max_item = parse_size(params.pop("max_item")) if "max_item" in params else DEFAULT_MAX_ITEM
+        max_item = _size(params, "max_item", url)
         _no_more(params, url)
         return MemcachedCache((parts.hostname or "localhost", parts.port or 11211),
-                              timeout=timeout, max_item=max_item)  # fmt: skip
+                              timeout=timeout, max_item=DEFAULT_MAX_ITEM if max_item is None else max_item)  # fmt: skip
     if parts.scheme in ("redis", "rediss", "unix"):
         from .redis import RedisCache
 
-        ttl = int(params.pop("ttl")) if "ttl" in params else None
+        ttl = params.pop("ttl", None)
         _no_more(params, url)
-        return RedisCache(parts._replace(query="").geturl(), timeout=timeout, ttl=ttl)
+        if ttl is not None and not ttl.isdigit():
+            raise CacheConfigError(f"cache URL {url!r}: ttl must be whole seconds")
+        return RedisCache(parts._replace(query="").geturl(), timeout=timeout, ttl=None if ttl is None else int(ttl))
     raise CacheConfigError(f"cache URL {url!r}: unknown scheme (memory://, memcached://, redis://, none://)")
 
 
@@ -88,15 +99,13 @@ def shared_cache(url: str | TileCache) -> TileCache:
     cache = _shared.get(url)
     if cache is None:
         with _default_lock:
-            cache = _shared.setdefault(url, open_cache(url))
+            cache = _shared.get(url) or _shared.setdefault(url, open_cache(url))
     return cache
 
 
 def _no_more(params: dict[str, str], url: str) -> None:
     if params:
         raise CacheConfigError(f"cache URL {url!r}: unknown option {min(params)!r}")
-
-
 
 
 def set_default(cache: str | TileCache | None) -> None:

@@ -44,6 +44,17 @@ class TileCache(ABC):
     def clear(self) -> None:
         """Drop every entry this cache can reach."""
 
+    def get_local(self, key: str) -> bytes | None:
+        """The part of :meth:`get` that needs no I/O (safe on an event loop); None if there is none.
+
+        ``get_local(k)`` then, on None, ``get_remote(k)`` asks (and counts) exactly as ``get(k)``.
+        """
+        return None
+
+    def get_remote(self, key: str) -> bytes | None:
+        """The rest of :meth:`get` after :meth:`get_local` missed (may do network I/O)."""
+        return self.get(key)
+
     @property
     def evictions(self) -> int:
         return 0
@@ -85,7 +96,7 @@ class SharedCache(TileCache):
             return default
         try:
             result = operation()
-        except Exception as exc:  # noqa: BLE001 - any client failure must degrade to a miss
+        except Exception as exc:
             self.errors += 1
             with self._lock:
                 first = self._down_since is None
@@ -94,8 +105,7 @@ class SharedCache(TileCache):
                 self._retry_at = time.monotonic() + self.retry_after
             if first:
                 warnings.warn(
-                    f"tile cache {self.url} unavailable ({type(exc).__name__}: {exc}); "
-                    "serving tiles from the source",
+                    f"tile cache {self.url} unavailable ({type(exc).__name__}: {exc}); serving tiles from the source",
                     CacheUnavailableWarning,
                     stacklevel=4,
                 )

@@ -9,14 +9,14 @@ PREFIX = "zig1:"
 
 
 def source_identity(path: str | None) -> str:
-    """path + size + mtime for local files; the URL itself for anything else (remote objects)."""
+    """real path + size + mtime for local files (a symlink names its target); the URL itself otherwise."""
     if path is None:
         return "array:unnamed"
     try:
         st = os.stat(path)
     except OSError:
         return str(path)
-    return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def tile_key(source: str, **parts: object) -> str:

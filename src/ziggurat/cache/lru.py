@@ -1,7 +1,12 @@
-"""A process-wide LRU of decoded native tiles, bounded in bytes (openslide keeps one too).
+"""The one LRU: thread-safe, bounded by a budget, with hit/miss/eviction counters.
 
-Reads that overlap the same native tile (neighbouring regions, DeepZoom tiles with overlap) decode
-it once. The budget comes from ``ZIGGURAT_DECODED_CACHE`` (bytes; 0 disables), default 32 MiB as openslide's.
+Every in-process cache of ziggurat is one of these: decoded native tiles and synthesized blocks
+(bytes-bounded, :func:`decoded_tiles`), encoded tiles (:class:`~ziggurat.cache.memory.MemoryCache`),
+the server's open images and volume planes (count-bounded, ``sizeof=lambda v: 1``).
+
+The process-default decoded-tile LRU is built on first use, not at import: its budget comes from
+``ZIGGURAT_DECODED_CACHE`` (bytes, e.g. ``64MiB``; 0 disables), default 32 MiB as openslide's;
+:func:`set_decoded_tiles` replaces it (an LRU, a budget, or None to rebuild from the environment).
 """
 
 from __future__ import annotations
@@ -9,61 +14,121 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
-import numpy as np
+from ..io.sizes import parse_size
 
-DEFAULT_BYTES = 32 * 2**20
+__all__ = ["DEFAULT_DECODED_BYTES", "LRU", "decoded_tiles", "nbytes", "set_decoded_tiles"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+DEFAULT_DECODED_BYTES = 32 * 2**20
+ENV_DECODED = "ZIGGURAT_DECODED_CACHE"
 
 
-class DecodedTileCache:
-    """Thread-safe LRU of arrays (or bytes) keyed by anything hashable, evicting past ``max_bytes``."""
+def nbytes(value: Any) -> int:
+    """Size in bytes of an array (``.nbytes``) or a bytes-like value (``len``)."""
+    size = getattr(value, "nbytes", None)
+    return int(size) if size is not None else len(value)
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, np.ndarray | bytes] = OrderedDict()
-        self._bytes = 0
+
+class LRU(Generic[K, V]):
+    """Values by key, least recently used evicted once the summed ``sizeof`` exceeds ``budget``.
+
+    A value larger than the whole budget is not stored (it would evict everything for nothing).
+    """
+
+    def __init__(self, budget: int, sizeof: Callable[[V], int] = nbytes) -> None:
+        if budget < 0:
+            raise ValueError(f"LRU budget must be >= 0, got {budget}")
+        self.budget = int(budget)
+        self.sizeof = sizeof
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._used = 0
         self._lock = threading.Lock()
         self.hits = self.misses = self.evictions = 0
 
-    def get(self, key: Hashable) -> np.ndarray | bytes | None:
+    def get(self, key: K) -> V | None:
+        """The value under ``key`` (now the most recently used), or None; counted."""
         with self._lock:
-            value = self._items.get(key)
-            if value is None:
+            held = self._items.get(key)
+            if held is None:
                 self.misses += 1
                 return None
             self._items.move_to_end(key)
             self.hits += 1
-            return value
+            return held[0]
 
-    def put(self, key: Hashable, value: np.ndarray | bytes) -> None:
-        size = _nbytes(value)
-        if size > self.max_bytes:
-            return
+    def put(self, key: K, value: V) -> None:
+        """Store ``value`` as the most recently used, evicting the oldest past the budget."""
+        size = self.sizeof(value)
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= _nbytes(old)
-            self._items[key] = value
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= _nbytes(evicted)
+                self._used -= old[1]
+            if size > self.budget:
+                return
+            self._items[key] = (value, size)
+            self._used += size
+            while self._used > self.budget:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._used -= evicted
                 self.evictions += 1
+
+    def pop(self, key: K) -> V | None:
+        """Remove and return ``key``'s value (None if absent); not counted."""
+        with self._lock:
+            held = self._items.pop(key, None)
+            if held is None:
+                return None
+            self._used -= held[1]
+            return held[0]
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self._bytes = 0
+            self._used = 0
 
     @property
-    def nbytes(self) -> int:
-        return self._bytes
+    def used(self) -> int:
+        """The summed ``sizeof`` of the stored values (bytes, for the default ``sizeof``)."""
+        return self._used
+
+    nbytes = used
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def stats(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses, "evictions": self.evictions,
+                "items": len(self._items), "used": self._used, "budget": self.budget}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<LRU {self.stats()}>"
 
 
-def _nbytes(value: np.ndarray | bytes) -> int:
-    """Size of an array or a bytes-like value (the encoded tile caches store bytes)."""
-    return value.nbytes if isinstance(value, np.ndarray) else len(value)
+_decoded: LRU[Hashable, Any] | None = None
+_decoded_lock = threading.Lock()
 
 
-DECODED_TILES = DecodedTileCache(int(os.environ.get("ZIGGURAT_DECODED_CACHE", DEFAULT_BYTES)))
+def decoded_tiles() -> LRU[Hashable, Any]:
+    """The process-default LRU of decoded tiles, built on first use from ``ZIGGURAT_DECODED_CACHE``."""
+    global _decoded
+    if _decoded is None:
+        with _decoded_lock:
+            if _decoded is None:
+                _decoded = LRU(parse_size(os.environ.get(ENV_DECODED) or DEFAULT_DECODED_BYTES))
+    return _decoded
+
+
+def set_decoded_tiles(lru: LRU[Hashable, Any] | int | str | None) -> LRU[Hashable, Any] | None:
+    """Replace the process-default decoded-tile LRU: an LRU, a budget ("64MiB", 0 disables), or
+    None (rebuilt from the environment on next use). Returns the new LRU (None for None)."""
+    global _decoded
+    with _decoded_lock:
+        _decoded = lru if isinstance(lru, LRU) or lru is None else LRU(parse_size(lru))
+        return _decoded

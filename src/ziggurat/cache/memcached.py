@@ -7,6 +7,8 @@ that, but large PNG/TIFF/npy tiles can: start memcached with e.g. ``memcached -I
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymemcache.client.base import PooledClient
 
 from .base import SharedCache
@@ -41,4 +43,5 @@ class MemcachedCache(SharedCache):
 
     @property
     def evictions(self) -> int:
-        return int(self._guard(self._client.stats, {}).get(b"evictions", 0))
+        none: dict[bytes, Any] = {}
+        return int(self._guard(self._client.stats, none).get(b"evictions", 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import redis
 
 from .base import SharedCache
@@ -19,15 +21,16 @@ class RedisCache(SharedCache):
         )
 
     def get(self, key: str) -> bytes | None:
-        return self._count(self._guard(lambda: self._client.get(key), None))
+        return self._count(self._guard(lambda: cast("bytes | None", self._client.get(key)), None))
 
     def set(self, key: str, value: bytes) -> None:
-        self._guard(lambda: self._client.set(key, value, ex=self.ttl), False)
+        self._guard(lambda: bool(self._client.set(key, value, ex=self.ttl)), False)
 
     def clear(self) -> None:
         self._guard(self._client.flushdb, False)
 
     @property
     def evictions(self) -> int:
-        info = self._guard(lambda: self._client.info("stats"), {})
+        none: dict[str, Any] = {}
+        info = self._guard(lambda: self._client.info("stats"), none)
         return int(info.get("evicted_keys", 0))

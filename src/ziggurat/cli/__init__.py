@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ZigguratError
 
 COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails")

@@ -4,79 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from ..model.image import Image
+from ..model.describe import describe
 from ..sources.base import SLIDE_AXES
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     info = commands.add_parser("info", help="describe an image: format, levels, tiles, MPP")
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="complete metadata as JSON")
-    info.add_argument("--backend", help="force a backend (tiff, openslide, pillow)")
+    info.add_argument(
+        "--backend", help="force a backend (tiff, openslide, pillow, omezarr, zarr, n5, nifti, dicom, tiffstack)"
+    )
     info.set_defaults(run=run)
-
-
-def describe(image: Image) -> dict[str, Any]:
-    """Everything ``info`` reports, as JSON-able data."""
-    return {
-        "path": image.path,
-        "format": image.format,
-        "backend": image.backend,
-        "dimensions": list(image.dimensions),
-        "dtype": str(image.dtype),
-        "channels": image.channels,
-        "channel_names": image.channel_names,
-        "mpp": list(image.mpp) if image.mpp else None,
-        "objective_power": image.objective_power,
-        "levels": [
-            {
-                "index": lvl.index,
-                "width": lvl.size[0],
-                "height": lvl.size[1],
-                "downsample": lvl.downsample,
-                "tile_width": lvl.tile_shape[1],
-                "tile_height": lvl.tile_shape[0],
-            }
-            for lvl in image.levels
-        ],
-        "associated_images": {
-            name: list(arr.shape) for name, arr in image.associated_images.items()
-        },
-        "properties": image.properties,
-    }
-
-
-def describe_volume(volume: Image) -> dict[str, Any]:
-    """What ``info`` reports for an image that is not a ``yxc`` slide (volumes, stacks, arrays)."""
-    facts: dict[str, Any] = {
-        "path": volume.path,
-        "format": volume.format,
-        "backend": volume.backend,
-        "kind": "volume" if volume.is_volume else "array",
-        "axes": list(volume.axes),
-        "shape": list(volume.shape),
-        "dtype": str(volume.dtype),
-        "scale": list(volume.scale) if volume.scale else None,
-        "units": list(volume.units),
-        "levels": [{"index": lvl.index, "shape": list(lvl.shape), "chunks": list(lvl.chunks)} for lvl in volume.levels],
-    }
-    if volume.is_volume:
-        facts["spacing_mm"] = list(volume.spacing)
-        facts["affine"] = volume.affine.tolist()
-    return facts
 
 
 def run(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import open as open_image
+    from ..model.image import open_image
 
     opened = open_image(args.path, backend=args.backend)
     if opened.axes != SLIDE_AXES:
-        facts = describe_volume(opened)
+        facts = describe(opened)
         if args.json:
             print(json.dumps(facts, indent=2))
             return

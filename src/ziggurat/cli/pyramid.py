@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 
-UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "KIB": 2**10, "M": 10**6, "MB": 10**6, "MIB": 2**20,
-         "G": 10**9, "GB": 10**9, "GIB": 2**30, "T": 10**12, "TB": 10**12, "TIB": 2**40}  # fmt: skip
+from ..io.sizes import SizeError, parse_size
+from ..writers.omezarr.ngff import COMPRESSIONS, PYRAMID_COMPRESSION
 
 
 def parse_bytes(text: str) -> int:
-    """``"2GB"``, ``"512MiB"``, ``"1.5G"`` or a plain number of bytes."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
-    if not match or match.group(2).upper() not in UNITS:
-        raise argparse.ArgumentTypeError(f"expected a size such as 2GB or 512MiB, got {text!r}")
-    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+    """``--memory``: :func:`ziggurat.io.sizes.parse_size`, with argparse's error message."""
+    try:
+        return parse_size(text)
+    except SizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("pyramid", help="build a multiscale OME-Zarr, out of core (local or Dask)")
     parser.add_argument("input", help="a slide, volume, TIFF stack, OME-Zarr, Zarr v2/v3 array or N5 (path or URL)")
     parser.add_argument("out", help="OUT.zarr (NGFF 0.5, sharded Zarr v3)")
@@ -27,6 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--memory", type=parse_bytes, default=None, help="pixel memory budget (default: half the available)")
     parser.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--workers", type=int, default=None, help="local threads (default: all cores)")
+    parser.add_argument("--compression", choices=tuple(COMPRESSIONS), default=PYRAMID_COMPRESSION,
+                        help="blosc codec of the chunks: zstd-1 (default), zstd-5 or lz4hc-9")  # fmt: skip
     parser.add_argument("--no-overwrite", action="store_true", help="fail if OUT exists")
     parser.set_defaults(run=_run)
 
@@ -41,6 +42,6 @@ def _run(args: argparse.Namespace) -> None:
                   TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
         task = bar.add_task(f"building {args.out}", total=None)
         build_pyramid(args.input, args.out, method=args.method, memory=args.memory, client=args.scheduler,
-                      workers=args.workers, overwrite=not args.no_overwrite,
+                      workers=args.workers, overwrite=not args.no_overwrite, compression=args.compression,
                       progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     print(f"wrote {args.out} in {time.perf_counter() - start:.2f} s")

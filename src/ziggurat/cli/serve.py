@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ZigguratError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="serve images to a browser: API, tiles and a viewer")
     serve.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -38,8 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ..testing.servers import LocalServer, free_port
     from ..server.app import ENV_CACHE, ENV_ROOTS, create_app, openseadragon_dir
+    from ..testing.servers import LocalServer, free_port
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> None:
 
 def check(app: Any, host: str, port: int) -> None:
     """Serve ``app`` on a thread and request what a browser would; ZigguratError on a failure."""
-    from ..tiles.grid import DeepZoomGrid
     from ..server.thread import live_server
+    from ..tiles.grid import DeepZoomGrid
 
     with live_server(app, host, port) as base:
         items = json.loads(_get(base, "/api/images?limit=1"))["items"]
@@ -93,7 +93,7 @@ def _get(base: str, path: str) -> bytes:
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(base + path, timeout=60) as response:
-            body = response.read()
+            body: bytes = response.read()
     except urllib.error.HTTPError as exc:
         raise ZigguratError(f"check failed: GET {path} answered {exc.code}: {exc.read()[:200]!r}") from None
     print(f"  200 {len(body):>9} B {1000 * (time.perf_counter() - started):7.1f} ms  GET {path}")

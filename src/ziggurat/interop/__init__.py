@@ -1,1 +1,1 @@
-"""interop."""
+"""Bridges to other APIs: dask arrays, the openslide drop-in."""

@@ -59,5 +59,11 @@ def to_dask(image: Image, level: int = 0, chunks: Sequence[int] | None = None) -
     if chunks is None:
         spatial = [i for i, a in enumerate(image.axes) if a in "zyx"]
         chunks = grow(image.levels[level].chunks, array.shape, array.dtype.itemsize, spatial)
-    return da.from_array(array, chunks=tuple(chunks), asarray=False, lock=False, fancy=False,
-                         meta=np.empty((0,) * array.ndim, array.dtype))  # fmt: skip
+    return da.from_array(  # type: ignore[no-untyped-call]
+        array,
+        chunks=tuple(chunks),
+        asarray=False,
+        lock=False,
+        fancy=False,
+        meta=np.empty((0,) * array.ndim, array.dtype),
+    )

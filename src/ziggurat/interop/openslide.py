@@ -16,8 +16,8 @@ from collections.abc import Mapping
 import numpy as np
 from PIL import Image as PILImage
 
-from .. import open as open_image
 from ..errors import UnsupportedFormatError, ZigguratError
+from ..model.image import open_image
 
 PROPERTY_NAME_COMMENT = "openslide.comment"
 PROPERTY_NAME_VENDOR = "openslide.vendor"
@@ -38,11 +38,11 @@ OpenSlideUnsupportedFormatError = UnsupportedFormatError
 class OpenSlide:
     """A slide with openslide-python's interface, read by ziggurat."""
 
-    def __init__(self, filename: str | os.PathLike) -> None:
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
         self._image = open_image(filename)
 
     @classmethod
-    def detect_format(cls, filename: str | os.PathLike) -> str | None:
+    def detect_format(cls, filename: str | os.PathLike[str]) -> str | None:
         try:
             with open_image(filename) as image:
                 return image.format
@@ -80,9 +80,7 @@ class OpenSlide:
     def get_best_level_for_downsample(self, downsample: float) -> int:
         return self._image.get_best_level_for_downsample(downsample)
 
-    def read_region(
-        self, location: tuple[int, int], level: int, size: tuple[int, int]
-    ) -> PILImage.Image:
+    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> PILImage.Image:
         """RGBA region: ``location`` in level-0 pixels, ``size`` at ``level``."""
         rgba = self._image.read_region(location, level, size, rgba=True)
         return PILImage.fromarray(_rgba8(rgba), "RGBA")

@@ -20,9 +20,7 @@ class OutputExistsError(ZigguratError, FileExistsError):
 
 
 @contextlib.contextmanager
-def atomic_path(
-    out: str | os.PathLike, *, directory: bool = False, overwrite: bool = True
-) -> Iterator[str]:
+def atomic_path(out: str | os.PathLike[str], *, directory: bool = False, overwrite: bool = True) -> Iterator[str]:
     """Yield a temporary path beside ``out``; on success it replaces ``out``."""
     target = Path(out)
     if target.exists() and not overwrite:

@@ -1,4 +1,4 @@
-"""Random-access reads for many threads and processes: positional reads, coalesced, fork-aware.
+"""Local files read by byte range for many threads and processes: positional, coalesced, fork-aware.
 
 ``os.pread`` needs no shared file position, so one descriptor serves every thread without a lock.
 A descriptor is never used across a fork: a child process opens its own on first read.
@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import CorruptImageError
-
-COALESCE_GAP = 64 * 1024
+from .ranges import coalesce
 
 
 class RandomAccessFile:
@@ -41,66 +39,31 @@ class RandomAccessFile:
         data = os.pread(self._descriptor(), length, offset)
         if len(data) != length:
             raise CorruptImageError(
-                f"{self.path}: file truncated (wanted {length} bytes at offset {offset}, "
-                f"file has {self.size})"
+                f"{self.path}: file truncated (wanted {length} bytes at offset {offset}, file has {self.size})"
             )
         return data
 
     def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-        """Read many (offset, length) ranges, merging neighbours into single reads."""
-        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+        """Read many (offset, length) ranges (:class:`~ziggurat.io.ranges.ByteRange`), merging
+        neighbours into single reads."""
         out: list[bytes] = [b""] * len(ranges)
-        group: list[int] = []
-        start = end = 0
-        for i in order:
-            offset, length = ranges[i]
-            if group and offset - end <= COALESCE_GAP and offset >= start:
-                group.append(i)
-                end = max(end, offset + length)
+        for span, members in coalesce(ranges):
+            if len(members) == 1:
+                out[members[0]] = self.read(*span) if span.length else b""
                 continue
-            if group:
-                self._read_group(group, ranges, start, end, out)
-            group, start, end = [i], offset, offset + length
-        if group:
-            self._read_group(group, ranges, start, end, out)
+            blob = memoryview(self.read(*span))
+            for i in members:
+                offset, length = ranges[i]
+                out[i] = bytes(blob[offset - span.offset : offset - span.offset + length])
         return out
-
-    def _read_group(self, group, ranges, start, end, out) -> None:
-        if len(group) == 1:
-            offset, length = ranges[group[0]]
-            out[group[0]] = self.read(offset, length) if length else b""
-            return
-        blob = memoryview(self.read(start, end - start))
-        for i in group:
-            offset, length = ranges[i]
-            out[i] = bytes(blob[offset - start : offset - start + length])
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = None
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, str]:
         return {"path": self.path}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = -1
-_pool_lock = threading.Lock()
-
-
-def decode_pool() -> ThreadPoolExecutor:
-    """The process's decode threads (recreated in a forked child, whose copy has no threads)."""
-    global _pool, _pool_pid
-    pid = os.getpid()
-    if _pool is None or _pool_pid != pid:
-        with _pool_lock:
-            if _pool is None or _pool_pid != pid:
-                _pool = ThreadPoolExecutor(
-                    max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="ziggurat-decode"
-                )
-                _pool_pid = pid
-    return _pool
+    def __setstate__(self, state: dict[str, str]) -> None:
+        RandomAccessFile.__init__(self, state["path"])

@@ -26,7 +26,6 @@ from .level import Level
 from .slide import SlideView, openslide_downsample
 from .volume import VolumeView
 
-
 _anonymous = itertools.count()
 
 
@@ -139,7 +138,7 @@ class Image(SlideView, VolumeView):
             else:
                 try:
                     st = os.stat(self.path)
-                    stamp = f"{os.path.abspath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
+                    stamp = f"{os.path.realpath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
                 except OSError:
                     stamp = self.path
                 self._identity = f"{stamp}|{self.backend}|{sorted(self._options.items())!r}"
@@ -170,6 +169,13 @@ class Image(SlideView, VolumeView):
         )
 
 
+def open_image(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:
+    """Open any supported image with the best-rated (or the named) backend: ``ziggurat.open``."""
+    path = os.fspath(path)
+    source = open_source(path, backend, **options)
+    return Image(source, path, source.name, options)
+
+
 def reopen(path: str, backend: str | None, options: Mapping[str, Any]) -> Image:
     """Open ``path`` again (what an unpickled Image does in its new process)."""
-    return Image(open_source(path, backend, **options), path, backend, options)
+    return open_image(path, backend, **options)

@@ -9,16 +9,15 @@ import numpy as np
 from ..errors import OutOfRangeError
 
 
-def expand_key(key: Any, ndim: int) -> tuple:
+def expand_key(key: Any, ndim: int) -> tuple[Any, ...]:
     """A full ``ndim``-long key: a lone index becomes a tuple, ``...`` and missing axes become ``:``."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    if any(k is Ellipsis for k in key):
-        i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (ndim - len(key) + 1) + key[i + 1 :]
-    if len(key) > ndim:
-        raise OutOfRangeError(f"too many indices for a {ndim}-D array: {key!r}")
-    return key + (slice(None),) * (ndim - len(key))
+    parts: tuple[Any, ...] = key if isinstance(key, tuple) else (key,)
+    if any(k is Ellipsis for k in parts):
+        i = parts.index(Ellipsis)
+        parts = parts[:i] + (slice(None),) * (ndim - len(parts) + 1) + parts[i + 1 :]
+    if len(parts) > ndim:
+        raise OutOfRangeError(f"too many indices for a {ndim}-D array: {parts!r}")
+    return parts + (slice(None),) * (ndim - len(parts))
 
 
 def span(key: Any, length: int) -> tuple[tuple[int, int, int], bool]:

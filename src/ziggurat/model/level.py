@@ -40,9 +40,7 @@ class Level:
 
     def read(self, box: Box) -> np.ndarray:
         """Pixels of an in-bounds box, one (start, stop) pair per axis, as a new array."""
-        if len(box) != len(self.shape) or any(
-            not 0 <= a <= b <= n for (a, b), n in zip(box, self.shape)
-        ):
+        if len(box) != len(self.shape) or any(not 0 <= a <= b <= n for (a, b), n in zip(box, self.shape)):
             raise OutOfRangeError(f"box {tuple(box)} outside level {self.index} of shape {self.shape} ({self.axes})")
         return self.reader.read(box)
 

@@ -88,9 +88,7 @@ class SlideView:
     def _level(self, level: int) -> Level:
         self._slide()
         if not isinstance(level, (int, np.integer)) or not 0 <= level < len(self.levels):
-            raise OutOfRangeError(
-                f"{self.path or 'image'}: level {level!r} out of range (0..{len(self.levels) - 1})"
-            )
+            raise OutOfRangeError(f"{self.path or 'image'}: level {level!r} out of range (0..{len(self.levels) - 1})")
         return self.levels[level]
 
     def read_region(

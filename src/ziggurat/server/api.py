@@ -6,7 +6,7 @@ the event loop (bad ones answer 400 before any pixel is touched) and renders in 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -14,19 +14,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..cache import NullCache
-from ..cli.info import describe
+from ..model.describe import describe
 from ..errors import ZigguratError
-from ..tiles.grid import DeepZoomGrid
 from ..model.image import Image
-from ..render import Style, encode, encoding_for
-from ..render.encode import Encoding
 from ..model.volume import SPATIAL
+from ..render import Style, encoding_for
+from ..render.encode import Encoding
 from ..sources.base import SLIDE_AXES
+from ..tiles.grid import dzi_xml
+from ..tiles.service import TileService, grid_for
 from .catalog import Catalog, Entry
-from .http import ResponseCache, int_param, json_response, metadata_headers, pixels
+from .http import int_param, json_response, metadata_headers, pixels
 
-NO_CACHE = NullCache()  # the server caches responses itself (see http.pixels)
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
 MAX_PAGE = 1000
 MAX_REGION_PIXELS = 4096 * 4096
@@ -34,7 +33,7 @@ MAX_SIDE = 1 << 20
 
 
 async def _lookup(request: Request) -> tuple[Entry, Image]:
-    """The entry and open Image or Volume for the path's id (404 if unknown)."""
+    """The entry and open Image for the path's id (404 if unknown)."""
     catalog: Catalog = request.app.state.catalog
     entry = await find(catalog, request.path_params["image_id"])
     image = catalog.opened(entry)
@@ -49,30 +48,34 @@ async def find(catalog: Catalog, image_id: str) -> Entry:
     return entry if entry is not None else await run_in_threadpool(catalog.get, image_id)
 
 
-async def _pixels_of(request: Request) -> tuple[Entry, Image, ResponseCache]:
+async def _pixels_of(request: Request) -> tuple[Entry, Image, TileService]:
     """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i``, default the
-    middle axial plane) and the app's response cache."""
+    middle axial plane; any other 2-D image reordered to y x c) and the app's tile service."""
     entry, opened = await _lookup(request)
-    if opened.axes != SLIDE_AXES:
+    catalog: Catalog = request.app.state.catalog
+    if opened.is_volume:
         axis = request.query_params.get("axis", "z")
         if axis not in AXES:
             raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
         extent = opened.shape[-3:][SPATIAL.index(AXES[axis])]
         index = int_param(request, "slice", extent // 2, 0, extent - 1)
-        image = await run_in_threadpool(request.app.state.catalog.plane, entry, opened, AXES[axis], index)
+        image = await run_in_threadpool(catalog.plane, entry, opened, AXES[axis], index)
+    elif opened.axes != SLIDE_AXES:
+        image = await run_in_threadpool(catalog.plane, entry, opened, None, 0)
     else:
         image = opened
-    return entry, image, request.app.state.cache
+    return entry, image, request.app.state.tiles
 
 
 def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
     """What the listing says of one image (for a volume: of its middle axial plane, plus shape)."""
     volume = None
-    if image.axes != SLIDE_AXES:
-        volume = {"shape": list(image.shape), "axes": "".join(image.axes), "spacing_mm": list(image.spacing)}
-        fmt, image = image.format, catalog.plane(entry, image, "z", image.shape[-3] // 2)
-    else:
-        fmt = image.format
+    fmt = image.format
+    if image.is_volume:
+        volume = {"shape": list(image.shape), "axes": image.axes, "spacing_mm": list(image.spacing)}
+        image = catalog.plane(entry, image, "z", image.shape[-3] // 2)
+    elif image.axes != SLIDE_AXES:
+        image = catalog.plane(entry, image, None, 0)
     return {
         "id": entry.id,
         "name": entry.name,
@@ -143,12 +146,7 @@ async def dzi(request: Request) -> Response:
     size = int_param(request, "tile_size", 254, 1, 4096)
     overlap = int_param(request, "overlap", 1, 0, 64)
     fmt = _encoding(request.query_params.get("format", "jpeg")).name
-    width, height = image.dimensions
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="{fmt}" '
-        f'Overlap="{overlap}" TileSize="{size}"><Size Height="{height}" Width="{width}"/></Image>\n'
-    )
+    body = dzi_xml(*image.dimensions, size, overlap, fmt)
     headers, not_modified = metadata_headers(request, entry.version)
     if not_modified:
         return Response(status_code=304, headers=headers)
@@ -156,17 +154,14 @@ async def dzi(request: Request) -> Response:
 
 
 async def _tile(request: Request, level: int, col: int, row: int, grid: str, size: int, overlap: int) -> Response:
-    entry, image, cache = await _pixels_of(request)
+    entry, image, tiles = await _pixels_of(request)
     encoding = _encoding(request.path_params["ext"])
     style, quality = _style(request), _quality(request)
     if grid == "dz":
-        DeepZoomGrid(*image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
-
-    def render() -> bytes:
-        return cast(bytes, image.tile(level, col, row, grid=grid, tile_size=size, overlap=overlap,
-                          style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE))  # fmt: skip
-
-    return await pixels(request, entry, encoding.media_type, render, cache)
+        grid_for("dz", *image.dimensions, size, overlap).tile_bounds(level, col, row)  # 404 if outside
+    job = tiles.tile_job(image, level, col, row, grid=grid, tile_size=size, overlap=overlap, style=style,
+                         encoding=encoding.name, quality=quality)  # fmt: skip
+    return await pixels(request, entry, encoding.media_type, tiles, job)
 
 
 async def dz_tile(request: Request) -> Response:
@@ -186,7 +181,7 @@ async def xyz_tile(request: Request) -> Response:
 
 async def region(request: Request) -> Response:
     """``GET /api/images/{id}/region?x=&y=&width=&height=&level=&format=``: a rectangle, rendered."""
-    entry, image, cache = await _pixels_of(request)
+    entry, image, tiles = await _pixels_of(request)
     level = int_param(request, "level", 0, 0, image.level_count - 1)
     x = int_param(request, "x", None, -MAX_SIDE, MAX_SIDE)
     y = int_param(request, "y", None, -MAX_SIDE, MAX_SIDE)
@@ -197,39 +192,33 @@ async def region(request: Request) -> Response:
     encoding = _encoding(request.query_params.get("format", "png"))
     style, quality = _style(request), _quality(request)
 
-    def render() -> bytes:
-        return cast(bytes, image.region(x, y, width, height, level=level, style=style,
-                            encoding=encoding.name, quality=quality, cache=NO_CACHE))  # fmt: skip
-
-    return await pixels(request, entry, encoding.media_type, render, cache)
+    job = tiles.region_job(image, x, y, width, height, level=level, style=style, encoding=encoding.name,
+                           quality=quality)  # fmt: skip
+    return await pixels(request, entry, encoding.media_type, tiles, job)
 
 
 async def thumbnail(request: Request) -> Response:
     """``GET /api/images/{id}/thumbnail?max=256&format=jpeg``: the whole image, aspect kept."""
-    entry, image, cache = await _pixels_of(request)
+    entry, image, tiles = await _pixels_of(request)
     side = int_param(request, "max", 256, 1, 4096)
     encoding = _encoding(request.query_params.get("format", "jpeg"))
     style, quality = _style(request), _quality(request)
 
-    def render() -> bytes:
-        return cast(bytes, image.thumbnail(side, style=style, encoding=encoding.name, quality=quality, cache=NO_CACHE))
-
-    return await pixels(request, entry, encoding.media_type, render, cache)
+    job = tiles.thumbnail_job(image, side, style=style, encoding=encoding.name, quality=quality)
+    return await pixels(request, entry, encoding.media_type, tiles, job)
 
 
 async def associated(request: Request) -> Response:
     """``GET /api/images/{id}/associated/{name}?format=png``: a label, macro or thumbnail image."""
-    entry, image, cache = await _pixels_of(request)
+    entry, image, tiles = await _pixels_of(request)
     name = request.path_params["name"]
     if name not in image.associated_images:
         raise HTTPException(404, f"image {entry.id!r} has no associated image {name!r}")
     encoding = _encoding(request.query_params.get("format", "png"))
     quality = _quality(request)
 
-    def render() -> bytes:
-        return cast(bytes, encode(image.associated_images[name], encoding.name, quality))
-
-    return await pixels(request, entry, encoding.media_type, render, cache)
+    job = tiles.associated_job(image, name, encoding=encoding.name, quality=quality)
+    return await pixels(request, entry, encoding.media_type, tiles, job)
 
 
 ROUTES = [

@@ -19,11 +19,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..cache import TileCache, open_cache
+from ..cache import MemoryCache, SharedCache, TieredCache, TileCache, open_cache
 from ..errors import ZigguratError
+from ..tiles.service import TileService
 from . import api
 from .catalog import Catalog
-from .http import ResponseCache, http_error, internal_error, ziggurat_error
+from .http import http_error, internal_error, ziggurat_error
 from .openapi import schema
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,10 +41,17 @@ def openseadragon_dir() -> Path | None:
     return next((c for c in candidates if (c / "openseadragon.min.js").is_file()), None)
 
 
-def make_cache(url: str | None) -> TileCache:
-    """The response cache named by ``url`` (memory://, memcached://, redis://, none://); without
-    one, ``ZIGGURAT_CACHE`` or else an in-process memory cache."""
-    return open_cache(url or os.environ.get("ZIGGURAT_CACHE") or "memory://")
+LOCAL_TIER_BYTES = 256 * 2**20
+
+
+def make_cache(url: str | TileCache | None) -> TileCache:
+    """The tile cache named by ``url`` (memory://, memcached://, redis://, none://; without one,
+    ``ZIGGURAT_CACHE`` or else memory://). A shared one (memcached, redis) gets a bounded
+    in-process tier in front (:class:`~ziggurat.cache.TieredCache`), asked on the event loop."""
+    cache = open_cache(url or os.environ.get("ZIGGURAT_CACHE") or "memory://")
+    if isinstance(cache, SharedCache):
+        return TieredCache(MemoryCache(LOCAL_TIER_BYTES), cache)
+    return cache
 
 
 async def index_page(request: Request) -> Response:
@@ -59,8 +67,13 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(schema())
 
 
-def create_app(roots: Sequence[str | os.PathLike], cache: str | None = None, rescan_seconds: float = 2.0) -> Starlette:
-    """The server for images under ``roots`` with the tile cache at ``cache`` (a URL)."""
+def create_app(roots: Sequence[str | os.PathLike[str]], cache: str | TileCache | None = None,
+               rescan_seconds: float = 2.0) -> Starlette:  # fmt: skip
+    """The server for images under ``roots`` with the tile cache at ``cache`` (a URL or a cache).
+
+    Pixels go through one :class:`~ziggurat.tiles.TileService` (``app.state.tiles``), so the
+    server stores and finds tiles under the same keys as the library and ``ziggurat tile``.
+    """
     routes = [
         Route("/", index_page),
         Route("/view/{image_id}", view_page),
@@ -76,7 +89,7 @@ def create_app(roots: Sequence[str | os.PathLike], cache: str | None = None, res
         exception_handlers={HTTPException: http_error, ZigguratError: ziggurat_error, Exception: internal_error},
     )
     app.state.catalog = Catalog(roots, rescan_seconds=rescan_seconds)
-    app.state.cache = ResponseCache(make_cache(cache))
+    app.state.tiles = TileService(make_cache(cache))
     return app
 
 

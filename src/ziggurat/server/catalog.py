@@ -1,6 +1,6 @@
 """The served images: a rescanned view of files under the roots, addressed by stable ids.
 
-Volumes (NIfTI files, OME-Zarr stores) are served too: the catalog opens them as Volumes and
+Volumes (NIfTI files, OME-Zarr stores) are served too: the catalog opens them as Images and
 hands out each requested plane as a 2-D Image (a small LRU), so the same tile routes serve both.
 An id is a hash of the image's name (its path relative to its root, prefixed with the root's own
 name), so it survives restarts and never exposes or accepts a filesystem path. Folders are
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import open as open_image
+from ..cache.lru import LRU
+from ..model.image import open_image
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image
 from ..model.planes import plane
@@ -59,7 +58,9 @@ def _version(path: Path) -> str | None:
 class Catalog:
     """Images under ``roots`` (files or folders), with a bounded set of them kept open."""
 
-    def __init__(self, roots: Sequence[str | os.PathLike], *, rescan_seconds: float = 2.0, max_open: int = 64) -> None:
+    def __init__(
+        self, roots: Sequence[str | os.PathLike[str]], *, rescan_seconds: float = 2.0, max_open: int = 64
+    ) -> None:
         self.roots = [Path(r).resolve() for r in roots]
         for root in self.roots:
             if not root.exists():
@@ -68,10 +69,10 @@ class Catalog:
         self.max_open = max_open
         self._entries: dict[str, Entry] = {}
         self._scanned = -float("inf")
-        self._open: OrderedDict[str, tuple[str, Image]] = OrderedDict()
-        self._planes: OrderedDict[tuple[str, str, str, int], Image] = OrderedDict()
+        # count-bounded LRUs; an evicted Image is closed by GC once no request still reads it
+        self._open: LRU[str, tuple[str, Image]] = LRU(max_open, sizeof=lambda v: 1)
+        self._planes: LRU[tuple[str, str, str | None, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
-        self._lock = threading.Lock()
 
     # -- scanning -------------------------------------------------------------------------
     def entries(self) -> list[Entry]:
@@ -148,35 +149,25 @@ class Catalog:
         return held[1] if held is not None and held[0] == entry.version else None
 
     def open(self, entry: Entry) -> Image:
-        """The open Image or Volume of ``entry``, reopened when the file changed; LRU-bounded."""
-        with self._lock:
-            held = self._open.get(entry.id)
-            if held is not None and held[0] == entry.version:
-                self._open.move_to_end(entry.id)
-                return held[1]
+        """The open Image of ``entry``, reopened when the file changed; LRU-bounded."""
+        held = self._open.get(entry.id)
+        if held is not None and held[0] == entry.version:
+            return held[1]
         try:
             image = open_image(entry.path)
         except ZigguratError:
             self._rejected[entry.path] = entry.version
             self._entries.pop(entry.id, None)
             raise
-        with self._lock:
-            self._open[entry.id] = (entry.version, image)
-            while len(self._open) > self.max_open:
-                self._open.popitem(last=False)  # closed by GC once no request still reads it
+        self._open.put(entry.id, (entry.version, image))
         return image
 
-    def plane(self, entry: Entry, volume: Image, axis: str, index: int) -> Image:
-        """Plane ``index`` along ``axis`` of ``volume`` as a 2-D Image, kept in a small LRU."""
+    def plane(self, entry: Entry, volume: Image, axis: str | None, index: int) -> Image:
+        """Plane ``index`` along ``axis`` of ``volume`` (any 2-D image with ``axis=None``) as a ``yxc``
+        Image, kept in a small LRU."""
         key = (entry.id, entry.version, axis, index)
-        with self._lock:
-            image = self._planes.get(key)
-            if image is not None:
-                self._planes.move_to_end(key)
-                return image
-        image = plane(volume, axis, index)
-        with self._lock:
-            self._planes[key] = image
-            while len(self._planes) > MAX_PLANES:
-                self._planes.popitem(last=False)
+        image = self._planes.get(key)
+        if image is None:
+            image = plane(volume, axis, index)
+            self._planes.put(key, image)
         return image

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +10,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..cache import MemoryCache, NullCache, TileCache
 from ..errors import (
     CorruptImageError,
     EncodingError,
@@ -22,6 +20,7 @@ from ..errors import (
     UnsupportedFormatError,
     ZigguratError,
 )
+from ..tiles.service import Job, TileService
 from .catalog import Entry
 
 PIXELS_CACHE_CONTROL = "public, max-age=3600"
@@ -86,53 +85,23 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-class ResponseCache:
-    """Two tiers: a bounded in-process LRU, asked on the event loop (a dict lookup), in front of
-    the configured cache; a shared one (memcached, redis) is asked in the threadpool and its hits
-    are copied into the local tier, so N workers share tiles without a network hop per repeat."""
+async def pixels(request: Request, entry: Entry, media_type: str, service: TileService, job: Job) -> Response:
+    """Answer 304 when the client has it, else the cached bytes, else the rendered ones (stored).
 
-    def __init__(self, cache: TileCache, local_bytes: int = 256 * 2**20) -> None:
-        self.shared = None if isinstance(cache, (MemoryCache, NullCache)) else cache
-        self.local = cache if self.shared is None else MemoryCache(local_bytes)
-
-    async def get(self, key: str) -> bytes | None:
-        data = self.local.get(key)
-        if data is None and self.shared is not None:
-            data = await run_in_threadpool(self.shared.get, key)
-            if data is not None:
-                self.local.set(key, data)
-        return data
-
-    def set(self, key: str, data: bytes) -> None:
-        """Store in both tiers (call from the threadpool: the shared tier is network I/O)."""
-        self.local.set(key, data)
-        if self.shared is not None:
-            self.shared.set(key, data)
-
-
-async def pixels(
-    request: Request,
-    entry: Entry,
-    media_type: str,
-    render: Callable[[], bytes],
-    cache: ResponseCache,
-) -> Response:
-    """Answer 304 when the client has it, else the cached bytes, else ``render``'s (stored).
-
-    Responses are cached by their ETag (file version + exact URL); ``render`` (the decode) and
-    the cache writes run in the threadpool, so the event loop never waits on them.
+    The cache key is the tile service's (the same as the library's and ``ziggurat tile``'s); the
+    ETag is the file version + exact URL. Only the in-process tier is asked on the event loop; the
+    shared tier (memcached, redis), the render and the cache writes run in the threadpool.
     """
     etag = etag_for(entry, request)
     headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE_CONTROL}
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    key = f"zs1:{entry.id}:{etag[1:-1]}"
-    body = await cache.get(key)
+    body = service.cache.get_local(job.key)
     if body is None:
 
         def produce() -> bytes:
-            data = render()
-            cache.set(key, data)
+            data = service.run(job, local_checked=True)
+            assert isinstance(data, bytes)  # HTTP encodings are bytes (api._encoding refuses numpy)
             return data
 
         body = await run_in_threadpool(produce)

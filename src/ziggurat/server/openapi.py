@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/x-npy")
 
@@ -18,11 +18,12 @@ ID = _param("image_id", "path", "string", "the image's stable id, from GET /api/
 STYLE = _param("style", "query", "string", 'a Style as JSON (e.g. {"colormap":"viridis"}) or a preset name')
 QUALITY = _param("quality", "query", "integer", "1..100 for lossy encodings (default 90)")
 EXT = _param("ext", "path", "string", "encoding: jpeg/jpg, png, webp, tiff/tif, npy")
+ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 ERRORS = {
     "304": {"description": "not modified (If-None-Match matched the ETag)"},
-    "400": {"description": "bad parameter, style or encoding", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "404": {"description": "unknown id, or a tile outside the grid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-}  # fmt: skip
+    "400": {"description": "bad parameter, style or encoding", "content": ERROR_BODY},
+    "404": {"description": "unknown id, or a tile outside the grid", "content": ERROR_BODY},
+}
 
 
 def _get(summary: str, params: list[dict[str, Any]], content: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def schema() -> dict[str, Any]:
                                  [_param("offset", q, "integer", "first item (default 0)"),
                                   _param("limit", q, "integer", "page size, 1..1000 (default 100)")], "ImagePage"),
             "/api/images/{image_id}": _json("full metadata of one image", [ID], "ImageInfo"),
-            "/api/images/{image_id}.dzi": _get("DeepZoom descriptor", [ID, *dz, _param("format", q, "string", "tile encoding (default jpeg)")],
+            "/api/images/{image_id}.dzi": _get("DeepZoom descriptor",
+                                               [ID, *dz, _param("format", q, "string", "tile encoding (default jpeg)")],
                                                {"application/xml": {"schema": {"type": "string"}}}),
             "/api/images/{image_id}_files/{level}/{col}_{row}.{ext}": _pixels("one DeepZoom tile", [
                 ID, _param("level", "path", "integer", "DeepZoom level (0 is 1x1)"),
@@ -60,7 +62,8 @@ def schema() -> dict[str, Any]:
                 EXT, *dz, STYLE, QUALITY]),
             "/api/images/{image_id}/tiles/{z}/{x}/{y}.{ext}": _pixels("one XYZ (google layout) tile", [
                 ID, _param("z", "path", "integer", "zoom (0 fits one tile)"), _param("x", "path", "integer", "column"),
-                _param("y", "path", "integer", "row"), EXT, _param("tile_size", q, "integer", "default 256"), STYLE, QUALITY]),
+                _param("y", "path", "integer", "row"), EXT, _param("tile_size", q, "integer", "default 256"),
+                STYLE, QUALITY]),
             "/api/images/{image_id}/region": _pixels("a rectangle of one level, rendered", [
                 ID, _param("x", q, "integer", "level-0 x", True), _param("y", q, "integer", "level-0 y", True),
                 _param("width", q, "integer", "width at the read level", True),
@@ -84,6 +87,7 @@ def schema() -> dict[str, Any]:
             "ImagePage": {"type": "object", "properties": {
                 "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
                 "items": {"type": "array", "items": {"$ref": "#/components/schemas/ImageSummary"}}}},
-            "ImageInfo": {"type": "object", "description": "as `ziggurat info --json`, with id and name instead of the path"},
+            "ImageInfo": {"type": "object",
+                          "description": "as `ziggurat info --json`, with id and name instead of the path"},
         }},
     }  # fmt: skip

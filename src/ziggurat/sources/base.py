@@ -55,6 +55,9 @@ class SupportsRawTiles(Protocol):
 class SupportsStoredChunks(Protocol):
     """A Zarr level whose stored chunks (blosc bytes) can be copied into an output unchanged."""
 
+    #: the blosc (compressor, level) they are stored with: an output of the same codec may copy them
+    stored_codec: tuple[str, int]
+
     def stored_chunk(self, index: tuple[int, ...]) -> bytes | None:
         """Chunk ``index`` as stored (None: absent, i.e. all fill value)."""
         ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class UnevenSpacingWarning(UserWarning):
     """A DICOM series whose slices are not evenly spaced; it was assembled without resampling."""
 
 
-def _pydicom():
+def _pydicom() -> Any:
     try:
         import pydicom
     except ImportError as exc:
@@ -37,7 +38,7 @@ def _pydicom():
     return pydicom
 
 
-def _read(path: Path):
+def _read(path: Path) -> Any:
     pydicom = _pydicom()
     try:
         return pydicom.dcmread(path)
@@ -45,9 +46,9 @@ def _read(path: Path):
         raise CorruptImageError(f"{path}: not a readable DICOM file: {exc}") from exc
 
 
-def _pixels(ds, path: Path) -> np.ndarray:
+def _pixels(ds: Any, path: Path) -> np.ndarray:
     try:
-        return ds.pixel_array
+        return np.asarray(ds.pixel_array)
     except Exception as exc:  # pydicom raises many types for bad pixel data or missing handlers
         raise CorruptImageError(f"{path}: cannot decode pixel data: {exc}") from exc
 
@@ -63,7 +64,9 @@ def _rescale(raw: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     return (raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(np.float32)
 
 
-def _affine(row: np.ndarray, col: np.ndarray, spacing_yx: tuple[float, float], origin, step) -> np.ndarray:
+def _affine(
+    row: np.ndarray, col: np.ndarray, spacing_yx: tuple[float, ...], origin: np.ndarray, step: np.ndarray
+) -> np.ndarray:
     """NIfTI-convention affine (x=column, y=row, z=slice index -> RAS+ mm) from LPS geometry."""
     lps = np.eye(4)
     lps[:3, 0] = row * spacing_yx[1]
@@ -123,30 +126,43 @@ class DicomSource(NoAssociatedImages):
         pass
 
 
-def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, Metadata]:
+def _series(path: Path, slices: list[tuple[Path, Any]], uneven: str) -> tuple[np.ndarray, Metadata]:
     first = slices[0][1]
     shapes = {(int(ds.Rows), int(ds.Columns)) for _, ds in slices}
-    orients = {tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices}
+    orients = {
+        tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices
+    }
     if len(shapes) > 1 or len(orients) > 1:
         raise UnsupportedFormatError(f"{path}: slices differ in size {sorted(shapes)} or orientation {sorted(orients)}")
     iop = np.array([float(v) for v in first.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))])
     row, col = iop[:3], iop[3:]
     normal = np.cross(row, col)
-    positions = np.array([[float(v) for v in ds.get("ImagePositionPatient", (0, 0, i))] for i, (_, ds) in enumerate(slices)])
+    positions = np.array(
+        [[float(v) for v in ds.get("ImagePositionPatient", (0, 0, i))] for i, (_, ds) in enumerate(slices)]
+    )
     order = np.argsort(positions @ normal, kind="stable")
     positions = positions[order]
     distances = positions @ normal
     steps = np.diff(distances)
     if len(slices) > 1 and np.any(steps <= 0):
-        raise UnsupportedFormatError(f"{path}: several slices share one position (more than one volume in this series?)")
+        raise UnsupportedFormatError(
+            f"{path}: several slices share one position (more than one volume in this series?)"
+        )
     even = len(steps) < 2 or np.ptp(steps) <= UNEVEN_TOLERANCE * abs(np.mean(steps))
     if not even:
-        message = f"{path}: slice steps range {steps.min():.3g}-{steps.max():.3g} mm; assembled unresampled with the mean step"
+        message = (
+            f"{path}: slice steps range {steps.min():.3g}-{steps.max():.3g} mm; "
+            "assembled unresampled with the mean step"
+        )
         if uneven == "error":
             raise UnsupportedFormatError(message)
         warnings.warn(message, UnevenSpacingWarning, stacklevel=3)
     spacing_yx = tuple(float(v) for v in first.get("PixelSpacing", (1.0, 1.0)))
-    step = (positions[-1] - positions[0]) / (len(slices) - 1) if len(slices) > 1 else normal * float(first.get("SliceThickness", 1.0))
+    step = (
+        (positions[-1] - positions[0]) / (len(slices) - 1)
+        if len(slices) > 1
+        else normal * float(first.get("SliceThickness", 1.0))
+    )
     z_spacing = float(abs(step @ normal))
     planes = [
         _rescale(_pixels(ds, f), float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0))
@@ -165,7 +181,7 @@ def _series(path: Path, slices: list, uneven: str) -> tuple[np.ndarray, Metadata
     return volume, Metadata.volume("dicom", "zyx", (z_spacing, *spacing_yx), affine, extra=extra)
 
 
-def _multiframe(path: Path, ds) -> tuple[np.ndarray, Metadata]:
+def _multiframe(path: Path, ds: Any) -> tuple[np.ndarray, Metadata]:
     """A multi-frame file: frames become z; geometry from the functional groups when present."""
     frames = _pixels(ds, path)
     if frames.ndim != 3:
@@ -173,15 +189,21 @@ def _multiframe(path: Path, ds) -> tuple[np.ndarray, Metadata]:
     shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
     per_frame = ds.get("PerFrameFunctionalGroupsSequence", [])
 
-    def group(item, name):
+    def group(item: Any, name: str) -> Any:
         return item.get(name, [None])[0] if item is not None and name in item else None
 
     measures = group(shared, "PixelMeasuresSequence") or (per_frame and group(per_frame[0], "PixelMeasuresSequence"))
-    orient = group(shared, "PlaneOrientationSequence") or (per_frame and group(per_frame[0], "PlaneOrientationSequence"))
+    orient = group(shared, "PlaneOrientationSequence") or (
+        per_frame and group(per_frame[0], "PlaneOrientationSequence")
+    )
     spacing_yx = tuple(float(v) for v in (measures.PixelSpacing if measures else ds.get("PixelSpacing", (1, 1))))
     iop = np.array([float(v) for v in (orient.ImageOrientationPatient if orient else (1, 0, 0, 0, 1, 0))])
     positions = [group(item, "PlanePositionSequence") for item in per_frame]
-    pos = np.array([[float(v) for v in p.ImagePositionPatient] for p in positions]) if per_frame and all(positions) else None
+    pos = (
+        np.array([[float(v) for v in p.ImagePositionPatient] for p in positions])
+        if per_frame and all(positions)
+        else None
+    )
     normal = np.cross(iop[:3], iop[3:])
     thickness = float(measures.get("SliceThickness", 1.0) if measures else ds.get("SliceThickness", 1.0))
     if pos is not None and len(pos) > 1:

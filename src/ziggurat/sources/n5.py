@@ -20,7 +20,8 @@ class TensorstoreReader:
         self._store = store
         self.shape: tuple[int, ...] = tuple(int(n) for n in store.shape)
         self.dtype: np.dtype[Any] = np.dtype(store.dtype.numpy_dtype)
-        self.chunks: tuple[int, ...] = tuple(int(n) for n in store.chunk_layout.read_chunk.shape)
+        shape = store.chunk_layout.read_chunk.shape or store.shape  # unchunked dimensions: the whole extent
+        self.chunks: tuple[int, ...] = tuple(int(n or full) for n, full in zip(shape, store.shape))
 
     def read(self, box: Box) -> np.ndarray:
         return np.asarray(self._store[tuple(slice(a, b) for a, b in box)].read().result())

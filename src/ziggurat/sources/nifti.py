@@ -1,4 +1,4 @@
-"""NIfTI-1/2 volumes through nibabel: lazy reads, and exact export back to ``.nii``/``.nii.gz``.
+"""NIfTI-1/2 volumes through nibabel: lazy reads (export back to NIfTI: :mod:`ziggurat.writers.nifti`).
 
 Axis mapping: NIfTI voxel axes (i, j, k[, t]) become the volume's [t,] z, y, x with z=k, y=j, x=i
 (the array is the NIfTI array transposed), and ``affine`` stays the NIfTI affine. The original
@@ -11,11 +11,9 @@ import base64
 import gzip
 import os
 from typing import Any
-from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import atomic_path
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
 from .base import Box, Metadata, NoAssociatedImages
 
@@ -78,9 +76,12 @@ class NiftiSource(NoAssociatedImages):
             return 80
         # an uncompressed .nii without the suffix: NIfTI-1 (348) or NIfTI-2 (540) header size and magic
         sizes = {head[:4], head[:4][::-1]}
-        return 60 if (b"\x00\x00\x01\x5c" in sizes and head[344:347] == b"n+1") or (
-            b"\x00\x00\x02\x1c" in sizes and head[4:7] == b"n+2"
-        ) else 0
+        return (
+            60
+            if (b"\x00\x00\x01\x5c" in sizes and head[344:347] == b"n+1")
+            or (b"\x00\x00\x02\x1c" in sizes and head[4:7] == b"n+2")
+            else 0
+        )
 
     def __init__(self, path: str) -> None:
         nib = _nibabel()
@@ -94,30 +95,3 @@ class NiftiSource(NoAssociatedImages):
 
     def close(self) -> None:
         pass
-
-
-def write_nifti(volume, out: str | os.PathLike, *, overwrite: bool = True) -> Path:
-    """Export a Volume as NIfTI (gzipped when ``out`` ends in .gz); atomic.
-
-    A volume that came from NIfTI gets its original header back; others get sform = qform = affine.
-    """
-    nib = _nibabel()
-    data = volume.to_numpy().T
-    saved = volume.metadata.extra.get("nifti")
-    if saved:
-        raw = base64.b64decode(saved["header"])
-        header_class = nib.Nifti2Header if saved.get("version") == 2 else nib.Nifti1Header
-        image_class = nib.Nifti2Image if saved.get("version") == 2 else nib.Nifti1Image
-        header = header_class(binaryblock=raw)
-        image = image_class(data, header.get_best_affine(), header=header)
-    else:
-        image = nib.Nifti1Image(data, volume.affine)
-        image.set_sform(volume.affine, code=1)
-        image.set_qform(volume.affine, code=1)
-        image.header.set_zooms(tuple(reversed(volume.metadata.scale or ())))
-    payload = image.to_bytes()
-    if str(out).endswith(".gz"):
-        payload = gzip.compress(payload, compresslevel=6, mtime=0)
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        Path(tmp).write_bytes(payload)
-    return Path(out)

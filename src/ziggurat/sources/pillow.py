@@ -24,9 +24,8 @@ class PillowSource(NoAssociatedImages):
         try:
             with PILImage.open(path) as pic:
                 pic.load()
-                if pic.mode not in ("L", "RGB", "RGBA", "I;16"):
-                    pic = pic.convert("RGBA" if "A" in pic.getbands() else "RGB")
-                array = np.asarray(pic)
+                keep = pic.mode in ("L", "RGB", "RGBA", "I;16")
+                array = np.asarray(pic if keep else pic.convert("RGBA" if "A" in pic.getbands() else "RGB"))
         except Exception as exc:
             raise CorruptImageError(f"{path}: cannot decode ({exc})") from exc
         if array.ndim == 2:

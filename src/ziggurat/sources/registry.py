@@ -62,11 +62,11 @@ def read_head(path: str) -> bytes:
 def ranked(path: str, head: bytes | None = None) -> list[tuple[int, str, SourceClass]]:
     """The backends that claim ``path``, best first."""
     head = read_head(path) if head is None else head
-    claims = []
+    claims: list[tuple[int, str, SourceClass]] = []
     for name in backends():
         cls = load_backend(name)
         score = cls.probe(path, head) if cls is not None else 0
-        if score > 0:
+        if cls is not None and score > 0:
             claims.append((score, name, cls))
     claims.sort(key=lambda item: (-item[0], item[1]))
     return claims
@@ -87,9 +87,7 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         read_head(path)
         cls = load_backend(backend)
         if cls is None:
-            raise BackendUnavailableError(
-                f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'"
-            )
+            raise BackendUnavailableError(f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'")
         return cls(path, **options)
     claims = ranked(path)
     if not claims:

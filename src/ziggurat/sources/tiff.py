@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from ..cache.lru import LRU, decoded_tiles
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
-from ..io.files import RandomAccessFile, decode_pool
-from ..cache.lru import DECODED_TILES
+from ..io.files import RandomAccessFile
+from ..io.pools import decode_pool
 from .base import Box, LevelReader, Metadata, format_number
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -29,18 +30,20 @@ STRING_TAGS = (
     "ImageDescription", "Make", "Model", "Software", "DateTime", "Artist", "HostComputer",
     "Copyright", "DocumentName",
 )  # fmt: skip
+#: ``decoded_cache``: True = the process default (``cache.decoded_tiles()``), False = none, or an LRU
+DecodedOption = bool | LRU[Any, Any]
 UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
 class SegmentLevel:
     """A level stored as compressed tiles or strips, read segment by segment."""
 
-    def __init__(self, file: RandomAccessFile, page: Any, key: tuple, use_cache: bool) -> None:
+    def __init__(self, file: RandomAccessFile, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> None:
         keyframe = page.keyframe
         self._file = file
         self._page = page
         self._key = key
-        self._use_cache = use_cache
+        self._decoded_option = decoded
         h, w = keyframe.imagelength, keyframe.imagewidth
         samples = keyframe.samplesperpixel
         if keyframe.is_tiled:
@@ -115,8 +118,10 @@ class SegmentLevel:
         """Decoded (th, tw, C) tiles for grid positions, from the cache or the file."""
         tiles: list[np.ndarray | None] = [None] * len(wanted)
         missing = []
+        option = self._decoded_option
+        cache = decoded_tiles() if option is True else option or None
         for i, rc in enumerate(wanted):
-            cached = DECODED_TILES.get((self._key, rc)) if self._use_cache else None
+            cached = cache.get((self._key, rc)) if cache is not None else None
             if cached is None:
                 missing.append(i)
             else:
@@ -136,8 +141,8 @@ class SegmentLevel:
             decoded = [self._decode_tile(jobs[0])] + [f.result() for f in futures]
             for i, tile in zip(missing, decoded):
                 tiles[i] = tile
-                if self._use_cache:
-                    DECODED_TILES.put((self._key, wanted[i]), tile)
+                if cache is not None:
+                    cache.put((self._key, wanted[i]), tile)
         return tiles  # type: ignore[return-value]
 
     def _segment_indices(self, row: int, col: int) -> list[int]:
@@ -147,7 +152,7 @@ class SegmentLevel:
 
     def _decode_tile(self, job: tuple[tuple[int, int], list[tuple[int, bytes]]]) -> np.ndarray:
         (row, col), parts = job
-        th, tw = self.tile_shape
+        _th, _tw = self.tile_shape
         if self._planes == 1:
             index, data = parts[0]
             return self._decode_one(row, col, index, data)[..., : self.shape[2]]
@@ -163,14 +168,13 @@ class SegmentLevel:
             tile, _, _ = decode(data, index, **args)
         except Exception as exc:  # codecs raise their own error types
             raise CorruptImageError(
-                f"{self._file.path}: cannot decode tile row {row} col {col} "
-                f"(level {self._key[1]}): {exc}"
+                f"{self._file.path}: cannot decode tile row {row} col {col} (level {self._key[1]}): {exc}"
             ) from exc
         tile = tile.reshape(tile.shape[-3:])
         if tile.shape[0] < th or tile.shape[1] < tw:  # a short last strip
             pad = ((0, th - tile.shape[0]), (0, tw - tile.shape[1]), (0, 0))
             tile = np.pad(tile, pad)
-        return tile.astype(self.dtype, copy=False)
+        return np.asarray(tile, dtype=self.dtype)
 
 
 class MemmapLevel:
@@ -231,7 +235,7 @@ class TiffSource:
     def probe(cls, path: str, head: bytes) -> int:
         return 50 if head[:4] in TIFF_MAGIC else 0
 
-    def __init__(self, path: str, *, decoded_cache: bool = True) -> None:
+    def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
         try:
             self._tif = tifffile.TiffFile(path)
@@ -248,9 +252,7 @@ class TiffSource:
         main = series[0]
         self._check_codec(main.keyframe)
         try:
-            self.levels = [
-                self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)
-            ]
+            self.levels = [self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)]
         except (CorruptImageError, UnsupportedCodecError):
             raise
         except Exception as exc:
@@ -260,11 +262,9 @@ class TiffSource:
 
     def _check_codec(self, page: Any) -> None:
         if page.compression != 1 and page.compression not in tifffile.TIFF.DECOMPRESSORS:
-            raise UnsupportedCodecError(
-                f"{self.path}: TIFF compression {page.compression} cannot be decoded"
-            )
+            raise UnsupportedCodecError(f"{self.path}: TIFF compression {page.compression} cannot be decoded")
 
-    def _level_reader(self, level: Any, index: int, use_cache: bool) -> LevelReader:
+    def _level_reader(self, level: Any, index: int, decoded: DecodedOption) -> LevelReader:
         axes = level.axes
         page_axes = level.keyframe.axes
         leading = axes[: len(axes) - len(page_axes)]
@@ -279,10 +279,10 @@ class TiffSource:
                 pages.append(int(np.ravel_multi_index(position, shape)) if shape else 0)
         else:
             pages = [0]
-        readers = [self._page_reader(level.pages[p], (index, p), use_cache) for p in pages]
+        readers = [self._page_reader(level.pages[p], (index, p), decoded) for p in pages]
         return readers[0] if len(readers) == 1 else ChannelStack(readers)
 
-    def _page_reader(self, page: Any, key: tuple, use_cache: bool) -> LevelReader:
+    def _page_reader(self, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> LevelReader:
         keyframe = page.keyframe
         if keyframe.imagedepth > 1:
             raise UnsupportedFormatError(f"{self.path}: volumetric TIFF tiles are not supported")
@@ -294,7 +294,7 @@ class TiffSource:
             and keyframe.predictor == 1
         ):
             return MemmapLevel(self.path, page, self._tif.byteorder)
-        return SegmentLevel(self._file, page, (self._identity, *key), use_cache)
+        return SegmentLevel(self._file, page, (self._identity, *key), decoded)
 
     # -- metadata -------------------------------------------------------------------------
     def _metadata(self) -> Metadata:
@@ -321,9 +321,7 @@ class TiffSource:
         if tif.is_ndpi and meta.objective_power is None:
             mag = page.ndpi_tags.get("Magnification") if page.ndpi_tags else None
             meta.objective_power = float(mag) if mag else None
-        meta.associated_names = [
-            s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED
-        ]
+        meta.associated_names = [s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED]
         return meta
 
     def _aperio(self, description: str, meta: Metadata) -> None:
@@ -339,7 +337,7 @@ class TiffSource:
 
     def _ome(self, meta: Metadata) -> None:
         try:
-            ome = tifffile.xml2dict(self._tif.ome_metadata)["OME"]
+            ome = tifffile.xml2dict(self._tif.ome_metadata or "")["OME"]
             image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
             pixels = image["Pixels"]
         except Exception:

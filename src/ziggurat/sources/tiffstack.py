@@ -43,13 +43,14 @@ def list_slices(folder: Path) -> list[Path]:
 def read_slice(path: Path) -> np.ndarray:
     """One 2-D grey slice file, memory-mapped when tifffile can (an uncompressed contiguous TIFF)."""
     try:
+        array: np.ndarray
         if path.suffix.lower() in TIFF_SUFFIXES:
             try:
                 array = tifffile.memmap(path, mode="r")
             except ValueError:  # compressed or not contiguous
-                array = tifffile.imread(path)
+                array = np.asarray(tifffile.imread(path))
         else:
-            array = imagecodecs.imread(str(path))
+            array = np.asarray(imagecodecs.imread(str(path)))
     except SLICE_ERRORS as exc:
         raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
     if array.ndim != 2 or array.dtype.kind not in "uif":
@@ -70,10 +71,10 @@ class StackReader:
             try:
                 with tifffile.TiffFile(path) as tif:
                     page = tif.pages.first
-                    plane_shape, dtype, depth = page.shape, page.dtype, len(tif.pages)
+                    plane_shape, dtype, depth = page.shape, page.dtype or np.dtype("V1"), len(tif.pages)
             except SLICE_ERRORS as exc:
                 raise CorruptImageError(f"{path}: not a readable TIFF stack: {exc}") from exc
-        if len(plane_shape) != 2 or dtype is None or np.dtype(dtype).kind not in "uif":
+        if len(plane_shape) != 2 or np.dtype(dtype).kind not in "uif":
             raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {plane_shape} {dtype}")
         self.shape: tuple[int, ...] = (depth, *plane_shape)
         self.dtype: np.dtype[Any] = np.dtype(dtype).newbyteorder("=")

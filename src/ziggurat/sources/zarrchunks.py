@@ -16,12 +16,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import imagecodecs
 import numpy as np
 
 from ..errors import CorruptImageError
-from ..io.files import decode_pool
+from ..io.pools import decode_pool
 
 MISSING = np.uint64(2**64 - 1)
 WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
@@ -29,18 +30,22 @@ _SCRATCH = threading.local()  # per-thread decode buffer for chunks that are cop
 PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the calling thread
 
 
+Decoder = Callable[[bytes | memoryview, np.ndarray | None], Any]
+Fetched = tuple[tuple[int, ...], bytes | memoryview | None]
+
+
 class UnsupportedLayout(Exception):
     """This array's codecs are not on the fast path; the caller falls back to zarr-python."""
 
 
-def _copy(data, out: np.ndarray | None):
+def _copy(data: bytes | memoryview, out: np.ndarray | None) -> bytes | np.ndarray:
     if out is None:
         return bytes(data)
     out[:] = np.frombuffer(data, np.uint8)
     return out
 
 
-def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
+def _decoder(codecs: Sequence[dict[str, Any]], dtype: np.dtype[Any]) -> Decoder:
     """``decode(data, out)`` for ``[bytes, blosc|zstd?]`` (``out``: uint8 buffer or None); else unsupported."""
     if not codecs or codecs[0].get("name") != "bytes":
         raise UnsupportedLayout("first codec is not 'bytes'")
@@ -51,9 +56,9 @@ def _decoder(codecs: Sequence[dict], dtype: np.dtype) -> Callable:
     if rest == []:
         return _copy
     if rest == ["blosc"]:
-        return lambda data, out: imagecodecs.blosc_decode(data, numthreads=1, out=out)
+        return lambda data, out: imagecodecs.blosc_decode(data, numthreads=1, out=out)  # type: ignore[arg-type]
     if rest == ["zstd"]:
-        return lambda data, out: imagecodecs.zstd_decode(data, out=out)
+        return lambda data, out: imagecodecs.zstd_decode(data, out=out)  # type: ignore[arg-type]
     raise UnsupportedLayout(f"codecs {rest}")
 
 
@@ -61,6 +66,7 @@ class ChunkReader:
     """Reads any box of a local Zarr v3 array (sharded or not) straight from its files."""
 
     copyable = False  # unsharded [bytes, blosc] chunks with fill 0: an output may copy them as they are
+    stored_codec: tuple[str, int] = ("", 0)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> ChunkReader:
@@ -68,7 +74,7 @@ class ChunkReader:
         reader = cls(path)
         return CopyableChunkReader(path) if reader.copyable else reader
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         meta = json.loads((self.path / "zarr.json").read_text())
         if meta.get("zarr_format") != 3 or meta.get("node_type") != "array":
@@ -95,6 +101,9 @@ class ChunkReader:
             self.chunks = self.shard_shape = tuple(grid)
             self._decode = _decoder(codecs, self.dtype)
             self.copyable = [c.get("name") for c in codecs] == ["bytes", "blosc"] and self.fill_value == 0
+            if self.copyable:
+                blosc = codecs[1].get("configuration", {})
+                self.stored_codec = (str(blosc.get("cname")), int(blosc.get("clevel", 0)))
             self._index_crc = False
             self._index_at_end = True
         self.sharded = self.chunks != self.shard_shape
@@ -153,11 +162,11 @@ class ChunkReader:
                 future.result()
         return out
 
-    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[tuple]) -> None:
+    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[Fetched]) -> None:
         for chunk, data in pending:
             self._place(out, box, chunk, data)
 
-    def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[tuple]:
+    def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[Fetched]:
         """Raw bytes of ``chunks`` in one shard (None for empty chunks), coalescing nearby ones."""
         if not self.sharded:
             return [(chunk, _read_file(self._file(chunk))) for chunk in chunks]
@@ -185,7 +194,9 @@ class ChunkReader:
         finally:
             os.close(fd)
 
-    def _place(self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data) -> None:
+    def _place(
+        self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data: bytes | memoryview | None
+    ) -> None:
         """Decode one chunk and copy its overlap with ``box`` into ``out``."""
         origin = [i * c for i, c in zip(chunk, self.chunks)]
         src, dst = [], []

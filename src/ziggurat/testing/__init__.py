@@ -1,5 +1,5 @@
-"""Test support shipped with the library (like ``zarr.testing``): the source conformance suite
-(:mod:`ziggurat.testing.sources`), generated samples, phantoms and local servers.
+"""Shipped test support, like ``zarr.testing``: conformance suites (:mod:`ziggurat.testing.sources`,
+:mod:`ziggurat.testing.caches`), sample data, phantoms, local servers.
 
 ``SourceTests`` and ``Reference`` are loaded on first use, so the sample writers stay importable
 without pytest.

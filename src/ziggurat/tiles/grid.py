@@ -15,6 +15,7 @@ openslide's DeepZoomGenerator and libvips ``dzsave`` both define it.
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from numbers import Integral
 
 from ..errors import OutOfRangeError
@@ -25,16 +26,12 @@ Rect = tuple[int, int, int, int]  # (x, y, width, height)
 class TileGrid:
     """Levels (coarse to fine), tiles per level and tile rectangles of a square-tiled pyramid."""
 
-    def __init__(
-        self, width: int, height: int, tile_size: int, overlap: int, fits: int
-    ) -> None:
+    def __init__(self, width: int, height: int, tile_size: int, overlap: int, fits: int) -> None:
         """Halve (``width``, ``height``) until both are at most ``fits`` pixels."""
         for name, value, low in (("width", width, 1), ("height", height, 1),
                                  ("tile_size", tile_size, 1), ("overlap", overlap, 0)):  # fmt: skip
             if not _index(value) or value < low:
-                raise OutOfRangeError(
-                    f"grid {name} must be an integer >= {low}, got {value!r}"
-                )
+                raise OutOfRangeError(f"grid {name} must be an integer >= {low}, got {value!r}")
         width, height, tile_size, overlap = (
             int(width),
             int(height),
@@ -50,8 +47,7 @@ class TileGrid:
             sizes.append(size)
         self.level_dimensions: tuple[tuple[int, int], ...] = tuple(reversed(sizes))
         self.level_tiles: tuple[tuple[int, int], ...] = tuple(
-            (math.ceil(w / tile_size), math.ceil(h / tile_size))
-            for w, h in self.level_dimensions
+            (math.ceil(w / tile_size), math.ceil(h / tile_size)) for w, h in self.level_dimensions
         )
 
     @property
@@ -66,7 +62,7 @@ class TileGrid:
     def downsample(self, level: int) -> int:
         """Level-0 pixels per pixel of grid ``level``: ``2**(finest - level)``."""
         self._check_level(level)
-        return 2 ** (self.level_count - 1 - int(level))
+        return int(2 ** (self.level_count - 1 - int(level)))
 
     def tile_bounds(self, level: int, col: int, row: int) -> Rect:
         """(x, y, width, height) of tile (``col``, ``row``) in ``level`` pixels, overlap included.
@@ -77,9 +73,7 @@ class TileGrid:
         self._check_level(level)
         cols, rows = self.level_tiles[level]
         if not (_index(col) and _index(row) and 0 <= col < cols and 0 <= row < rows):
-            raise OutOfRangeError(
-                f"tile (col {col!r}, row {row!r}) outside level {level} ({cols} x {rows} tiles)"
-            )
+            raise OutOfRangeError(f"tile (col {col!r}, row {row!r}) outside level {level} ({cols} x {rows} tiles)")
         w, h = self.level_dimensions[level]
         x, width = self._span(int(col), cols, w)
         y, height = self._span(int(row), rows, h)
@@ -101,9 +95,7 @@ class TileGrid:
 
     def _check_level(self, level: int) -> None:
         if not _index(level) or not 0 <= level < self.level_count:
-            raise OutOfRangeError(
-                f"grid level {level!r} outside 0..{self.level_count - 1}"
-            )
+            raise OutOfRangeError(f"grid level {level!r} outside 0..{self.level_count - 1}")
 
     def __repr__(self) -> str:
         return (
@@ -115,9 +107,7 @@ class TileGrid:
 class DeepZoomGrid(TileGrid):
     """DeepZoom: levels down to 1 x 1 pixel, tiles of ``tile_size`` plus ``overlap`` per interior edge."""
 
-    def __init__(
-        self, width: int, height: int, tile_size: int = 254, overlap: int = 1
-    ) -> None:
+    def __init__(self, width: int, height: int, tile_size: int = 254, overlap: int = 1) -> None:
         super().__init__(width, height, tile_size, overlap, fits=1)
 
 
@@ -135,3 +125,14 @@ class XYZGrid(TileGrid):
 def _index(value: object) -> bool:
     """An integer usable as an index (NumPy integers included, bools not)."""
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+DZI_NAMESPACE = "http://schemas.microsoft.com/deepzoom/2008"
+
+
+def dzi_xml(width: int, height: int, tile_size: int, overlap: int, format: str) -> str:
+    """The DeepZoom ``.dzi`` descriptor of a ``width`` x ``height`` image, as libvips and openslide write it."""
+    root = ET.Element("Image", {"xmlns": DZI_NAMESPACE, "Format": format,
+                                "Overlap": str(overlap), "TileSize": str(tile_size)})  # fmt: skip
+    ET.SubElement(root, "Size", {"Width": str(width), "Height": str(height)})
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

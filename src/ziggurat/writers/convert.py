@@ -5,30 +5,57 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from ..model.image import Image
-from ..sources.omezarr import VolumeMeta, write_omezarr
-from ..sources.registry import open_source
+from ..model.image import Image, open_image
+from ..sources.base import Metadata
+from .omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
+from .omezarr.ngff import CONVERT_COMPRESSION
 
 
 def convert(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
     chunks: str | Sequence[int] = "auto",
     levels: int | None = None,
-    compression: str = "lz4hc",
+    compression: str = CONVERT_COMPRESSION,
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> Path:
-    """Read ``source`` (any volume ``open_volume`` reads) and write it to ``out`` atomically."""
-    volume = Image(open_source(os.fspath(source)), os.fspath(source))
-    volume._volume()
-    meta = VolumeMeta(tuple(volume.axes), tuple(volume.scale or ()), volume.affine, dict(volume.metadata.extra))
+    """Read ``source`` (any volume ``ziggurat.open`` reads) and write it to ``out`` atomically.
+
+    OME-Zarr: the one writer (:func:`~ziggurat.writers.omezarr.builder.build_pyramid`) with levels
+    that halve y and x only (z is kept: slices stay slices) down to ~64 px, ``chunks`` a preset or
+    ``(z, y, x)``, shards of whole planes up to 256 MiB, and the source's metadata (affine, NIfTI
+    header, ...) in the ``ziggurat`` attribute. ``progress(done, total)`` counts source bytes read.
+    """
+    volume = open_image(source)
+    volume.spacing  # noqa: B018 - raises AxesError unless the axes end in z y x
     name = str(out).lower()
     if name.endswith((".nii", ".nii.gz")):
-        from ..sources.nifti import write_nifti
+        from .nifti import write_nifti
 
         return write_nifti(volume, out, overwrite=overwrite)
-    return write_omezarr(out, volume.levels[0], meta, chunks=chunks, levels=levels,
-                         compression=compression, overwrite=overwrite, progress=progress)  # fmt: skip
+    return to_omezarr(volume, out, chunks=chunks, levels=levels, compression=compression, overwrite=overwrite,
+                      progress=progress, workers=workers)  # fmt: skip
+
+
+def to_omezarr(
+    volume: Image,
+    out: str | os.PathLike[str],
+    *,
+    chunks: str | Sequence[int] = "auto",
+    levels: int | None = None,
+    compression: str = CONVERT_COMPRESSION,
+    overwrite: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Write an open Volume as OME-Zarr the way ``convert`` does (see :func:`convert`)."""
+    meta = volume.metadata
+    store_meta = Metadata(meta.format, meta.axes, meta.scale, meta.units, volume.affine, extra=dict(meta.extra))
+    return build_pyramid(volume, out, halve="yx", chunks=chunks, levels=levels, min_size=MIN_LEVEL,
+                         compression=compression, meta=store_meta, shard_bytes=SHARD_BYTES, overwrite=overwrite,
+                         progress=progress, workers=workers)  # fmt: skip

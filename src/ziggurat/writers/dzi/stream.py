@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...tiles.grid import TileGrid
 from ...kernels.halve import halve
+from ...tiles.grid import TileGrid
 
 # called with (grid level, tile row, the row's pixels as consecutive row pieces)
 RowSink = Callable[[int, int, list[np.ndarray]], None]
@@ -27,15 +27,11 @@ class LevelStream:
     of the blocks it spans, and whoever encodes a tile joins its pieces on its own thread.
     """
 
-    def __init__(
-        self, grid: TileGrid, level: int, sink: RowSink, coarser: LevelStream | None
-    ) -> None:
+    def __init__(self, grid: TileGrid, level: int, sink: RowSink, coarser: LevelStream | None) -> None:
         self.grid, self.level, self.sink, self.coarser = grid, level, sink, coarser
         self.width, self.height = grid.level_dimensions[level]
         self.rows = grid.level_tiles[level][1]
-        self._blocks: list[
-            tuple[int, np.ndarray]
-        ] = []  # (first level row, block), in order
+        self._blocks: list[tuple[int, np.ndarray]] = []  # (first level row, block), in order
         self._received = 0
         self._next_row = 0
         self._carry: np.ndarray | None = None  # an odd row waiting for its pair
@@ -43,9 +39,7 @@ class LevelStream:
     def push(self, block: np.ndarray) -> None:
         """Append the next rows of this level (full width) and emit what they complete."""
         if block.shape[1] != self.width:
-            raise ValueError(
-                f"level {self.level}: block width {block.shape[1]} != {self.width}"
-            )
+            raise ValueError(f"level {self.level}: block width {block.shape[1]} != {self.width}")
         self._blocks.append((self._received, block))
         self._received += block.shape[0]
         self._emit_ready()
@@ -60,9 +54,7 @@ class LevelStream:
     def finish(self) -> None:
         """Flush the last odd row to the coarser levels and check every tile row was emitted."""
         if self._received != self.height or self._next_row != self.rows:
-            raise RuntimeError(
-                f"level {self.level}: received {self._received} of {self.height} rows"
-            )
+            raise RuntimeError(f"level {self.level}: received {self._received} of {self.height} rows")
         if self.coarser is not None:
             if self._carry is not None:
                 self.coarser.push(halve(self._carry))
@@ -76,13 +68,8 @@ class LevelStream:
             self.sink(self.level, self._next_row, self._pieces(y, y + h))
             self._next_row += 1
             if self._next_row < self.rows:  # drop blocks no later tile row needs
-                _, keep_from, _, _ = self.grid.tile_bounds(
-                    self.level, 0, self._next_row
-                )
-                while (
-                    self._blocks
-                    and self._blocks[0][0] + len(self._blocks[0][1]) <= keep_from
-                ):
+                _, keep_from, _, _ = self.grid.tile_bounds(self.level, 0, self._next_row)
+                while self._blocks and self._blocks[0][0] + len(self._blocks[0][1]) <= keep_from:
                     self._blocks.pop(0)
 
     def _pieces(self, y0: int, y1: int) -> list[np.ndarray]:
@@ -95,9 +82,7 @@ class LevelStream:
         return pieces
 
 
-def build_chain(
-    grid: TileGrid, finest: int, coarsest: int, sink: RowSink
-) -> LevelStream:
+def build_chain(grid: TileGrid, finest: int, coarsest: int, sink: RowSink) -> LevelStream:
     """Streams for grid levels ``finest`` down to ``coarsest``; push the finest level's rows."""
     stream = None
     for level in range(coarsest, finest + 1):

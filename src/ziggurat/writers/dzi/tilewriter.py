@@ -27,10 +27,14 @@ def tile_encoder(encoding: Encoding, quality: int) -> Callable[[np.ndarray], byt
     """``encode(tile)``; JPEG follows dzsave: no chroma subsampling at quality >= 90."""
     if encoding.name == "jpeg":
         subsampling = "444" if quality >= 90 else "420"
-        return lambda tile: imagecodecs.jpeg8_encode(
-            tile, level=quality, subsampling=subsampling
-        )
-    return lambda tile: encoding.encode(tile, quality)
+        return lambda tile: bytes(imagecodecs.jpeg8_encode(tile, level=quality, subsampling=subsampling))
+
+    def encode(tile: np.ndarray) -> bytes:
+        data = encoding.encode(tile, quality)
+        assert isinstance(data, bytes), "a tile file encoding returns bytes"
+        return data
+
+    return encode
 
 
 class TileWriter:
@@ -51,9 +55,7 @@ class TileWriter:
         self.total, self.progress, self.fill = total, progress, fill
         self.workers = workers or os.cpu_count() or 1
         self._encode = tile_encoder(encoding, quality)
-        self._pool = ThreadPoolExecutor(
-            self.workers, thread_name_prefix="ziggurat-encode"
-        )
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ziggurat-encode")
         self._slots = threading.BoundedSemaphore(IN_FLIGHT_PER_WORKER * self.workers)
         self._lock = threading.Lock()
         self._error: BaseException | None = None
@@ -62,9 +64,7 @@ class TileWriter:
         self.copied = 0
         self._reported = 0.0
 
-    def pixels(
-        self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int = 0
-    ) -> None:
+    def pixels(self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int = 0) -> None:
         """Encode a tile given as row pieces (joined on a worker), padded right and below to a
         ``pad_to`` square with ``fill`` if given."""
         self._submit(self._encode_pixels, level, col, row, pieces, pad_to)
@@ -73,7 +73,7 @@ class TileWriter:
         """Write already encoded bytes (pass-through of the source's compressed tiles)."""
         self._submit(self._write, level, col, row, data, True)
 
-    def _submit(self, func: Callable, *args: object) -> None:
+    def _submit(self, func: Callable[..., None], *args: object) -> None:
         self._slots.acquire()
         if self._error is not None:
             self._slots.release()
@@ -81,9 +81,7 @@ class TileWriter:
         future = self._pool.submit(func, *args)
         future.add_done_callback(self._finished)
 
-    def _encode_pixels(
-        self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int
-    ) -> None:
+    def _encode_pixels(self, level: int, col: int, row: int, pieces: list[np.ndarray], pad_to: int) -> None:
         tile = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         if pad_to and tile.shape[:2] != (pad_to, pad_to):
             padded = np.empty((pad_to, pad_to, tile.shape[2]), tile.dtype)
@@ -94,9 +92,7 @@ class TileWriter:
         self._write(level, col, row, data, False)
 
     def _write(self, level: int, col: int, row: int, data: bytes, copied: bool) -> None:
-        fd = os.open(
-            self.path_for(level, col, row), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666
-        )
+        fd = os.open(self.path_for(level, col, row), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
             os.write(fd, data)
         finally:
@@ -105,7 +101,7 @@ class TileWriter:
             self.bytes_written += len(data)
             self.copied += copied
 
-    def _finished(self, future: Future) -> None:
+    def _finished(self, future: Future[None]) -> None:
         self._slots.release()
         if future.cancelled():
             return
@@ -122,7 +118,7 @@ class TileWriter:
         if report and self.progress is not None:
             try:
                 self.progress(done, self.total)
-            except BaseException as exc:  # noqa: BLE001 - a progress callback may cancel the run
+            except BaseException as exc:
                 with self._lock:
                     self._error = self._error or exc
 

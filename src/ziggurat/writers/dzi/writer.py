@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import os
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...io.atomic import OutputExistsError, atomic_path
 from ...errors import EncodingError, OutOfRangeError, ZigguratError
-from ...tiles.grid import DeepZoomGrid, TileGrid, XYZGrid
+from ...io.atomic import OutputExistsError, atomic_path
 from ...model.image import Image
 from ...model.level import Level
 from ...render.encode import check_quality, encoding_for
+from ...tiles.grid import DeepZoomGrid, TileGrid, XYZGrid, dzi_xml
 from .bands import RegionBands
 from .stream import build_chain
 from .tilewriter import Progress, TileWriter
 
-DZI_NAMESPACE = "http://schemas.microsoft.com/deepzoom/2008"
 LAYOUTS = ("dz", "google")
 BOUNDS_KEYS = (
     "openslide.bounds-x",
@@ -40,8 +38,8 @@ BOUNDS_KEYS = (
 
 
 def write_dzi(
-    image: Image | str | os.PathLike,
-    out: str | os.PathLike,
+    image: Image | str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
     tile_size: int | None = None,
     overlap: int | None = None,
@@ -71,7 +69,7 @@ def write_dzi(
     encoding = encoding_for(format)
     quality = check_quality(quality)
     owned = not isinstance(image, Image)
-    image = _open(image) if owned else image
+    image = image if isinstance(image, Image) else _open(image)
     try:
         region = _region(image, limit_bounds)
         grid: TileGrid = (
@@ -80,12 +78,8 @@ def write_dzi(
             else DeepZoomGrid(region[2], region[3], tile_size, overlap)
         )
         fill = _fill(background, image.levels[0])
-        encoding.encode(
-            np.empty((1, 1, image.channels), image.dtype), quality
-        )  # can it encode?
-        job = _Job(
-            image, grid, region, fill, skip_bad_tiles, google, encoding.name == "jpeg"
-        )
+        encoding.encode(np.empty((1, 1, image.channels), image.dtype), quality)  # can it encode?
+        job = _Job(image, grid, region, fill, skip_bad_tiles, google, encoding.name == "jpeg")
         out = Path(out)
         if google:
             with atomic_path(out, directory=True, overwrite=overwrite) as tmp:
@@ -101,19 +95,14 @@ def write_dzi(
             dzi, files = Path(f"{base}.dzi"), Path(f"{base}_files")
             for path in (dzi, files):
                 if path.exists() and not overwrite:
-                    raise OutputExistsError(
-                        f"{path}: exists (use --overwrite to replace it)"
-                    )
+                    raise OutputExistsError(f"{path}: exists (use --overwrite to replace it)")
             with atomic_path(dzi, overwrite=overwrite) as tmp_dzi:
-                with atomic_path(
-                    files, directory=True, overwrite=overwrite
-                ) as tmp_files:
+                with atomic_path(files, directory=True, overwrite=overwrite) as tmp_files:
                     paths = _dz_paths(tmp_files, grid, encoding.extension)
                     job.run(paths, encoding, quality, workers, progress)
                 # the tiles are in place; the descriptor comes last, so OUT.dzi means complete
-                Path(tmp_dzi).write_text(
-                    _descriptor(grid, encoding.extension), encoding="utf-8"
-                )
+                xml = dzi_xml(grid.width, grid.height, grid.tile_size, grid.overlap, encoding.extension)
+                Path(tmp_dzi).write_text(xml, encoding="utf-8")
     finally:
         if owned:
             image.close()
@@ -148,9 +137,7 @@ class _Job:
                 if grid.level_dimensions[k] in by_size:
                     self.stored[k] = by_size[grid.level_dimensions[k]]
         # grid levels whose full tiles are the file's own JPEG tiles, copied as they are
-        self.copyable = {
-            k for k, level in self.stored.items() if jpeg and self._aligned(level)
-        }
+        self.copyable = {k for k, level in self.stored.items() if jpeg and self._aligned(level)}
 
     def run(self, path_for: Callable[[int, int, int], str], encoding: Any, quality: int,
             workers: int | None, progress: Progress | None) -> None:  # fmt: skip
@@ -209,17 +196,11 @@ class _Job:
             copied = self._copy_row(k, row)
             for col in set(range(cols)) - copied:
                 x, y, w, h = self.grid.tile_bounds(k, col, row)
-                x0, y0 = (
-                    (self.region[0], self.region[1]) if level.index == 0 else (0, 0)
-                )
-                bands = RegionBands(
-                    level, (x0 + x, y0 + y, w, h), self.fill, self.skip_bad_tiles
-                )
+                x0, y0 = (self.region[0], self.region[1]) if level.index == 0 else (0, 0)
+                bands = RegionBands(level, (x0 + x, y0 + y, w, h), self.fill, self.skip_bad_tiles)
                 tile = bands.read(y0 + y, h)
                 self.bad_tiles.extend(bands.bad_tiles)
-                self.writer.pixels(
-                    k, col, row, [tile], self.grid.tile_size if self.google else 0
-                )
+                self.writer.pixels(k, col, row, [tile], self.grid.tile_size if self.google else 0)
 
     def _copy_row(self, k: int, row: int) -> set[int]:
         """Copy the full-size tiles of one tile row; return the columns copied.
@@ -229,15 +210,9 @@ class _Job:
         """
         ts = self.grid.tile_size
         level = self.stored[k]
-        ox, oy = (
-            (self.region[0] // ts, self.region[1] // ts) if level.index == 0 else (0, 0)
-        )
-        cols = [
-            c
-            for c in range(self.grid.level_tiles[k][0])
-            if self.grid.tile_bounds(k, c, row)[2:] == (ts, ts)
-        ]
-        blobs = level.raw_tiles([(oy + row, ox + c) for c in cols])
+        ox, oy = (self.region[0] // ts, self.region[1] // ts) if level.index == 0 else (0, 0)
+        cols = [c for c in range(self.grid.level_tiles[k][0]) if self.grid.tile_bounds(k, c, row)[2:] == (ts, ts)]
+        blobs = level.raw_tiles([(oy + row, ox + c) for c in cols]) or []
         copied = set()
         for col, data in zip(cols, blobs):
             if data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9":
@@ -246,15 +221,13 @@ class _Job:
         return copied
 
 
-def _open(path: str | os.PathLike) -> Image:
+def _open(path: str | os.PathLike[str]) -> Image:
     """Open a path for one sequential pass: TIFFs without the decoded-tile cache."""
-    from ... import open as open_image
+    from ...model.image import open_image
 
     try:
         return open_image(path, backend="tiff", decoded_cache=False)
-    except (
-        ZigguratError
-    ):  # not a TIFF tifffile reads: let the registry pick the backend
+    except ZigguratError:  # not a TIFF tifffile reads: let the registry pick the backend
         return open_image(path)
 
 
@@ -268,9 +241,7 @@ def _region(image: Image, limit_bounds: bool) -> tuple[int, int, int, int]:
     x, y = max(0, x), max(0, y)
     w, h = min(w, width - x), min(h, height - y)
     if w < 1 or h < 1:
-        raise OutOfRangeError(
-            f"{image.path}: bounds {props[BOUNDS_KEYS[0]]}.. lie outside the image"
-        )
+        raise OutOfRangeError(f"{image.path}: bounds {props[BOUNDS_KEYS[0]]}.. lie outside the image")
     return x, y, w, h
 
 
@@ -283,9 +254,7 @@ def _fill(background: str | tuple[int, ...], level: Level) -> np.ndarray:
                 raise ValueError(text)
             rgb = tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
         except ValueError:
-            raise EncodingError(
-                f"background: expected RRGGBB hex, got {background!r}"
-            ) from None
+            raise EncodingError(f"background: expected RRGGBB hex, got {background!r}") from None
     else:
         rgb = tuple(int(v) for v in background)
     channels = level.shape[2]
@@ -307,18 +276,6 @@ def _xyz_paths(root: str, grid: TileGrid, ext: str) -> Callable[[int, int, int],
         for row in range(rows):
             os.makedirs(os.path.join(root, str(z), str(row)))
     return lambda z, col, row: f"{root}/{z}/{row}/{col}.{ext}"
-
-
-def _descriptor(grid: TileGrid, ext: str) -> str:
-    """The ``.dzi`` XML, as libvips and openslide write it."""
-    root = ET.Element("Image", {"xmlns": DZI_NAMESPACE, "Format": ext,
-                                "Overlap": str(grid.overlap), "TileSize": str(grid.tile_size)})  # fmt: skip
-    ET.SubElement(root, "Size", {"Width": str(grid.width), "Height": str(grid.height)})
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        + ET.tostring(root, encoding="unicode")
-        + "\n"
-    )
 
 
 def _peak_rss_mb() -> float:

@@ -1,10 +1,10 @@
 """What a pyramid can be built from, as one picklable N-D array: ``shape``, ``dtype``, ``chunks``, ``read(box)``.
 
-Sources: anything :func:`ziggurat.open` opens (2-D slides as ``c y x``, volumes as ``[c|t] z y x``),
-an :class:`~ziggurat.model.image.Image` or :class:`~ziggurat.model.volume.Volume` object, a bare Zarr v2/v3
-array (local path or fsspec URL such as ``s3://bucket/em.zarr/s0``), and N5 datasets (through
-tensorstore). An :class:`InputArray` pickles as "how to reopen me", so a Dask worker or a pool
-process opens its own handles.
+Sources: anything the registry opens (:func:`ziggurat.open`: slides as ``c y x``, volumes as
+``[t][c] z y x``, bare Zarr v2/v3 arrays, N5 datasets, OME-Zarr stores), an
+:class:`~ziggurat.model.image.Image`, a NumPy array, and a Zarr array at an fsspec URL such as
+``s3://bucket/em.zarr/s0``. An :class:`InputArray` pickles as "how to reopen me", so a Dask worker
+or a pool process opens its own handles.
 """
 
 from __future__ import annotations
@@ -12,27 +12,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from ...errors import UnsupportedFormatError
-from ...model.image import Image
+from ...model.image import Image, open_image
 from ...sources.base import SLIDE_AXES, SupportsStoredChunks
-from ...sources.registry import open_source
-
 from ...sources.zarr import DEFAULT_AXES
+from .shards import Stored
 
 
 class InputArray:
     """Level 0 of a pyramid's source in NGFF axis order (channels before space)."""
 
-    def __init__(self, source: str | object, axes: str | None = None) -> None:
-        self.source = source  # a path/URL, or an Image/Volume (both pickle as "reopen")
+    def __init__(self, source: str | os.PathLike[str] | Image | np.ndarray, axes: str | None = None) -> None:
+        self.source = source  # a path/URL, an Image (pickles as "reopen") or an array
         self._axes = axes
 
     # opened lazily, once per process: never pickled
     @cached_property
-    def _opened(self) -> tuple:
+    def _opened(self) -> tuple[_Box, str | None, tuple[float, ...] | None]:
         return _open(self.source)
 
     shape = property(lambda self: self._opened[0].shape)
@@ -50,37 +50,43 @@ class InputArray:
 
     def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         """The in-bounds box ``[(start, stop), ...]`` in this array's axis order."""
-        return self._opened[0].read(box)
+        data: np.ndarray = self._opened[0].read(tuple(box))
+        return data
 
-    @property
-    def stored(self) -> Callable[[tuple[int, ...]], bytes | None] | None:
+    def stored_as(self, codec: tuple[str, int]) -> Stored | None:
         """``stored(chunk_index)``: a chunk's blosc bytes as stored (None: absent), when the source
-        is an unsharded blosc Zarr v3 array whose chunks can be copied through; else None."""
-        return self._opened[0].stored
+        is an unsharded Zarr v3 array of blosc ``codec`` (compressor, level) whose chunks can be
+        copied through unchanged; else None."""
+        box = self._opened[0]
+        return box.stored if box.stored is not None and box.stored_codec == codec else None
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {"source": self.source, "_axes": self._axes}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
 
 class _Box:
-    """Uniform ``read(box)`` over the readers below."""
+    """Uniform ``read(box)`` over the inputs below."""
 
-    def __init__(self, shape, dtype, chunks, read, stored=None) -> None:
+    def __init__(self, shape: Sequence[int], dtype: Any, chunks: Sequence[int], read: Callable[[Any], Any],
+                 stored: Stored | None = None, stored_codec: tuple[str, int] | None = None) -> None:  # fmt: skip
         self.shape, self.dtype, self.chunks, self.read = tuple(shape), dtype, tuple(chunks), read
-        self.stored = stored
+        self.stored, self.stored_codec = stored, stored_codec
 
 
 def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
     """(reader, axes or None, spacing or None) for any supported source."""
+    if isinstance(source, np.ndarray):
+        array = source
+        return _Box(array.shape, array.dtype, array.shape,
+                    lambda b: np.ascontiguousarray(array[tuple(slice(a, z) for a, z in b)])), None, None  # fmt: skip
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if "://" in path and not path.startswith("file://"):
             return _remote_array(path), None, None
-        path = path.removeprefix("file://")
-        source = Image(open_source(path), path)
+        source = open_image(path.removeprefix("file://"))
     if not isinstance(source, Image):
         raise UnsupportedFormatError(f"cannot build a pyramid from {type(source).__name__}")
     level = source.levels[0]
@@ -96,8 +102,11 @@ def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
         spacing = (1.0, mpp[1] / 1000, mpp[0] / 1000) if mpp else None
         return _Box((c, h, w), level.dtype, (c, ty, tx), read), "cyx", spacing
     reader = level.reader
-    stored = reader.stored_chunk if isinstance(reader, SupportsStoredChunks) else None
-    return _Box(level.shape, level.dtype, level.chunks, level.read, stored), source.axes, source.scale
+    if isinstance(reader, SupportsStoredChunks):
+        box = _Box(level.shape, level.dtype, level.chunks, level.read, reader.stored_chunk, reader.stored_codec)
+    else:
+        box = _Box(level.shape, level.dtype, level.chunks, level.read)
+    return box, source.axes, source.scale
 
 
 def _remote_array(url: str) -> _Box:
