@@ -1,0 +1,1 @@
+"""Each backend's conformance tests: subclasses of ziggurat.testing.SourceTests."""
