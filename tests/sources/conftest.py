@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-MODEL_BUGS = {
-    "test_bool_index": "model/indexing.py span(): a Python bool passes isinstance(key, int), so level[True] "
-    "silently reads row 1 (NumPy reads a[True] as a boolean mask adding an axis); bools must raise",
-}
+MODEL_BUGS: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

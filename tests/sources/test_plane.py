@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,10 +19,6 @@ ROW = 17
 class TestCoronalPlane(SourceTests):
     backend = "plane"
     detected = None  # the path is the volume's
-    xfail: ClassVar[dict[str, str]] = {
-        "test_empty_boxes": "model/planes.py PlaneReader.read: on a volume without a c axis it ignores the "
-        "box's channel range, so a (0, 0) channel range reads 1 channel instead of 0",
-    }
 
     @pytest.fixture(scope="class")
     @classmethod

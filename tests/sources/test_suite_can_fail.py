@@ -193,8 +193,6 @@ def test_check_passes_on_a_correct_image(name: str, request: pytest.FixtureReque
     make, reference, _, _ = CASES[name]
     if name == "metadata":
         reference = slide_ref
-    if name == "bool_index":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="model/indexing.py accepts bools (conftest.py)"))
     run(name, make(), reference())
 
 

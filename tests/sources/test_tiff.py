@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,10 +19,6 @@ REALDATA = [
     "tiff/pathml_smalltif.tif",
     "tiff/fei-sem-rbc.tif",
 ]
-READ_ONLY = (
-    "sources/tiff.py MemmapLevel.read: np.ascontiguousarray of the read-only np.memmap is a view, not a new array"
-)
-EMPTY = "sources/tiff.py ChannelStack.read: an empty channel range leaves no parts; np.concatenate([]) -> ValueError"
 
 # name: (tifffile.imwrite keywords, shape, dtype)
 GENERATED = {
@@ -63,10 +58,6 @@ class TestSampleSlide(SourceTests):
 class TestGenerated(SourceTests):
     backend = "tiff"
     read_reference = staticmethod(tiff_reference)
-    xfail: ClassVar[dict[str, str]] = {
-        "test_reads_are_new_arrays[uncompressed-rgb]": READ_ONLY,
-        "test_empty_boxes[ome-pyramid-subifds]": EMPTY,
-    }
 
     @pytest.fixture(scope="class", params=sorted(GENERATED), ids=str)
     @classmethod
@@ -84,13 +75,6 @@ class TestGenerated(SourceTests):
 class TestRealdata(SourceTests):
     backend = "tiff"
     read_reference = staticmethod(tiff_reference)
-    xfail: ClassVar[dict[str, str]] = {
-        "test_reads_are_new_arrays[kidney-48-5.tif]": READ_ONLY,
-        "test_reads_are_new_arrays[fei-sem-rbc.tif]": READ_ONLY,
-        "test_reads_are_new_arrays[multi-channel-z-series.ome.tif]": READ_ONLY,
-        "test_empty_boxes[multi-channel-z-series.ome.tif]": EMPTY,
-        "test_empty_boxes[small_vectra.qptiff]": EMPTY,
-    }
 
     @pytest.fixture(scope="class", params=REALDATA, ids=lambda name: name.rsplit("/", 1)[-1])
     @classmethod

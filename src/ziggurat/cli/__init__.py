@@ -12,8 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..version import __version__
 from ..errors import ZigguratError
+from ..version import __version__
 
 COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails")
 

@@ -31,9 +31,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> None:
     from ..errors import EncodingError
+    from ..io.atomic import atomic_path
     from ..model.image import open_image
     from ..model.planes import plane
-    from ..io.atomic import atomic_path
     from ..tiles.service import TileService
 
     if args.encoding == "numpy":

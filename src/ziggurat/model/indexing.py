@@ -22,6 +22,8 @@ def expand_key(key: Any, ndim: int) -> tuple[Any, ...]:
 
 def span(key: Any, length: int) -> tuple[tuple[int, int, int], bool]:
     """(start, stop, step) of an int or slice within [0, length], and whether to squeeze the axis."""
+    if isinstance(key, (bool, np.bool_)):
+        raise OutOfRangeError(f"boolean index {key!r}: lazy arrays take ints and slices")
     if isinstance(key, (int, np.integer)):
         i = int(key) + length if key < 0 else int(key)
         if not 0 <= i < length:

@@ -50,7 +50,7 @@ class PlaneReader:
         block = block.reshape([b - a for (a, b), ax in zip(level_box, self._level.axes) if ax not in self._fixed])
         block = block.transpose(self._order)
         if not self._channel:
-            block = block[..., None]
+            block = block[..., None][..., c0:c1]
         return np.ascontiguousarray(block)
 
 

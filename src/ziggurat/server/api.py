@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..model.describe import describe
 from ..errors import ZigguratError
+from ..model.describe import describe
 from ..model.image import Image
 from ..model.volume import SPATIAL
 from ..render import Style, encoding_for

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.lru import LRU
-from ..model.image import open_image
 from ..errors import ImageNotFoundError, ZigguratError
-from ..model.image import Image
+from ..model.image import Image, open_image
 from ..model.planes import plane
 
 EXTENSIONS = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import os
 from typing import Any
 
 import numpy as np
@@ -40,12 +39,14 @@ class NiftiReader:
         self.chunks: tuple[int, ...] = self.shape
 
     def read(self, box: Box) -> np.ndarray:
+        if any(a == b for a, b in box):  # nibabel's proxy cannot read an empty slice
+            return np.empty(tuple(b - a for a, b in box), self.dtype)
         key = tuple(slice(a, b) for a, b in reversed(box))
         try:
             block = np.asarray(self._proxy[key])
         except (OSError, EOFError, ValueError, gzip.BadGzipFile) as exc:
             raise CorruptImageError(f"{self._path}: cannot read voxels: {exc}") from exc
-        return np.ascontiguousarray(block.T, dtype=self.dtype)
+        return np.array(block.T, dtype=self.dtype, order="C")  # a copy: nibabel may hand out read-only arrays
 
 
 def nifti_meta(image: Any) -> Metadata:

@@ -8,7 +8,6 @@ metadata, e.g. the NIfTI header, so that exporting back is exact).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 

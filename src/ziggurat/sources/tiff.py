@@ -201,7 +201,7 @@ class MemmapLevel:
             block = np.moveaxis(self._array[c0:c1, y0:y1, x0:x1], 0, -1)
         else:
             block = self._array[y0:y1, x0:x1, c0:c1]
-        return np.ascontiguousarray(block, dtype=self.dtype)
+        return np.array(block, dtype=self.dtype, order="C")  # a copy: never a view of the read-only map
 
 
 class ChannelStack:
@@ -223,6 +223,9 @@ class ChannelStack:
             if lo < hi:
                 parts.append(plane.read((*plane_box, (lo - start, hi - start))))
             start += n
+        if not parts:  # no channels asked for
+            (y0, y1), (x0, x1) = plane_box
+            return np.empty((y1 - y0, x1 - x0, 0), self.dtype)
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...tiles.grid import TileGrid
 from ...kernels import reduce2
+from ...tiles.grid import TileGrid
 
 # called with (grid level, tile row, the row's pixels as consecutive row pieces)
 RowSink = Callable[[int, int, list[np.ndarray]], None]
