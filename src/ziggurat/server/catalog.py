@@ -19,15 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.lru import LRU
+from ..sources.registry import detect
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image, open_image
 from ..model.planes import plane
 
-EXTENSIONS = (
-    ".tif", ".tiff", ".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".svslide",
-    ".qptiff", ".btf", ".png", ".jpg", ".jpeg", ".nii", ".nii.gz",
-)  # fmt: skip
-STORES = (".zarr", ".ome.zarr")  # folders that are one image (OME-Zarr), listed whole
 MAX_PLANES = 32
 
 
@@ -72,6 +68,9 @@ class Catalog:
         self._open: LRU[str, tuple[str, Image]] = LRU(max_open, sizeof=lambda v: 1)
         self._planes: LRU[tuple[str, str, str | None, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
+        # what the registry said of each path at its version: this scan's, and the last scan's
+        self._kinds: dict[Path, tuple[str | None, str | None]] = {}
+        self._last_kinds: dict[Path, tuple[str | None, str | None]] = {}
 
     # -- scanning -------------------------------------------------------------------------
     def entries(self) -> list[Entry]:
@@ -83,6 +82,7 @@ class Catalog:
     def rescan(self) -> None:
         """Walk the roots again; keep files that are images and resolve inside a root."""
         found: dict[str, Entry] = {}
+        self._last_kinds, self._kinds = self._kinds, {}  # paths gone from disk are forgotten
         for root in self.roots:
             for name, path in self._walk(root):
                 version = _version(path)
@@ -99,16 +99,26 @@ class Catalog:
         out = []
         for folder, dirs, files in os.walk(root):  # never descends into symlinked folders
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            stores = [d for d in dirs if d.lower().endswith(STORES)]
-            dirs[:] = [d for d in dirs if d not in stores]
-            for fname in sorted(files) + stores:
-                if fname.startswith(".") or not fname.lower().endswith(EXTENSIONS):
-                    continue
+            # a folder the registry reads as one image (an OME-Zarr store, a DICOM series, a folder
+            # of slices, a Zarr array) is listed whole and not descended into
+            whole = [d for d in dirs if self._is_image(Path(folder, d))]
+            dirs[:] = [d for d in dirs if d not in whole]
+            files = [f for f in sorted(files) if not f.startswith(".") and self._is_image(Path(folder, f))]
+            for fname in files + whole:
                 link = Path(folder, fname)
                 path = link.resolve()
                 if self._inside(path):
                     out.append((f"{root.name}/{link.relative_to(root).as_posix()}", path))
         return out
+
+    def _is_image(self, path: Path) -> bool:
+        """Whether a backend claims ``path`` (the registry's probes; remembered per file version)."""
+        version = _version(path)
+        known = self._last_kinds.get(path)
+        if known is None or known[0] != version:
+            known = (version, detect(path))
+        self._kinds[path] = known
+        return known[1] is not None
 
     def _inside(self, path: Path) -> bool:
         """Whether resolved ``path`` is a served root file or lies under a served root folder."""

@@ -58,6 +58,24 @@ def read_slice(path: Path) -> np.ndarray:
     return np.asarray(array)
 
 
+def _plane_kind(path: Path) -> tuple[tuple[int, ...], str] | None:
+    """(shape, dtype) of a 2-D grey slice file from its header, or None for anything else."""
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages.first
+                if len(tif.pages) != 1 or len(page.shape) != 2 or page.dtype is None:
+                    return None
+                return tuple(page.shape), str(page.dtype)
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except SLICE_ERRORS:
+        return None
+    if len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[25] == 0:  # IHDR colour type 0: grey
+        return (int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")), f"u{head[24]}"
+    return ((0, 0), "jpeg") if head[:3] == b"\xff\xd8\xff" else None
+
+
 class StackReader:
     """Slices of a stack, read on demand for the z range asked for."""
 
@@ -108,7 +126,13 @@ class TiffStackSource(NoAssociatedImages):
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:
-        return 40 if os.path.isdir(path) and list_slices(Path(path)) else 0
+        if not os.path.isdir(path):
+            return 0
+        files = list_slices(Path(path))
+        # a folder of slides is not a stack: its first and last files must be alike 2-D grey slices
+        if len(files) < 2 or (plane := _plane_kind(files[0])) is None or plane != _plane_kind(files[-1]):
+            return 0
+        return 40
 
     def __init__(self, path: str, *, spacing: Sequence[float] | None = None) -> None:
         root = Path(path)
