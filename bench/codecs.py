@@ -55,8 +55,8 @@ def volumes(quick: bool) -> list[tuple[str, np.ndarray, str, str | None]]:
 
 
 def write(data: np.ndarray, out: Path, layout: str, chunks: str | None, codec: str) -> float:
-    from ziggurat.writers.omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
     from ziggurat.sources.base import Metadata
+    from ziggurat.writers.omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
 
     shutil.rmtree(out, ignore_errors=True)
     meta = Metadata("array", "zyx", (1.0, 1.0, 1.0))

@@ -31,7 +31,7 @@ class Result:
     @property
     def p95(self) -> float:
         ordered = sorted(self.seconds)
-        return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def time_calls(func: Callable[[int], object], n: int, warmup: int = 0) -> list[float]:

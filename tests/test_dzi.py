@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from ziggurat.io.atomic import OutputExistsError
 from ziggurat.cli import main
 from ziggurat.errors import CorruptImageError, EncodingError
+from ziggurat.io.atomic import OutputExistsError
 from ziggurat.tiles.grid import DeepZoomGrid
 from ziggurat.writers.dzi import write_dzi
 
@@ -24,9 +24,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def read_tiles(
-    files: Path, ext: str, google: bool = False
-) -> dict[tuple[int, int, int], np.ndarray]:
+def read_tiles(files: Path, ext: str, google: bool = False) -> dict[tuple[int, int, int], np.ndarray]:
     """{(level, col, row): pixels} of a DeepZoom ``_files`` folder or a google ``z/y/x`` tree."""
     tiles = {}
     for path in files.rglob(f"*.{ext}"):
@@ -40,36 +38,25 @@ def read_tiles(
 
 
 def all_tiles(grid: DeepZoomGrid) -> set[tuple[int, int, int]]:
-    return {
-        (k, c, r)
-        for k, (cols, rows) in enumerate(grid.level_tiles)
-        for c in range(cols)
-        for r in range(rows)
-    }
+    return {(k, c, r) for k, (cols, rows) in enumerate(grid.level_tiles) for c in range(cols) for r in range(rows)}
 
 
 @pytest.fixture(scope="module")
 def vips_tree(sample_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     pyvips = pytest.importorskip("pyvips")
     out = tmp_path_factory.mktemp("vips") / "vips"
-    pyvips.Image.new_from_file(str(sample_slide)).dzsave(
-        str(out), tile_size=254, overlap=1, suffix=".jpg[Q=90]"
-    )
+    pyvips.Image.new_from_file(str(sample_slide)).dzsave(str(out), tile_size=254, overlap=1, suffix=".jpg[Q=90]")
     return Path(f"{out}_files")
 
 
 @pytest.fixture(scope="module")
-def ours(
-    sample_slide: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict]:
+def ours(sample_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("ours") / "slide"
     metrics = write_dzi(sample_slide, out, tile_size=254, overlap=1, quality=90)
     return out, metrics
 
 
-def test_same_tiles_and_pixels_as_vips_dzsave(
-    ours: tuple[Path, dict], vips_tree: Path
-) -> None:
+def test_same_tiles_and_pixels_as_vips_dzsave(ours: tuple[Path, dict], vips_tree: Path) -> None:
     out, metrics = ours
     mine, theirs = read_tiles(Path(f"{out}_files"), "jpg"), read_tiles(vips_tree, "jpg")
     grid = DeepZoomGrid(3000, 2000, 254, 1)
@@ -82,9 +69,7 @@ def test_same_tiles_and_pixels_as_vips_dzsave(
 
 
 @pytest.fixture(scope="module")
-def averaged_slide(
-    sample_slide: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def averaged_slide(sample_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample's level 0 with stored levels that are its 2x area averages.
 
     (The generated sample synthesises each stored level afresh, so openslide, which reads
@@ -104,9 +89,7 @@ def averaged_slide(
     return path
 
 
-def test_same_tiles_and_pixels_as_openslide_deepzoom(
-    averaged_slide: Path, tmp_path: Path
-) -> None:
+def test_same_tiles_and_pixels_as_openslide_deepzoom(averaged_slide: Path, tmp_path: Path) -> None:
     openslide = pytest.importorskip("openslide")
     from openslide.deepzoom import DeepZoomGenerator
 
@@ -148,9 +131,7 @@ def test_descriptor(ours: tuple[Path, dict]) -> None:
     assert (size.get("Width"), size.get("Height")) == ("3000", "2000")
 
 
-def test_pass_through_copies_the_files_jpeg_tiles(
-    sample_slide: Path, tmp_path: Path
-) -> None:
+def test_pass_through_copies_the_files_jpeg_tiles(sample_slide: Path, tmp_path: Path) -> None:
     metrics = write_dzi(sample_slide, tmp_path / "p", tile_size=256, overlap=0)
     grid = DeepZoomGrid(3000, 2000, 256, 0)
     finest = grid.level_count - 1
@@ -198,9 +179,7 @@ def test_pass_through_levels_match_vips(sample_slide: Path, tmp_path: Path) -> N
 def test_google_layout_matches_vips(sample_slide: Path, tmp_path: Path) -> None:
     pyvips = pytest.importorskip("pyvips")
     metrics = write_dzi(sample_slide, tmp_path / "g", layout="google")
-    pyvips.Image.new_from_file(str(sample_slide)).dzsave(
-        str(tmp_path / "v"), layout="google", suffix=".jpg[Q=90]"
-    )
+    pyvips.Image.new_from_file(str(sample_slide)).dzsave(str(tmp_path / "v"), layout="google", suffix=".jpg[Q=90]")
     mine, theirs = (
         read_tiles(tmp_path / "g", "jpg", True),
         read_tiles(tmp_path / "v", "jpg", True),
@@ -215,9 +194,7 @@ def test_google_layout_matches_vips(sample_slide: Path, tmp_path: Path) -> None:
     assert (mine[4, 11, 7][2000 - 7 * 256 :, :] == 255).all()
 
 
-def test_refuses_to_overwrite_and_overwrites_when_asked(
-    sample_slide: Path, tmp_path: Path
-) -> None:
+def test_refuses_to_overwrite_and_overwrites_when_asked(sample_slide: Path, tmp_path: Path) -> None:
     write_dzi(sample_slide, tmp_path / "s", tile_size=512, overlap=0, format="png")
     before = (tmp_path / "s.dzi").read_text()
     with pytest.raises(OutputExistsError, match="exists"):
@@ -259,9 +236,7 @@ def test_failed_run_leaves_nothing_behind(sample_slide: Path, tmp_path: Path) ->
     assert len(list((tmp_path / "out_files").rglob("*.jpg"))) == 137
 
 
-def test_interrupted_run_leaves_no_descriptor(
-    sample_slide: Path, tmp_path: Path
-) -> None:
+def test_interrupted_run_leaves_no_descriptor(sample_slide: Path, tmp_path: Path) -> None:
     class Stop(Exception):
         pass
 
@@ -273,21 +248,15 @@ def test_interrupted_run_leaves_no_descriptor(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_skip_bad_tiles_fills_and_lists_them(
-    sample_slide: Path, tmp_path: Path
-) -> None:
+def test_skip_bad_tiles_fills_and_lists_them(sample_slide: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.tif"
     _corrupt_copy(sample_slide, bad, 5 * 12 + 3)
     metrics = write_dzi(bad, tmp_path / "out", skip_bad_tiles=True, background="00ff00")
-    assert [(b["level"], b["row"], b["col"]) for b in metrics["bad_tiles"]] == [
-        (0, 5, 3)
-    ]
+    assert [(b["level"], b["row"], b["col"]) for b in metrics["bad_tiles"]] == [(0, 5, 3)]
     finest = (tmp_path / "out_files" / "12").glob("*")
     tiles = {p.name: imagecodecs.imread(p.read_bytes()) for p in finest}
     # level-0 pixels 768..1023 x 1280..1535 lie in DZ tiles cols 3-4, rows 5-6 (254 px tiles)
-    green = tiles["3_5.jpg"][
-        1280 - 5 * 254 + 1 + 10 : 1536 - 5 * 254 - 10, 768 - 3 * 254 + 1 + 10 :
-    ]
+    green = tiles["3_5.jpg"][1280 - 5 * 254 + 1 + 10 : 1536 - 5 * 254 - 10, 768 - 3 * 254 + 1 + 10 :]
     assert np.abs(green.astype(int) - [0, 255, 0]).max() < 40
 
 
@@ -309,9 +278,7 @@ def test_from_array_png_pixels_exact(tmp_path: Path) -> None:
 
     rng = np.random.default_rng(1)
     base = rng.integers(0, 256, (301, 517, 3), dtype=np.uint8)
-    write_dzi(
-        ziggurat.from_array(base), tmp_path / "a", format="png", tile_size=64, overlap=2
-    )
+    write_dzi(ziggurat.from_array(base), tmp_path / "a", format="png", tile_size=64, overlap=2)
     tiles = read_tiles(tmp_path / "a_files", "png")
     grid = DeepZoomGrid(517, 301, 64, 2)
     finest = grid.level_count - 1
@@ -319,13 +286,7 @@ def test_from_array_png_pixels_exact(tmp_path: Path) -> None:
     assert (tiles[finest, 3, 2] == base[y : y + h, x : x + w]).all()
     # level finest-1 by hand: sum of 2x2 blocks (odd edge repeated), rounded half up
     padded = np.pad(base, ((0, 1), (0, 1), (0, 0)), mode="edge").astype(int)
-    half = (
-        padded[0::2, 0::2]
-        + padded[1::2, 0::2]
-        + padded[0::2, 1::2]
-        + padded[1::2, 1::2]
-        + 2
-    ) // 4
+    half = (padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2] + 2) // 4
     x, y, w, h = grid.tile_bounds(finest - 1, 4, 2)
     assert (tiles[finest - 1, 4, 2] == half[y : y + h, x : x + w]).all()
 
@@ -336,9 +297,7 @@ def test_cli(sample_slide: Path, tmp_path: Path, capsys: pytest.CaptureFixture) 
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"wrote {out}: 137 tiles in 13 levels") and "tiles/s" in line
     data = json.loads(metrics.read_text())
-    assert (
-        data["tiles"] == 137 and data["bytes_written"] > 0 and data["peak_rss_mb"] > 0
-    )
+    assert data["tiles"] == 137 and data["bytes_written"] > 0 and data["peak_rss_mb"] > 0
     assert main(["dzi", str(sample_slide), str(out)]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["dzi", str(sample_slide), str(out), "--overwrite", "--quiet"]) == 0
@@ -347,58 +306,36 @@ def test_cli(sample_slide: Path, tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert "missing.tif" in capsys.readouterr().err
 
 
-def test_cli_lists_skipped_tiles(
-    sample_slide: Path, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_cli_lists_skipped_tiles(sample_slide: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.tif"
     _corrupt_copy(sample_slide, bad, 2 * 12 + 7)
     assert main(["dzi", str(bad), str(tmp_path / "o"), "--quiet"]) == 2
     assert "row 2 col 7" in capsys.readouterr().err
-    assert (
-        main(["dzi", str(bad), str(tmp_path / "o"), "--quiet", "--skip-bad-tiles"]) == 0
-    )
+    assert main(["dzi", str(bad), str(tmp_path / "o"), "--quiet", "--skip-bad-tiles"]) == 0
     assert "skipped unreadable tile: level 0 row 2 col 7" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "shape", [(7, 5, 3), (8, 9, 1), (256, 5001, 3), (3, 4097, 3), (1, 1, 3)]
-)
+@pytest.mark.parametrize("shape", [(7, 5, 3), (8, 9, 1), (256, 5001, 3), (3, 4097, 3), (1, 1, 3)])
 def test_halve_is_the_rounded_2x2_mean(shape: tuple[int, int, int]) -> None:
     from ziggurat.kernels import reduce2
 
     block = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
-    padded = np.pad(
-        block, ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0)), mode="edge"
-    ).astype(int)
-    expected = (
-        padded[0::2, 0::2]
-        + padded[1::2, 0::2]
-        + padded[0::2, 1::2]
-        + padded[1::2, 1::2]
-        + 2
-    ) // 4
+    padded = np.pad(block, ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0)), mode="edge").astype(int)
+    expected = (padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2] + 2) // 4
     assert (reduce2(block, (0, 1)) == expected).all()
     wide = block.astype(np.uint16) * 257  # 16-bit goes through NumPy
     p16 = padded * 257
-    expected16 = (
-        p16[0::2, 0::2] + p16[1::2, 0::2] + p16[0::2, 1::2] + p16[1::2, 1::2] + 2
-    ) // 4
+    expected16 = (p16[0::2, 0::2] + p16[1::2, 0::2] + p16[0::2, 1::2] + p16[1::2, 1::2] + 2) // 4
     assert (reduce2(wide, (0, 1)) == expected16).all()
 
 
-def test_pass_through_does_not_copy_a_damaged_tile(
-    sample_slide: Path, tmp_path: Path
-) -> None:
+def test_pass_through_does_not_copy_a_damaged_tile(sample_slide: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.tif"
     _corrupt_copy(sample_slide, bad, 3 * 12 + 4)
     with pytest.raises(CorruptImageError, match="row 3 col 4"):
         write_dzi(bad, tmp_path / "p", tile_size=256, overlap=0)
-    metrics = write_dzi(
-        bad, tmp_path / "p", tile_size=256, overlap=0, skip_bad_tiles=True
-    )
-    assert [(b["level"], b["row"], b["col"]) for b in metrics["bad_tiles"]] == [
-        (0, 3, 4)
-    ]
+    metrics = write_dzi(bad, tmp_path / "p", tile_size=256, overlap=0, skip_bad_tiles=True)
+    assert [(b["level"], b["row"], b["col"]) for b in metrics["bad_tiles"]] == [(0, 3, 4)]
     tile = imagecodecs.imread((tmp_path / "p_files" / "12" / "4_3.jpg").read_bytes())
     assert (tile >= 250).all()  # the white background
 
@@ -414,9 +351,7 @@ def larger_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
-def test_killed_cli_leaves_no_descriptor(
-    larger_slide: Path, tmp_path: Path, signal_name: str
-) -> None:
+def test_killed_cli_leaves_no_descriptor(larger_slide: Path, tmp_path: Path, signal_name: str) -> None:
     import signal
     import subprocess
     import sys
@@ -438,9 +373,7 @@ def test_killed_cli_leaves_no_descriptor(
     )
     try:
         deadline = time.monotonic() + 60
-        while not any(
-            tmp_path.glob(".out_files.partial-*/*/*.jpg")
-        ):  # tiles are being written
+        while not any(tmp_path.glob(".out_files.partial-*/*/*.jpg")):  # tiles are being written
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.005)
         proc.send_signal(getattr(signal, signal_name))
@@ -452,7 +385,4 @@ def test_killed_cli_leaves_no_descriptor(
         assert proc.returncode == 130 and "interrupted" in err
         assert list(tmp_path.iterdir()) == []
     else:  # killed outright: only hidden partial files, never OUT.dzi or OUT_files
-        assert all(
-            p.name.startswith(".out") and ".partial-" in p.name
-            for p in tmp_path.iterdir()
-        )
+        assert all(p.name.startswith(".out") and ".partial-" in p.name for p in tmp_path.iterdir())

@@ -34,7 +34,10 @@ CASES = {
     "striped-lzw": ({"rowsperstrip": 37, "compression": "lzw"}, (501, 333, 3)),
     "striped-uncompressed-gray16": ({"rowsperstrip": 1}, (300, 257)),
     "bigtiff-tiled": ({"tile": (64, 64), "compression": "zstd", "bigtiff": True}, (200, 300, 3)),
-    "planar-separate-tiled": ({"tile": (64, 128), "compression": "zlib", "planarconfig": "separate", "photometric": "rgb"}, (3, 300, 400)),
+    "planar-separate-tiled": (
+        {"tile": (64, 128), "compression": "zlib", "planarconfig": "separate", "photometric": "rgb"},
+        (3, 300, 400),
+    ),
     "planar-separate-contiguous": ({"planarconfig": "separate", "photometric": "rgb"}, (3, 120, 90)),
     "float32-tiled": ({"tile": (32, 32), "compression": "zlib"}, (100, 70)),
 }
@@ -46,9 +49,7 @@ def test_generated_cases_equal_tifffile(tmp_path: Path, case: str) -> None:
     kwargs = dict(kwargs)
     bigtiff = kwargs.pop("bigtiff", False)
     dtype = "float32" if case.startswith("float") else ("uint16" if "16" in case else "uint8")
-    data = (
-        np.random.default_rng(2).random(shape).astype(dtype) if dtype == "float32" else _noise(shape, dtype)
-    )
+    data = np.random.default_rng(2).random(shape).astype(dtype) if dtype == "float32" else _noise(shape, dtype)
     path = tmp_path / f"{case}.tif"
     tifffile.imwrite(path, data, bigtiff=bigtiff, **kwargs)
     truth = _truth(path)

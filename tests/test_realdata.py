@@ -53,7 +53,9 @@ def test_levels_equal_tifffile_decode(realdata: Path, name: str) -> None:
             # an unaligned window inside the level
             h, w = truth.shape[:2]
             y0, x0 = h // 3, w // 5
-            np.testing.assert_array_equal(level[y0 : y0 + h // 2, x0 : x0 + w // 2], truth[y0 : y0 + h // 2, x0 : x0 + w // 2])
+            np.testing.assert_array_equal(
+                level[y0 : y0 + h // 2, x0 : x0 + w // 2], truth[y0 : y0 + h // 2, x0 : x0 + w // 2]
+            )
 
 
 @pytest.mark.parametrize("name", OPENSLIDE_FILES)

@@ -366,8 +366,8 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
 @pytest.fixture(scope="module")
 def volume_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     from ziggurat import from_array
-    from ziggurat.writers.nifti import write_nifti
     from ziggurat.testing.phantom import mri_volume
+    from ziggurat.writers.nifti import write_nifti
 
     root = tmp_path_factory.mktemp("volumes") / "mri"
     root.mkdir()

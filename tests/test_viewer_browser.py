@@ -139,8 +139,8 @@ def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path:
 
 def test_volume_planes_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
     from ziggurat import from_array
-    from ziggurat.writers.nifti import write_nifti
     from ziggurat.testing.phantom import mri_volume
+    from ziggurat.writers.nifti import write_nifti
 
     root = tmp_path / "mri"
     root.mkdir()

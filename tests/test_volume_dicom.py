@@ -10,8 +10,8 @@ import pytest
 
 import ziggurat
 from ziggurat.errors import UnsupportedFormatError
-from ziggurat.writers.convert import convert
 from ziggurat.sources.dicom import UnevenSpacingWarning
+from ziggurat.writers.convert import convert
 
 pydicom = pytest.importorskip("pydicom")
 
@@ -109,7 +109,7 @@ def test_lossless_encodings_agree(realdata: Path, variant: str) -> None:
 def test_not_dicom_raises(tmp_path: Path) -> None:
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10")
-    with pytest.raises(ziggurat.errors.ZigguratError, match="bad.dcm"):
+    with pytest.raises(ziggurat.errors.ZigguratError, match=r"bad\.dcm"):
         ziggurat.open(bad)
 
 

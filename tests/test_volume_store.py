@@ -14,12 +14,12 @@ import zarr
 
 import ziggurat
 from ziggurat.errors import OutOfRangeError
+from ziggurat.sources.base import Metadata
 from ziggurat.sources.zarrchunks import ChunkReader
 from ziggurat.testing.phantom import mri_volume
 from ziggurat.writers.convert import convert
 from ziggurat.writers.omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
 from ziggurat.writers.omezarr.inputs import InputArray
-from ziggurat.sources.base import Metadata
 
 
 def write_like_convert(out: Path, data: object, meta: Metadata, **options: object) -> Path:
@@ -46,7 +46,9 @@ def store(request, phantom: np.ndarray, tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("store") / "head.zarr"
     affine = np.diag([0.5, 0.6, 2.0, 1.0])
     affine[:3, 3] = [-10, 20, 30]
-    return write_like_convert(out, phantom, Metadata("array", "zyx", (2.0, 0.6, 0.5), affine=affine), chunks=request.param)
+    return write_like_convert(
+        out, phantom, Metadata("array", "zyx", (2.0, 0.6, 0.5), affine=affine), chunks=request.param
+    )
 
 
 def test_reads_equal_the_array(store: Path, phantom: np.ndarray) -> None:

@@ -11,40 +11,30 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    dzi = commands.add_parser(
-        "dzi", help="write a DeepZoom pyramid (OUT.dzi + OUT_files/)"
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dzi = commands.add_parser("dzi", help="write a DeepZoom pyramid (OUT.dzi + OUT_files/)")
     dzi.add_argument("slide")
     dzi.add_argument(
         "out",
         help="OUT (writes OUT.dzi and OUT_files/; a directory with --layout google)",
     )
-    dzi.add_argument(
-        "--tile-size", type=int, help="tile size in pixels (254, google: 256)"
-    )
+    dzi.add_argument("--tile-size", type=int, help="tile size in pixels (254, google: 256)")
     dzi.add_argument("--overlap", type=int, help="overlap in pixels (1, google: 0)")
     dzi.add_argument("--format", default="jpeg", choices=("jpeg", "png", "webp"))
     dzi.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality 1-100")
-    dzi.add_argument(
-        "--background", default="ffffff", help="RRGGBB fill for padding and bad tiles"
-    )
+    dzi.add_argument("--background", default="ffffff", help="RRGGBB fill for padding and bad tiles")
     dzi.add_argument(
         "--limit-bounds",
         action="store_true",
         help="tile only the slide's scanned bounds",
     )
     dzi.add_argument("--layout", default="dz", choices=("dz", "google"))
-    dzi.add_argument(
-        "--workers", type=int, help="encoding threads (default: all cores)"
-    )
+    dzi.add_argument("--workers", type=int, help="encoding threads (default: all cores)")
     dzi.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     dzi.add_argument("--skip-bad-tiles", action="store_true",
                      help="fill unreadable source tiles with the background and list them")  # fmt: skip
     dzi.add_argument("--metrics", metavar="FILE.json", help="write run metrics as JSON")
-    dzi.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bar and no summary"
-    )
+    dzi.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     dzi.set_defaults(run=run)
 
 

@@ -23,7 +23,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("out", help="OUT.zarr (NGFF 0.5, sharded Zarr v3)")
     parser.add_argument("--method", choices=("mean", "mode", "nearest"), default="mean",
                         help="mean for intensities, mode for label volumes")  # fmt: skip
-    parser.add_argument("--memory", type=parse_bytes, default=None, help="pixel memory budget (default: half the available)")
+    parser.add_argument(
+        "--memory", type=parse_bytes, default=None, help="pixel memory budget (default: half the available)"
+    )
     parser.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--workers", type=int, default=None, help="local threads (default: all cores)")
     parser.add_argument("--compression", choices=tuple(COMPRESSIONS), default=PYRAMID_COMPRESSION,

@@ -26,7 +26,7 @@ def _shape3(text: str) -> tuple[int, int, int]:
     return z, y, x
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sample = commands.add_parser("sample", help="generate sample data")
     kinds = sample.add_subparsers(dest="kind", required=True)
     slide = kinds.add_parser("slide", help="H&E-like pyramidal JPEG TIFF")

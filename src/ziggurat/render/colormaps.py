@@ -45,12 +45,10 @@ def lut(name: str) -> np.ndarray:
         try:
             from matplotlib import colormaps
         except ImportError as exc:
-            raise StyleError(
-                f"colormap {name!r} needs matplotlib: pip install 'ziggurat[styles]'"
-            ) from exc
+            raise StyleError(f"colormap {name!r} needs matplotlib: pip install 'ziggurat[styles]'") from exc
         rgb = colormaps[name](_RAMP)[:, :3]
     else:
         raise StyleError(f"colormap: unknown name {name!r} (choose from {', '.join(NAMES)})")
-    table = np.rint(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+    table: np.ndarray = np.rint(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
     table.flags.writeable = False
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import imagecodecs
 import numpy as np
@@ -36,21 +37,21 @@ def _eight_bit(name: str, array: np.ndarray, channels: tuple[int, ...]) -> np.nd
 
 
 def _jpeg(array: np.ndarray, quality: int) -> bytes:
-    return imagecodecs.jpeg8_encode(_eight_bit("jpeg", array, (1, 3)), level=quality)
+    return cast(bytes, imagecodecs.jpeg8_encode(_eight_bit("jpeg", array, (1, 3)), level=quality))
 
 
 def _webp(array: np.ndarray, quality: int) -> bytes:
-    return imagecodecs.webp_encode(_eight_bit("webp", array, (3, 4)), level=quality, lossless=False)
+    return cast(bytes, imagecodecs.webp_encode(_eight_bit("webp", array, (3, 4)), level=quality, lossless=False))
 
 
 def _png(array: np.ndarray, quality: int) -> bytes:
     if array.dtype not in (np.uint8, np.uint16):
         raise EncodingError(f"png: needs 8- or 16-bit pixels, got {array.dtype}")
-    return imagecodecs.png_encode(array)
+    return cast(bytes, imagecodecs.png_encode(array))
 
 
 def _tiff(array: np.ndarray, quality: int) -> bytes:
-    return imagecodecs.tiff_encode(np.ascontiguousarray(array))
+    return cast(bytes, imagecodecs.tiff_encode(np.ascontiguousarray(array)))
 
 
 def _npy(array: np.ndarray, quality: int) -> bytes:

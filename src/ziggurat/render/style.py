@@ -144,9 +144,9 @@ class Style:
             if single and c.color is None:
                 tables.append(colormaps.lut(self.colormap or "gray").astype(np.uint16))
             else:
-                color = c.color or _file_color(image, indices[n]) or _hex(PALETTE[n % len(PALETTE)], "color")
-                color = np.array(color, dtype=np.float64)
-                tables.append(np.rint(np.outer(np.arange(256), color) / 255).astype(np.uint16))
+                rgb = c.color or _file_color(image, indices[n]) or _hex(PALETTE[n % len(PALETTE)], "color")
+                tint = np.array(rgb, dtype=np.float64)
+                tables.append(np.rint(np.outer(np.arange(256), tint) / 255).astype(np.uint16))
         windows = tuple(
             _Window(
                 index=i,
@@ -189,7 +189,8 @@ class _Window:
             np.power(t, np.float32(1.0 / self.gamma), out=t)
         if self.invert:
             t = 1.0 - t
-        return np.rint(t * 255).astype(np.uint8)
+        levels: np.ndarray = np.rint(t * 255).astype(np.uint8)
+        return levels
 
 
 class Renderer:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.lru import LRU
-from ..sources.registry import detect
 from ..errors import ImageNotFoundError, ZigguratError
 from ..model.image import Image, open_image
 from ..model.planes import plane
+from ..sources.registry import detect
 
 MAX_PLANES = 32
 

@@ -12,7 +12,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import imagecodecs
@@ -33,7 +33,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float
     kernel = np.exp(-((fy**2 + fx**2) * (scale**2) * 2 * math.pi**2))
     field = np.fft.irfft2(np.fft.rfft2(noise) * kernel, s=shape)
     field -= field.min()
-    return field / max(field.max(), 1e-9)
+    result: np.ndarray = field / max(field.max(), 1e-9)
+    return result
 
 
 def _stain_texture(rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +49,8 @@ def _stain_texture(rng: np.random.Generator) -> np.ndarray:
     purple = np.array([88, 52, 140])[None, None]
     tex = pink * (1 - nuclei[..., None]) + purple * nuclei[..., None]
     tex += rng.normal(0, 4, (p, p, 1))
-    return np.clip(tex, 0, 255).astype(np.float32)
+    result: np.ndarray = np.clip(tex, 0, 255).astype(np.float32)
+    return result
 
 
 def _smooth_noise_from(seed: np.ndarray, scale: float) -> np.ndarray:
@@ -66,7 +68,8 @@ def _tissue_mask(rng: np.random.Generator, width: int, height: int) -> np.ndarra
     # keep tissue away from the slide's border, as on a real glass slide
     edge = np.minimum.reduce([yy, xx, gh - 1 - yy, gw - 1 - xx]) / (0.08 * min(gh, gw) + 1)
     field = field * np.clip(edge, 0, 1)
-    return np.clip((field - 0.35) * 12, 0, 1).astype(np.float32)
+    result: np.ndarray = np.clip((field - 0.35) * 12, 0, 1).astype(np.float32)
+    return result
 
 
 class _SlideLevel:
@@ -86,7 +89,8 @@ class _SlideLevel:
         m = _mask_patch(self.mask, y, x, t, self.scale / MASK_CELL)
         out = (tex - 255.0) * m[..., None]
         out += 255.0
-        return out.astype(np.uint8)
+        result: np.ndarray = out.astype(np.uint8)
+        return result
 
 
 def _interp_weights(start: int, n: int, step: float, limit: int) -> tuple[int, np.ndarray]:
@@ -108,7 +112,8 @@ def _mask_patch(mask: np.ndarray, y: int, x: int, t: int, step: float) -> np.nda
     r0, wy = _interp_weights(y, t, step, mask.shape[0])
     c0, wx = _interp_weights(x, t, step, mask.shape[1])
     patch = mask[r0 : r0 + wy.shape[1], c0 : c0 + wx.shape[1]]
-    return wy @ patch @ wx.T
+    result: np.ndarray = wy @ patch @ wx.T
+    return result
 
 
 def _level_texture(texture: np.ndarray, factor: int, tile: int) -> np.ndarray:
@@ -128,7 +133,7 @@ def slide_levels(width: int, height: int, min_size: int = 512) -> list[tuple[int
 
 
 def write_slide(
-    out: str | os.PathLike,
+    out: str | os.PathLike[str],
     width: int = 40_000,
     height: int = 30_000,
     *,
@@ -172,11 +177,11 @@ def _encoded_tiles(level: _SlideLevel, width: int, height: int, quality: int) ->
     t = level.tile
 
     def encode(yx: tuple[int, int]) -> bytes:
-        return imagecodecs.jpeg8_encode(level.render(*yx), level=quality, subsampling="420")
+        return bytes(imagecodecs.jpeg8_encode(level.render(*yx), level=quality, subsampling="420"))
 
     positions = ((y, x) for y in range(0, height, t) for x in range(0, width, t))
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        window: deque = deque()
+        window: deque[Future[bytes]] = deque()
         for yx in positions:
             window.append(pool.submit(encode, yx))
             if len(window) >= 64:
@@ -201,14 +206,14 @@ def ct_volume(shape: tuple[int, int, int] = (64, 256, 256), seed: int = 0) -> np
     return np.clip(volume, 0, 65535).astype(np.uint16)
 
 
-def write_volume(out: str | os.PathLike, shape: tuple[int, int, int] = (64, 256, 256)) -> Path:
+def write_volume(out: str | os.PathLike[str], shape: tuple[int, int, int] = (64, 256, 256)) -> Path:
     """Write the CT-like phantom as a multi-page uint16 TIFF (z pages)."""
     with atomic_path(out) as tmp:
         tifffile.imwrite(tmp, ct_volume(shape), metadata={"axes": "ZYX"})
     return Path(out)
 
 
-def write_stack(out_dir: str | os.PathLike, shape: tuple[int, int, int] = (64, 256, 256)) -> Path:
+def write_stack(out_dir: str | os.PathLike[str], shape: tuple[int, int, int] = (64, 256, 256)) -> Path:
     """Write the phantom as a folder of 16-bit TIFF slices named slice_0000.tif, ..."""
     volume = ct_volume(shape)
     with atomic_path(out_dir, directory=True) as tmp:

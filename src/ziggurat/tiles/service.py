@@ -68,8 +68,6 @@ class Job:
     stored: Callable[[], bytes | None] | None = None
 
 
-
-
 @lru_cache(maxsize=256)
 def grid_for(kind: str, width: int, height: int, tile_size: int, overlap: int) -> TileGrid:
     """The DeepZoom or XYZ grid of a ``width`` x ``height`` image."""

@@ -264,7 +264,7 @@ def build_pyramid(
     if method not in METHODS:
         raise UnsupportedFormatError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     blosc = codec(compression)
-    array = source if isinstance(source, InputArray) else InputArray(source)
+    array = source if isinstance(source, InputArray) else InputArray(source)  # type: ignore[arg-type]
     if isinstance(client, str):
         from distributed import Client
 
