@@ -83,7 +83,7 @@ def _open_metadata(name: str, path: Path) -> None:
         import ziggurat
 
         image = ziggurat.open(path)
-        image.level_dimensions, image.mpp
+        _ = image.level_dimensions, image.mpp
     elif name == "openslide":
         import openslide
 
@@ -122,7 +122,7 @@ def run(path: Path, reads: int, threads_list: tuple[int, ...]) -> list[Result]:
     for name in TOOLS:
         if name == "ziggurat + decoded-tile cache":
             continue
-        secs = time_calls(lambda i: _open_metadata(name, path), 30, warmup=3)
+        secs = time_calls(lambda i, name=name: _open_metadata(name, path), 30, warmup=3)
         results.append(Result("open + metadata", name, secs))
     rng = np.random.default_rng(42)
     mid = len(dims) // 2
