@@ -52,6 +52,15 @@ class SupportsRawTiles(Protocol):
 
 
 @runtime_checkable
+class SupportsPlanes(Protocol):
+    """A ``z y x`` level stored as whole planes (a stack of slice files), handed out without copying."""
+
+    def plane(self, z: int) -> np.ndarray:
+        """Plane ``z`` whole (possibly a read-only memory map)."""
+        ...
+
+
+@runtime_checkable
 class SupportsStoredChunks(Protocol):
     """A Zarr level whose stored chunks (blosc bytes) can be copied into an output unchanged."""
 

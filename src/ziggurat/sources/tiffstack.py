@@ -29,15 +29,15 @@ SLICE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
 SLICE_ERRORS = (OSError, ValueError, IndexError, KeyError, RuntimeError, tifffile.TiffFileError)
 
 
-def list_slices(folder: Path) -> list[Path]:
-    """The visible slice files of a folder, sorted by name (empty when any other file is there)."""
+def list_slices(folder: Path, *, only: bool = False) -> list[Path]:
+    """The visible slice files of a folder, sorted by name; with ``only``, none unless every visible
+    file is a slice (what the probe asks: a folder with notes beside its slices opens when asked for)."""
     try:
         names = sorted(e.name for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
     except OSError:
         return []
-    if not names or not all(n.lower().endswith(SLICE_SUFFIXES) for n in names):
-        return []
-    return [folder / n for n in names]
+    slices = [n for n in names if n.lower().endswith(SLICE_SUFFIXES)]
+    return [] if only and len(slices) != len(names) else [folder / n for n in slices]
 
 
 def read_slice(path: Path) -> np.ndarray:
@@ -99,7 +99,8 @@ class StackReader:
         self.chunks: tuple[int, ...] = (1, *plane_shape)
 
     def plane(self, z: int) -> np.ndarray:
-        """Slice ``z`` whole (a memory map where possible: nothing is read until it is used)."""
+        """Slice ``z`` whole, not copied (a read-only memory map where possible: nothing is read
+        until it is used)."""
         if self._files is not None:
             plane = read_slice(self._files[z])
         else:
@@ -107,8 +108,11 @@ class StackReader:
                 plane = tifffile.imread(self._path, key=z)
             except SLICE_ERRORS as exc:
                 raise CorruptImageError(f"{self._path}: cannot read slice {z}: {exc}") from exc
-        if plane.shape != self.shape[1:]:
-            raise CorruptImageError(f"{self._path}: slice {z} is {plane.shape}, the first is {self.shape[1:]}")
+        if plane.shape != self.shape[1:] or plane.dtype != self.dtype:
+            name = self._files[z].name if self._files is not None else f"page {z}"
+            raise CorruptImageError(
+                f"{self._path}: slice {name} is {plane.shape} {plane.dtype}, the first is {self.shape[1:]} {self.dtype}"
+            )
         return plane
 
     def read(self, box: Box) -> np.ndarray:
@@ -128,7 +132,7 @@ class TiffStackSource(NoAssociatedImages):
     def probe(cls, path: str, head: bytes) -> int:
         if not os.path.isdir(path):
             return 0
-        files = list_slices(Path(path))
+        files = list_slices(Path(path), only=True)
         # a folder of slides is not a stack: its first and last files must be alike 2-D grey slices
         if len(files) < 2 or (plane := _plane_kind(files[0])) is None or plane != _plane_kind(files[-1]):
             return 0
@@ -140,7 +144,7 @@ class TiffStackSource(NoAssociatedImages):
         if root.is_dir():
             files = list_slices(root)
             if not files:
-                raise UnsupportedFormatError(f"{path}: not a folder of .tif/.png/.jpg slices only")
+                raise UnsupportedFormatError(f"{path}: no .tif/.png/.jpg slices in this folder")
         self.reader = StackReader(root, files)
         sz, sy, sx = (float(s) for s in spacing) if spacing else (1.0, 1.0, 1.0)
         self.levels = [self.reader]

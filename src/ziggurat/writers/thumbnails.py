@@ -8,9 +8,9 @@ resolution: each pixel is the mean of its 2x2 (or 2x2x2) source pixels, windowed
 and rounding into one step). Each further level averages 2x2x2 voxels of the level before
 (:func:`ziggurat.kernels.reduce2`). An odd last slice, row or column is averaged with itself.
 
-Slices are read with tifffile (memory-mapped when the file stores them uncompressed and
-contiguous; PNG/JPEG by imagecodecs) on a thread pool that runs ahead of the writer, so reads,
-arithmetic and encoding overlap on every core. Every output file is written atomically and a rerun
+Slices come from the registry's TIFF-stack source (memory-mapped by tifffile when a file stores
+them uncompressed and contiguous; PNG/JPEG by imagecodecs), read on a thread pool that runs ahead
+of the writer, so reads, arithmetic and encoding overlap on every core. Every output file is written atomically and a rerun
 skips the files that exist; ``settings.json`` records window and layout so a rerun with other
 settings is refused rather than mixed in.
 """
@@ -32,12 +32,13 @@ import imagecodecs
 import numpy as np
 import tifffile
 
-from ..errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError
+from ..errors import ImageNotFoundError, UnsupportedFormatError
 from ..io.atomic import OutputExistsError, atomic_path
 from ..kernels import reduce2, sum2_bands
 from ..kernels.reduce import wide_type
+from ..model.image import open_image
+from ..sources.base import SupportsPlanes
 
-SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 WINDOW_SAMPLES = 16  # "auto" window: min and max over this many evenly spaced slices
 TOP_SIZE = 256  # by default, add levels until the largest side is at most this
 
@@ -54,40 +55,22 @@ class Settings:
     shape: tuple[int, int]
 
 
-def list_slices(stack_dir: str | os.PathLike[str]) -> list[Path]:
-    """The 2-D slice files of a folder, sorted by name."""
-    folder = Path(stack_dir)
-    if not folder.is_dir():
-        raise ImageNotFoundError(f"{folder}: no such folder")
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES and not f.name.startswith("."))
-    if not files:
-        raise UnsupportedFormatError(f"{folder}: no .tif/.png/.jpg slices in this folder")
-    return files
+def open_stack(stack_dir: str | os.PathLike[str]) -> tuple[int, Callable[[int], np.ndarray]]:
+    """(slice count, ``plane(z)``) of a folder of slices, through the registry's TIFF-stack source;
+    planes come uncopied (memory-mapped where tifffile can)."""
+    if not Path(stack_dir).is_dir():
+        raise ImageNotFoundError(f"{stack_dir}: no such folder")
+    level = open_image(stack_dir, backend="tiffstack").levels[0]
+    reader = level.reader
+    plane: Callable[[int], np.ndarray] = reader.plane if isinstance(reader, SupportsPlanes) else level.__getitem__
+    return level.shape[0], plane
 
 
-def read_slice(path: Path) -> np.ndarray:
-    """One 2-D grey slice, memory-mapped when tifffile can."""
-    array: np.ndarray
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            try:
-                array = tifffile.memmap(path, mode="r")
-            except ValueError:  # compressed or not contiguous
-                array = tifffile.imread(path)
-        else:
-            array = imagecodecs.imread(str(path))
-    except (OSError, ValueError, IndexError, KeyError, RuntimeError, tifffile.TiffFileError) as exc:
-        raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
-    if array.ndim != 2 or array.dtype.kind not in "uif":
-        raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {array.shape} {array.dtype}")
-    return array
-
-
-def auto_window(files: Sequence[Path]) -> tuple[float, float]:
+def auto_window(count: int, plane: Callable[[int], np.ndarray]) -> tuple[float, float]:
     """(min, max) over up to WINDOW_SAMPLES evenly spaced slices."""
-    picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, min(len(files), WINDOW_SAMPLES)).round()})
-    lo = min(float(read_slice(files[i]).min()) for i in picks)
-    hi = max(float(read_slice(files[i]).max()) for i in picks)
+    picks = sorted({int(i) for i in np.linspace(0, count - 1, min(count, WINDOW_SAMPLES)).round()})
+    lo = min(float(plane(i).min()) for i in picks)
+    hi = max(float(plane(i).max()) for i in picks)
     return lo, hi
 
 
@@ -202,20 +185,20 @@ def build_thumbnails(
 
     Existing outputs are kept (a rerun resumes); ``progress(done, total)`` counts source slices.
     """
-    files = list_slices(stack_dir)
-    first = read_slice(files[0])
+    outputs = _Outputs(Path(out), format)  # a bad format is refused before any slice is read
+    count, plane = open_stack(stack_dir)
+    first = plane(0)
     if levels is not None and levels < 1:
         raise UnsupportedFormatError(f"levels must be at least 1, got {levels}")
     if isinstance(window, str):
         if window != "auto":
             raise UnsupportedFormatError(f"window must be 'auto' or (min, max), got {window!r}")
-        lo_hi = auto_window(files)
+        lo_hi = auto_window(count, plane)
     else:
         lo_hi = (float(window[0]), float(window[1]))
     shape = (int(first.shape[0]), int(first.shape[1]))
-    counts = level_counts(len(files), shape, levels, pair_average)
-    settings = Settings(lo_hi, pair_average, format, len(counts), len(files), shape)
-    outputs = _Outputs(Path(out), format)
+    counts = level_counts(count, shape, levels, pair_average)
+    settings = Settings(lo_hi, pair_average, format, len(counts), count, shape)
     _check_settings(Path(out), settings)
     for stale in Path(out).glob("*/.*.partial-*"):  # temporaries of a run that was killed outright
         stale.unlink()
@@ -229,9 +212,7 @@ def build_thumbnails(
             return None, False
         if outputs.exists(1, j):
             return outputs.read(1, j), False
-        sources = [read_slice(f) for f in files[j * group : (j + 1) * group]]
-        if any(s.shape != first.shape or s.dtype != first.dtype for s in sources):
-            raise CorruptImageError(f"{files[j * group]}: slice differs in shape or type from {files[0].name}")
+        sources = [plane(z) for z in range(j * group, min((j + 1) * group, count))]
         planes = sources * (group // len(sources))  # an odd last slice counts twice
         image = windower.half(planes)
         outputs.write(1, j, image)
@@ -245,9 +226,9 @@ def build_thumbnails(
         for j in jobs:  # keep 2 jobs per worker in flight; hand results to the cascade in order
             ahead.append(pool.submit(level1, j))
             if len(ahead) >= 2 * workers:
-                done = _drain_one(ahead, cascade, done, group, len(files), progress)
+                done = _drain_one(ahead, cascade, done, group, count, progress)
         while ahead:
-            done = _drain_one(ahead, cascade, done, group, len(files), progress)
+            done = _drain_one(ahead, cascade, done, group, count, progress)
     cascade.finish()
     return {"window": lo_hi, "levels": len(counts), "written": cascade.written, "images": sum(counts)}
 
