@@ -241,7 +241,8 @@ def test_write_streams_shard_deep_slabs(tmp_path: Path) -> None:
     )  # 3 axial planes of 130 x 150 float32
     assert all(box[1:] == ((0, 130), (0, 150)) for box in reads)  # whole planes
     assert max(b - a for (a, b), *_ in reads) == 3 and sum(b - a for (a, b), *_ in reads) == 40
-    assert sum(p.is_file() for p in (store / "0" / "c").rglob("*")) == 14  # ceil(40 / 3) shard files
+    stored = sum(p.is_file() for p in (store / "0" / "c").rglob("*"))
+    assert stored == sum(bool(data[z : z + 3].any()) for z in range(0, 40, 3))  # slabs of 3; empty ones left out
     vol = ziggurat.open(store)
     np.testing.assert_array_equal(vol.to_numpy(), data)
     expected = data.reshape(40, 65, 2, 75, 2).mean(axis=(2, 4))
