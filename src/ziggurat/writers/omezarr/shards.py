@@ -10,7 +10,7 @@ marked missing, chunks across its edge are padded with 0.
 
 from __future__ import annotations
 
-import itertools
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -63,7 +63,7 @@ def write_shard(array_dir: str | os.PathLike[str], index: Sequence[int], block: 
     origin = [i * s for i, s in zip(index, shards)]
     table = np.full((*per_shard, 2), MISSING, dtype="<u8")
     inside = []  # (position in the shard, first voxel) of every chunk that starts inside the array
-    for local in itertools.product(*(range(n) for n in per_shard)):
+    for local in morton_order(tuple(per_shard)):
         start = [o + i * c for o, i, c in zip(origin, local, chunks, strict=True)]
         if all(s < n for s, n in zip(start, shape, strict=True)):
             inside.append((local, start))
@@ -100,6 +100,24 @@ def write_shard(array_dir: str | os.PathLike[str], index: Sequence[int], block: 
     with open(path, "wb") as f:
         f.writelines(pieces)
     return offset + len(raw_index) + 4
+
+
+@functools.lru_cache(maxsize=64)
+def morton_order(per_shard: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Chunk positions of a shard in Morton (Z-curve) order, the order zarr-python writes them in:
+    chunks near in space lie near in the file, so a patch's chunks are read with one ``pread``."""
+    bits = [max(n - 1, 0).bit_length() for n in per_shard]
+    order = []
+    for code in range(1 << sum(bits)):
+        position, bit = [0] * len(per_shard), 0
+        for level in range(max(bits, default=0)):
+            for axis, nbits in enumerate(bits):
+                if level < nbits:
+                    position[axis] |= ((code >> bit) & 1) << level
+                    bit += 1
+        if all(p < n for p, n in zip(position, per_shard, strict=True)):
+            order.append(tuple(position))
+    return tuple(order)
 
 
 def _encode(chunk: np.ndarray, chunks: Sequence[int], cname: str, clevel: int) -> bytes:
