@@ -218,8 +218,10 @@ def test_bad_stores_and_stacks_raise_typed_errors(tmp_path: Path) -> None:
     stack.mkdir()
     tifffile.imwrite(stack / "a.tif", np.zeros((8, 8), np.uint16))
     tifffile.imwrite(stack / "b.tif", np.zeros((9, 8), np.uint16))
+    with pytest.raises(ziggurat.errors.UnsupportedFormatError, match="stack"):
+        ziggurat.open(stack)  # slices of two shapes: not claimed as a stack
     with pytest.raises(ziggurat.errors.CorruptImageError, match="stack"):
-        ziggurat.open(stack).to_numpy()
+        ziggurat.open(stack, backend="tiffstack").to_numpy()  # asked for: the odd slice is reported
 
 
 def test_write_streams_shard_deep_slabs(tmp_path: Path) -> None:
@@ -287,7 +289,7 @@ def test_shard_layout_is_zarr_pythons(phantom: np.ndarray, tmp_path: Path) -> No
         present = np.flatnonzero(index[:, 0] != 2**64 - 1)
         return present[np.argsort(index[present, 0])].tolist()
 
-    ours = write_like_convert(tmp_path / "ours.zarr", phantom, StoreMeta("zyx", (1, 1, 1)), chunks=(8, 16, 16))
+    ours = write_like_convert(tmp_path / "ours.zarr", phantom, Metadata("array", "zyx", (1, 1, 1)), chunks=(8, 16, 16))
     blosc = BloscCodec(cname="lz4hc", clevel=9, shuffle="shuffle")
     theirs = zarr.create_array(tmp_path / "theirs.zarr", shape=phantom.shape, dtype=phantom.dtype,
                                chunks=(8, 16, 16), shards=(40, 80, 96), compressors=blosc)  # fmt: skip

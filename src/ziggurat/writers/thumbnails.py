@@ -10,9 +10,9 @@ and rounding into one step). Each further level averages 2x2x2 voxels of the lev
 
 Slices come from the registry's TIFF-stack source (memory-mapped by tifffile when a file stores
 them uncompressed and contiguous; PNG/JPEG by imagecodecs), read on a thread pool that runs ahead
-of the writer, so reads, arithmetic and encoding overlap on every core. Every output file is written atomically and a rerun
-skips the files that exist; ``settings.json`` records window and layout so a rerun with other
-settings is refused rather than mixed in.
+of the writer, so reads, arithmetic and encoding overlap on every core. Every output file is
+written atomically and a rerun skips the files that exist; ``settings.json`` records window and
+layout so a rerun with other settings is refused rather than mixed in.
 """
 
 from __future__ import annotations
