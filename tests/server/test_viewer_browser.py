@@ -21,7 +21,7 @@ from ziggurat.server import create_app
 from ziggurat.server.catalog import image_id
 from ziggurat.server.thread import live_server
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DZ_TILE = re.compile(r"_files/(\d+)/\d+_\d+\.jpeg")
 

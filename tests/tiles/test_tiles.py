@@ -254,7 +254,7 @@ def test_readme_and_api_doc_tile_examples_run(
 ) -> None:
     from ziggurat.testing.servers import LocalServer
 
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     slide = tmp_path / "slide.svs"
     slide.symlink_to(sample_slide)
     monkeypatch.chdir(tmp_path)

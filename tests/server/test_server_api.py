@@ -355,7 +355,7 @@ def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None
     """The README's first command, in its CI form: set up, serve, fetch pages and a tile, stop."""
     import subprocess
 
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(["bash", str(repo / "scripts" / "demo"), "--check", str(sample_slide)],
                           check=False, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
