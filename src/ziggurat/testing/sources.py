@@ -629,7 +629,7 @@ class SourceTests:
     @pytest.fixture(scope="class")
     @classmethod
     def image(cls, path: Path) -> Iterator[Image]:
-        from .. import open as open_image
+        from ..model.image import open_image
 
         with open_image(path, **cls.open_options) as image:
             yield image
