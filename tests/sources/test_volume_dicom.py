@@ -117,14 +117,12 @@ def test_ct_plane_through_tile_engine(realdata: Path) -> None:
     """A sagittal plane of the CT, served as a DeepZoom tile with a CT bone window."""
     import imagecodecs
 
-    from ziggurat.tiles.service import tile
-
     expected, _ = _truth(realdata / "dicom" / "series-ct-ge-tilt")
     with pytest.warns(UnevenSpacingWarning):
         vol = ziggurat.open(realdata / "dicom" / "series-ct-ge-tilt")
     image = ziggurat.plane(vol, "sagittal", 300)
     assert image.dimensions == (512, 28)  # width = y (rows), height = z (slices)
-    png = tile(image, 9, 1, 0, tile_size=256, style="ct-bone", encoding="png", cache=None)
+    png = ziggurat.TileService("none://").tile(image, 9, 1, 0, tile_size=256, style="ct-bone", encoding="png")
     got = imagecodecs.png_decode(png)
     window = np.clip((expected[:, 256:512, 300].astype(np.float32) + 500) / 1800, 0, 1)
     np.testing.assert_array_equal(got[..., 0], np.rint(window * 255).astype(np.uint8))

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import TileCache, get_default, open_cache, shared_cache
+from ..cache import TileCache, get_default, open_cache
 from ..cache.keys import tile_key
 from ..cache.lru import LRU, decoded_tiles
 from ..errors import OutOfRangeError
@@ -38,7 +38,7 @@ from ..render.style import Renderer, Style
 from .grid import DeepZoomGrid, TileGrid, XYZGrid
 from .levels import power_levels
 
-__all__ = ["GRIDS", "RAW_ENCODINGS", "Job", "TileService", "grid_for", "region", "thumbnail", "tile"]
+__all__ = ["GRIDS", "RAW_ENCODINGS", "Job", "TileService", "grid_for"]
 
 GRIDS = ("dz", "xyz")
 RAW_ENCODINGS = ("numpy", "npy", "tiff")
@@ -282,38 +282,3 @@ def _read_clamped(level: Level, y: int, x: int, height: int, width: int) -> np.n
     if inner.shape[:2] == (height, width):
         return inner
     return np.pad(inner, ((0, height - inner.shape[0]), (0, width - inner.shape[1]), (0, 0)), mode="edge")
-
-
-# -- transitional: Image.tile / region / thumbnail (deleted by the model rewrite) call these -----
-_services: dict[int, TileService] = {}
-_services_lock = threading.Lock()
-
-
-def _service_for(image: Image, cache: str | TileCache | None) -> TileService:
-    """One service per cache object, for the ``cache=`` argument of the old per-call API."""
-    if cache is not None:
-        store = shared_cache(cache)
-    else:
-        store = getattr(image, "tile_cache", None) or get_default()
-    service = _services.get(id(store))
-    if service is None or service.cache is not store:
-        with _services_lock:
-            service = _services[id(store)] = TileService(store)
-    return service
-
-
-def tile(image: Image, level: int, x: int, y: int, *, cache: str | TileCache | None = None, **options: Any) -> Pixels:
-    """Transitional: ``TileService(cache).tile(image, level, x, y, ...)``."""
-    return _service_for(image, cache).tile(image, level, x, y, **options)
-
-
-def region(image: Image, x: int, y: int, width: int, height: int, *, cache: str | TileCache | None = None,
-           **options: Any) -> Pixels:  # fmt: skip
-    """Transitional: ``TileService(cache).region(image, x, y, width, height, ...)``."""
-    return _service_for(image, cache).region(image, x, y, width, height, **options)
-
-
-def thumbnail(image: Image, max_size: int | tuple[int, int] = 256, *, cache: str | TileCache | None = None,
-              **options: Any) -> Pixels:  # fmt: skip
-    """Transitional: ``TileService(cache).thumbnail(image, max_size, ...)``."""
-    return _service_for(image, cache).thumbnail(image, max_size, **options)
