@@ -145,6 +145,8 @@ class SourceClass(Protocol):
     """The class a backend registers under the ``ziggurat.sources`` entry-point group."""
 
     name: str
+    #: the highest score ``probe`` can return: probing stops once no backend left can outrank a claim
+    rank: int
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

@@ -89,6 +89,7 @@ class DicomSource(NoAssociatedImages):
     """A folder of single-frame DICOM slices (one series), or one DICOM file, assembled into a volume."""
 
     name = "dicom"
+    rank = 80  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

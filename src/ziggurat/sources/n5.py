@@ -31,6 +31,7 @@ class N5Source(NoAssociatedImages):
     """One N5 dataset (a folder whose attributes.json has ``dimensions``) as a single-level image."""
 
     name = "n5"
+    rank = 70  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

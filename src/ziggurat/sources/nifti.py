@@ -69,6 +69,7 @@ class NiftiSource(NoAssociatedImages):
     """A ``.nii``/``.nii.gz`` file (NIfTI-1 or -2), read lazily through nibabel."""
 
     name = "nifti"
+    rank = 80  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

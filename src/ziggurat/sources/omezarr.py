@@ -71,6 +71,7 @@ class OmeZarrSource(NoAssociatedImages):
     """An OME-NGFF multiscale image (0.5 on Zarr v3, 0.4 on Zarr v2), every level lazy."""
 
     name = "omezarr"
+    rank = 80  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

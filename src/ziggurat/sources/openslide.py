@@ -37,6 +37,7 @@ class OpenSlideSource:
     """Any slide openslide-python opens."""
 
     name = "openslide"
+    rank = 60  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

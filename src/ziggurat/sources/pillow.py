@@ -15,6 +15,7 @@ class PillowSource(NoAssociatedImages):
     """Decodes the whole picture on first read (these files are small by nature)."""
 
     name = "pillow"
+    rank = 40  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

@@ -8,7 +8,9 @@ with it — and ``open_source`` opens with the best-rated backend that succeeds.
 from __future__ import annotations
 
 import functools
+import heapq
 import os
+from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 
@@ -59,26 +61,37 @@ def read_head(path: str) -> bytes:
         raise ImageNotFoundError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
-def ranked(path: str, head: bytes | None = None) -> list[tuple[int, str, SourceClass]]:
-    """The backends that claim ``path``, best first."""
+def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, SourceClass]]:
+    """The backends that claim ``path``, best first, probed lazily: backends are asked in order of
+    their ``rank`` (the best score each can give), and a claim is handed out as soon as no backend
+    left can outrank it, so opening a file usually asks a few backends, not all of them."""
     head = read_head(path) if head is None else head
-    claims: list[tuple[int, str, SourceClass]] = []
-    for name in backends():
-        cls = load_backend(name)
-        score = cls.probe(path, head) if cls is not None else 0
-        if cls is not None and score > 0:
-            claims.append((score, name, cls))
-    claims.sort(key=lambda item: (-item[0], item[1]))
-    return claims
+    claims: list[tuple[int, str, SourceClass]] = []  # a heap of (-score, name, class)
+    for rank, name, cls in _by_rank():
+        while claims and -claims[0][0] >= rank:
+            score, claimed, best = heapq.heappop(claims)
+            yield -score, claimed, best
+        score = cls.probe(path, head)
+        if score > 0:
+            heapq.heappush(claims, (-score, name, cls))
+    while claims:
+        score, claimed, best = heapq.heappop(claims)
+        yield -score, claimed, best
+
+
+@functools.cache
+def _by_rank() -> list[tuple[int, str, SourceClass]]:
+    """The installed backends, highest rank first (ties by name)."""
+    loaded = [(name, load_backend(name)) for name in backends()]
+    return sorted(((cls.rank, name, cls) for name, cls in loaded if cls is not None), key=lambda c: (-c[0], c[1]))
 
 
 def detect(path: str | os.PathLike[str]) -> str | None:
     """The name of the backend that would open ``path``, or None when none claims it (no decode)."""
     try:
-        claims = ranked(os.fspath(path))
+        return next((name for _, name, _ in ranked(os.fspath(path))), None)
     except ImageNotFoundError:
         return None
-    return claims[0][1] if claims else None
 
 
 def open_source(path: str, backend: str | None = None, **options: Any) -> Source:
@@ -89,16 +102,14 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         if cls is None:
             raise BackendUnavailableError(f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'")
         return cls(path, **options)
-    claims = ranked(path)
-    if not claims:
-        kind = "a folder ziggurat does not read" if os.path.isdir(path) else "not an image format ziggurat reads"
-        raise UnsupportedFormatError(f"{path}: {kind}")
     first_error: Exception | None = None
-    for _, _, cls in claims:
+    for _, _, cls in ranked(path):
         try:
             return cls(path, **options)
         except (UnsupportedCodecError, UnsupportedFormatError, CorruptImageError) as exc:
             # a lower-ranked backend (openslide) may still read what the first one cannot
             first_error = first_error or exc
-    assert first_error is not None
-    raise first_error
+    if first_error is not None:
+        raise first_error
+    kind = "a folder ziggurat does not read" if os.path.isdir(path) else "not an image format ziggurat reads"
+    raise UnsupportedFormatError(f"{path}: {kind}")

@@ -233,6 +233,7 @@ class TiffSource:
     """Any TIFF tifffile understands, read tile by tile."""
 
     name = "tiff"
+    rank = 50  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

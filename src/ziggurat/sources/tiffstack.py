@@ -127,6 +127,7 @@ class TiffStackSource(NoAssociatedImages):
     """A folder of slices, or (when asked for) one multi-page TIFF, as a (z, y, x) volume."""
 
     name = "tiffstack"
+    rank = 40  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

@@ -71,6 +71,7 @@ class ZarrArraySource(NoAssociatedImages):
     """One bare Zarr array as a single-level image."""
 
     name = "zarr"
+    rank = 70  # the best score probe() gives
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:

@@ -72,7 +72,11 @@ class ChunkReader:
     def open(cls, path: str | os.PathLike[str]) -> ChunkReader:
         """The reader of the array at ``path``; one that can hand out stored chunks when they are copyable."""
         reader = cls(path)
-        return CopyableChunkReader(path) if reader.copyable else reader
+        if reader.copyable:  # same state, one more ability: no second parse of zarr.json
+            copyable = CopyableChunkReader.__new__(CopyableChunkReader)
+            copyable.__dict__.update(reader.__dict__)
+            return copyable
+        return reader
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
