@@ -71,7 +71,7 @@ class OmeZarrSource(NoAssociatedImages):
     """An OME-NGFF multiscale image (0.5 on Zarr v3, 0.4 on Zarr v2), every level lazy."""
 
     name = "omezarr"
-    rank = 80  # the best score probe() gives
+    rank = 85  # the best score probe() gives: an OME-NGFF multiscales attribute is unambiguous
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:
@@ -82,7 +82,7 @@ class OmeZarrSource(NoAssociatedImages):
         if node is None and (root / "zarr.json").is_file():
             return 10  # a damaged store: opening it says so (CorruptImageError)
         attrs = node.get("attributes", {}).get("ome", {}) if node is not None else load_json(root / ".zattrs") or {}
-        return 80 if isinstance(attrs, dict) and "multiscales" in attrs else 0
+        return 85 if isinstance(attrs, dict) and "multiscales" in attrs else 0
 
     def __init__(self, path: str) -> None:
         info = read_store(path)
