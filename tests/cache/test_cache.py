@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import ziggurat
 from ziggurat.cache import (
     LRU,
     MemoryCache,
@@ -18,7 +19,7 @@ from ziggurat.cache import (
     open_cache,
     set_decoded_tiles,
 )
-from ziggurat.cache.keys import source_identity, tile_key
+from ziggurat.cache.keys import tile_key
 from ziggurat.errors import CacheConfigError, ZigguratError
 from ziggurat.io.sizes import SizeError, parse_size
 from ziggurat.testing.caches import CacheTests
@@ -201,14 +202,16 @@ def test_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     zc.set_default(None)
 
 
-def test_keys_follow_source_identity(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"1")
-    first = source_identity(str(path))
+def test_keys_follow_the_image_identity(tmp_path: Path) -> None:
+    from ziggurat.testing.sample import write_slide
+
+    path = tmp_path / "f.tif"
+    write_slide(path, 300, 200)
+    first = ziggurat.open(path).identity
     assert tile_key(first, x=1) != tile_key(first, x=2)
-    link = tmp_path / "link.bin"
+    link = tmp_path / "link.tif"
     link.symlink_to(path)
-    assert source_identity(str(link)) == first  # the same file, the same key, by any name
-    path.write_bytes(b"22")
-    assert source_identity(str(path)) != first
+    assert ziggurat.open(link).identity == first  # the same file, the same key, by any name
+    write_slide(path, 300, 201)
+    assert ziggurat.open(path).identity != first
     assert len(tile_key(first, x=1)) < 250

@@ -1,22 +1,10 @@
-"""Cache keys: a hash of the source's identity, the tile's place, the style and the encoding."""
+"""Cache keys: a hash of the image's identity (``Image.identity``), the tile's place, the style and the encoding."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 
 PREFIX = "zig1:"
-
-
-def source_identity(path: str | None) -> str:
-    """real path + size + mtime for local files (a symlink names its target); the URL itself otherwise."""
-    if path is None:
-        return "array:unnamed"
-    try:
-        st = os.stat(path)
-    except OSError:
-        return str(path)
-    return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def tile_key(source: str, **parts: object) -> str:
