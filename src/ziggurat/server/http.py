@@ -72,10 +72,12 @@ def int_param(request: Request, name: str, default: int | None, low: int, high: 
 
 
 def etag_for(entry: Entry, request: Request) -> str:
-    """A strong validator: the file's version plus the exact path and (sorted) query."""
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
-    digest = hashlib.blake2b(f"{entry.version}|{request.url.path}|{query}".encode(), digest_size=12)
-    return f'"{digest.hexdigest()}"'
+    """A strong validator: the file's version plus the exact path and (sorted) query. Read from the
+    ASGI scope: building ``request.url`` cost a tenth of a cached tile response (py-spy)."""
+    scope = request.scope
+    query = b"&".join(sorted(scope.get("query_string", b"").split(b"&")))
+    text = b"%s|%s|%s" % (entry.version.encode(), scope["path"].encode(), query)
+    return f'"{hashlib.blake2b(text, digest_size=12).hexdigest()}"'
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
