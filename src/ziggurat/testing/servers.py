@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 from ..errors import BackendUnavailableError
 
@@ -59,9 +60,20 @@ class LocalServer:
         raise RuntimeError(f"{self.kind} did not start on port {self.port}")
 
     def pause(self, paused: bool = True) -> None:
-        """Freeze (SIGSTOP) or thaw (SIGCONT) the server: connections hang instead of failing."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+        """Freeze (SIGSTOP) or thaw (SIGCONT) the server: connections hang instead of failing.
+
+        Returns once the kernel reports the new state: a signal is delivered asynchronously, and a
+        request sent in between would still be answered."""
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+        status = Path(f"/proc/{self._process.pid}/status")
+        deadline = time.monotonic() + 2.0
+        while status.exists() and time.monotonic() < deadline:
+            state = next((line for line in status.read_text().splitlines() if line.startswith("State:")), "")
+            if ("(stopped)" in state) == paused:
+                return
+            time.sleep(0.005)
 
     def stop(self) -> None:
         if self._process is not None:
