@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,8 +20,10 @@ from .model.planes import plane
 from .sources.array import ArraySource
 from .sources.base import SLIDE_AXES, Metadata
 from .sources.registry import detect
-from .tiles.service import TileService
 from .version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from .tiles.service import TileService
 
 __all__ = ["Image", "Level", "TileService", "detect", "errors", "from_array", "open", "plane", "to_dask"]
 
@@ -65,3 +67,13 @@ def to_dask(image: Image, level: int = 0, chunks: Sequence[int] | None = None) -
     from .interop.dask import to_dask as level_to_dask
 
     return level_to_dask(image, level, chunks)
+
+
+def __getattr__(name: str) -> Any:
+    """``ziggurat.TileService``, imported on first use: the tile path (styles, encoders, caches) costs
+    ~90 ms of ``import ziggurat`` that readers, writers and reopening workers do not need."""
+    if name == "TileService":
+        from .tiles.service import TileService
+
+        return TileService
+    raise AttributeError(f"module 'ziggurat' has no attribute {name!r}")

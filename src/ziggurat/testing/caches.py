@@ -50,15 +50,16 @@ class CacheTests:
     #: True if make_bounded(max_bytes) builds a byte-bounded LRU of this backend
     bounded = False
 
+    # hooks each backend's test class overrides (like zarr.testing's StoreTests); not stubs
     def make_cache(self, server: LocalServer | None) -> TileCache:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: give make_cache")
 
     def make_bounded(self, max_bytes: int) -> TileCache:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: give make_bounded (bounded = True)")
 
     def make_unreachable(self, port: int) -> TileCache:
         """A cache of this backend pointed at a port nobody listens on."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: give make_unreachable (shared backends)")
 
     # -- fixtures -------------------------------------------------------------------------------
     @pytest.fixture(scope="class")
