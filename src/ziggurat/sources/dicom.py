@@ -7,7 +7,11 @@ sizes or orientations, are rejected. Voxels are never resampled: a gantry-tilted
 sheared geometry in the affine (its slice step is the real position step, not the normal), and a
 series with uneven steps is assembled as acquired, with the mean step in the affine, every slice's
 position in ``metadata.extra["dicom"]["positions"]`` and an :class:`UnevenSpacingWarning` — or an error
-with ``uneven="error"``.
+with ``uneven="error"``. Slices of one series in several orientations (a localizer's three planes) are
+stacked in instance order with the same warning (an error with ``uneven="error"``).
+
+A folder holding several series opens one with ``series=uid`` (:mod:`~ziggurat.sources.dicomdir`
+lists them).
 """
 
 from __future__ import annotations
@@ -104,22 +108,40 @@ class DicomSource(NoAssociatedImages):
             return 80
         return 30 if path.lower().endswith(".dcm") else 0
 
-    def __init__(self, path: str, *, uneven: str = "warn") -> None:
+    def __init__(self, path: str, *, uneven: str = "warn", series: str | None = None) -> None:
         root = Path(path)
         if root.is_dir():  # other files in a series folder (notes, thumbnails) are skipped
             files = sorted(f for f in root.iterdir() if f.is_file() and (f.suffix.lower() == ".dcm" or is_dicom(f)))
         else:
             files = [root]
+        self._load(path, files, uneven, series)
+
+    @classmethod
+    def from_files(
+        cls, path: str, files: list[Path], *, uneven: str = "warn", series: str | None = None
+    ) -> DicomSource:
+        """The series ``series`` among ``files`` (a DICOMDIR's listing), reported under ``path``."""
+        source = cls.__new__(cls)
+        source._load(path, files, uneven, series)
+        return source
+
+    def _load(self, path: str, files: list[Path], uneven: str, series: str | None) -> None:
         slices = [(f, ds) for f in files if "PixelData" in (ds := _read(f))]
+        if series is not None:
+            slices = [(f, ds) for f, ds in slices if str(ds.get("SeriesInstanceUID", "")) == series]
         if not slices:
-            raise UnsupportedFormatError(f"{path}: no DICOM images with pixel data")
-        series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in slices}
-        if len(series) > 1:
-            raise UnsupportedFormatError(f"{path}: files from {len(series)} DICOM series mixed: {sorted(series)}")
+            raise UnsupportedFormatError(
+                f"{path}: no DICOM images with pixel data" + (f" in series {series}" if series else "")
+            )
+        found = {str(ds.get("SeriesInstanceUID", "")) for _, ds in slices}
+        if len(found) > 1:
+            raise UnsupportedFormatError(
+                f"{path}: files from {len(found)} DICOM series mixed; open one with series=UID: {sorted(found)}"
+            )
         if len(slices) == 1 and int(slices[0][1].get("NumberOfFrames", 1)) > 1:
             volume, meta = _multiframe(*slices[0])
         else:
-            volume, meta = _series(root, slices, uneven)
+            volume, meta = _series(Path(path), slices, uneven)
         self.levels = [ArrayReader(volume)]
         self.metadata = meta
 
@@ -133,8 +155,14 @@ def _series(path: Path, slices: list[tuple[Path, Any]], uneven: str) -> tuple[np
     orients = {
         tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))) for _, ds in slices
     }
-    if len(shapes) > 1 or len(orients) > 1:
+    if len(shapes) > 1 or (len(orients) > 1 and uneven == "error"):
         raise UnsupportedFormatError(f"{path}: slices differ in size {sorted(shapes)} or orientation {sorted(orients)}")
+    if len(orients) > 1:  # a localizer's orthogonal planes: shown in acquisition order, without geometry
+        warnings.warn(
+            f"{path}: slices in {len(orients)} orientations; stacked in instance order, z spacing unknown",
+            UnevenSpacingWarning, stacklevel=3,
+        )  # fmt: skip
+        return _instance_stack(slices)
     iop = np.array([float(v) for v in first.get("ImageOrientationPatient", (1, 0, 0, 0, 1, 0))])
     row, col = iop[:3], iop[3:]
     normal = np.cross(row, col)
@@ -180,6 +208,27 @@ def _series(path: Path, slices: list[tuple[Path, Any]], uneven: str) -> tuple[np
     }}  # fmt: skip
     affine = _affine(row, col, spacing_yx, positions[0], step)
     return volume, Metadata.volume("dicom", "zyx", (z_spacing, *spacing_yx), affine, extra=extra)
+
+
+def _instance_stack(slices: list[tuple[Path, Any]]) -> tuple[np.ndarray, Metadata]:
+    """Slices of one size but several orientations, stacked by InstanceNumber (z spacing 1, no affine
+    beyond the in-plane spacing)."""
+    ordered = sorted(slices, key=lambda item: int(item[1].get("InstanceNumber", 0) or 0))
+    planes = [
+        _rescale(_pixels(ds, f), float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0))
+        for f, ds in ordered
+    ]
+    dtype = np.result_type(*planes)
+    first = ordered[0][1]
+    spacing_yx = tuple(float(v) for v in first.get("PixelSpacing", (1.0, 1.0)))
+    extra = {"dicom": {
+        "series_uid": str(first.get("SeriesInstanceUID", "")),
+        "modality": str(first.get("Modality", "")),
+        "orientations": [[float(v) for v in ds.get("ImageOrientationPatient", ())] for _, ds in ordered],
+        "even_spacing": False,
+    }}  # fmt: skip
+    volume = np.stack([p.astype(dtype, copy=False) for p in planes])
+    return volume, Metadata.volume("dicom", "zyx", (1.0, *spacing_yx), extra=extra)
 
 
 def _multiframe(path: Path, ds: Any) -> tuple[np.ndarray, Metadata]:

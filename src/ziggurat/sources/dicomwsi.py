@@ -306,8 +306,6 @@ class DicomWsiSource:
         self, path: str, *, series: str | None = None, frame_order: str = "auto", decoded_cache: DecodedOption = True
     ) -> None:
         root = Path(path)
-        if frame_order not in ("auto", "row", "column"):
-            raise ValueError(f"frame_order must be 'auto', 'row' or 'column', not {frame_order!r}")
         folder = root if root.is_dir() else root.parent
         files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
         instances = scan(files)
@@ -316,12 +314,29 @@ class DicomWsiSource:
             if own is None:
                 raise UnsupportedFormatError(f"{path}: not a DICOM whole-slide image")
             series = series or str(own.ds.SeriesInstanceUID)
+        self._load(path, instances, series, frame_order, decoded_cache)
+
+    @classmethod
+    def from_files(
+        cls, path: str, files: list[Path], *, series: str | None = None, frame_order: str = "auto",
+        decoded_cache: DecodedOption = True,
+    ) -> DicomWsiSource:  # fmt: skip
+        """The series ``series`` among ``files`` (a DICOMDIR's listing), reported under ``path``."""
+        source = cls.__new__(cls)
+        source._load(path, scan(files), series, frame_order, decoded_cache)
+        return source
+
+    def _load(
+        self, path: str, instances: list[Instance], series: str | None, frame_order: str, decoded_cache: DecodedOption
+    ) -> None:
+        if frame_order not in ("auto", "row", "column"):
+            raise ValueError(f"frame_order must be 'auto', 'row' or 'column', not {frame_order!r}")
         by_series: dict[str, list[Instance]] = {}
         for instance in instances:
             by_series.setdefault(str(instance.ds.get("SeriesInstanceUID", "")), []).append(instance)
         if series is None and len(by_series) > 1:
             raise UnsupportedFormatError(
-                f"{path}: {len(by_series)} whole-slide series; choose one with series=UID: {sorted(by_series)}"
+                f"{path}: {len(by_series)} whole-slide series; open one with series=UID: {sorted(by_series)}"
             )
         chosen = by_series.get(series) if series is not None else next(iter(by_series.values()), None)
         if not chosen:
