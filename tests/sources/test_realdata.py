@@ -16,13 +16,23 @@ TIFF_FILES = [
     "svs/CMU-1-Small-Region.svs",
     "svs/tcga-cr-7395-01a-01-ts1.svs",
     "qptiff/small_vectra.qptiff",
-    "ome-tiff/multi-channel-z-series.ome.tif",
     "tiff/kidney-48-5.tif",
     "tiff/pathml_smalltif.tif",
     "tiff/fei-sem-rbc.tif",
-    "tiff-stack/calcium_imaging.tif",
 ]
+#: multi-dimensional TIFFs: every axis kept (c z y x; t y x)
+STACK_FILES = {"ome-tiff/multi-channel-z-series.ome.tif": "czyx", "tiff-stack/calcium_imaging.tif": "tyx"}
 OPENSLIDE_FILES = ["svs/CMU-1-Small-Region.svs", "svs/tcga-cr-7395-01a-01-ts1.svs"]
+
+
+@pytest.mark.parametrize("name", sorted(STACK_FILES))
+def test_stacks_keep_every_axis(realdata: Path, name: str) -> None:
+    with ziggurat.open(realdata / name) as image, tifffile.TiffFile(realdata / name) as tif:
+        truth = tif.series[0].asarray()
+        assert image.axes == STACK_FILES[name]
+        assert image.shape == truth.shape  # tifffile's order is already c z y x / (q) y x
+        np.testing.assert_array_equal(np.asarray(image), truth)
+        np.testing.assert_array_equal(image[..., 10:20, 5:9], truth[..., 10:20, 5:9])
 
 
 def _tifffile_level(path: Path, level: int) -> np.ndarray:
@@ -93,7 +103,7 @@ def test_matches_openslide(realdata: Path, name: str) -> None:
 
 # files `info` must refuse with one line: an index without pixels, and a DICOM-WSI whose frames are
 # stored in a non-standard order that openslide and wsidicom refuse too (see realdata/README.md)
-REFUSED = {"dicom/dicomdir-pydicom/DICOMDIR", "dicom-wsi/pathml_small_dicom.dcm"}
+REFUSED = {"dicom/dicomdir-pydicom/DICOMDIR"}  # 13 series: info names them (open one with series=)
 
 
 def _every_realdata_path(root: Path) -> list[str]:
@@ -134,7 +144,7 @@ def test_svs_metadata(realdata: Path) -> None:
 def test_ome_and_qptiff_channels(realdata: Path) -> None:
     with ziggurat.open(realdata / "ome-tiff/multi-channel-z-series.ome.tif") as image:
         assert image.format == "ome-tiff"
-        assert image.channels == 3 and image.dtype == np.int8
+        assert image.shape[0] == 3 and image.dtype == np.int8  # c z y x
         assert len(image.channel_names) == 3
     with ziggurat.open(realdata / "qptiff/small_vectra.qptiff") as image:
         assert image.channels == 3

@@ -2,14 +2,18 @@
 
 Covers generic tiled/striped TIFF and BigTIFF, pyramidal and OME-TIFF (SubIFDs, channels as pages),
 Aperio SVS (JPEG with shared tables, JPEG 2000), Hamamatsu NDPI, Philips, Leica SCN, QPTIFF —
-whatever tifffile recognises. tifffile's per-page ``decode`` closure handles every codec,
-predictor and colour space; this module only decides which segments a request needs, fetches their
-bytes with coalesced positional reads and decodes them in parallel.
+whatever tifffile recognises. A series with a time or z axis (OME-TIFF ``TCZYX``, ImageJ hyperstacks,
+shaped or plain page sequences, read as time) keeps every axis, in ``tczyx`` order, with its physical
+sizes; one without them is a ``yxc`` slide (channel pages stacked as channels). tifffile's per-page
+``decode`` closure handles every codec, predictor and colour space; this module only decides which
+segments a request needs, fetches their bytes with coalesced positional reads and decodes them in
+parallel.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import re
@@ -32,7 +36,10 @@ STRING_TAGS = (
 )  # fmt: skip
 #: ``decoded_cache``: True = the process default (``cache.decoded_tiles()``), False = none, or an LRU
 DecodedOption = bool | LRU[Any, Any]
-UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
+UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
+#: tifffile's series axes -> ours; a shaped or generic page sequence (Q, I) is time, samples (S) channels
+TIFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c", "Q": "t", "I": "t"}
+TIME_TO_SECONDS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "min": 60.0, "h": 3600.0}
 
 
 class SegmentLevel:
@@ -229,6 +236,61 @@ class ChannelStack:
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
+class StackLevel:
+    """An N-D level (``t c z y x`` in some subset) of a series whose pages are stacked along t, c, z.
+
+    The file's axes (tifffile's series axes, mapped by :data:`TIFF_AXES`) are read in their stored
+    order — one memory map for a contiguous uncompressed series, else page by page — and transposed
+    to ``axes``. Pages are opened on first read, so a 1,000-page stack costs nothing at open."""
+
+    def __init__(self, level: Any, axes: str, page_reader: Any, path: str, byteorder: str) -> None:
+        stored = "".join(TIFF_AXES[a] for a in level.axes)
+        keyframe = level.keyframe
+        self._stored = stored
+        self._lead = stored[: len(stored) - len(keyframe.axes)]
+        self._lead_shape = tuple(level.shape[: len(self._lead)])
+        self._samples = "S" in keyframe.axes
+        self._pages = level.pages
+        self._page_reader = page_reader
+        self._opened: dict[int, LevelReader] = {}
+        self.axes = axes
+        self._order = tuple(stored.index(a) for a in axes)
+        self.shape: tuple[int, ...] = tuple(level.shape[i] for i in self._order)
+        self.dtype = np.dtype(level.dtype).newbyteorder("=")
+        th = keyframe.tilelength if keyframe.is_tiled else min(keyframe.rowsperstrip, keyframe.imagelength)
+        tw = keyframe.tilewidth if keyframe.is_tiled else keyframe.imagewidth
+        stored_chunks = (*([1] * len(self._lead)), th, tw, *([keyframe.samplesperpixel] if self._samples else []))
+        self.chunks: tuple[int, ...] = tuple(stored_chunks[i] for i in self._order)
+        self._array: np.ndarray | None = None
+        offset = level.dataoffset if keyframe.compression == 1 and keyframe.predictor == 1 else None
+        if offset is not None and keyframe.bitspersample % 8 == 0 and keyframe.fillorder == 1:
+            dtype = np.dtype(level.dtype).newbyteorder(byteorder)
+            self._array = np.memmap(path, dtype=dtype, mode="r", offset=int(offset), shape=tuple(level.shape))
+
+    def _page(self, index: int) -> LevelReader:
+        reader = self._opened.get(index)
+        if reader is None:
+            reader = self._opened[index] = self._page_reader(self._pages[index], index)
+        return reader
+
+    def read(self, box: Box) -> np.ndarray:
+        by_axis = dict(zip(self.axes, box))
+        stored_box = [by_axis[a] for a in self._stored]
+        if self._array is not None:
+            block = self._array[tuple(slice(a, b) for a, b in stored_box)]
+        else:
+            lead = stored_box[: len(self._lead)]
+            (y0, y1), (x0, x1) = by_axis["y"], by_axis["x"]
+            samples = stored_box[-1] if self._samples else (0, 1)
+            block = np.empty((*(b - a for a, b in lead), y1 - y0, x1 - x0, samples[1] - samples[0]), self.dtype)
+            for where in itertools.product(*(range(a, b) for a, b in lead)):
+                page = self._page(int(np.ravel_multi_index(where, self._lead_shape)) if where else 0)
+                block[tuple(w - a for w, (a, _) in zip(where, lead))] = page.read(((y0, y1), (x0, x1), samples))
+            if not self._samples:
+                block = block[..., 0]
+        return np.array(block.transpose(self._order), dtype=self.dtype, order="C")
+
+
 class TiffSource:
     """Any TIFF tifffile understands, read tile by tile."""
 
@@ -255,13 +317,17 @@ class TiffSource:
         self._identity = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
         main = series[0]
         self._check_codec(main.keyframe)
+        self._axes = _stack_axes(main)
         try:
-            self.levels = [self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)]
+            if self._axes is None:
+                self.levels = [self._level_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)]
+            else:
+                self.levels = [self._stack_reader(level, i, decoded_cache) for i, level in enumerate(main.levels)]
         except (CorruptImageError, UnsupportedCodecError):
             raise
         except Exception as exc:
             raise CorruptImageError(f"{path}: damaged TIFF structure ({exc})") from exc
-        self.levels = [lvl for lvl in self.levels if lvl.shape[0] and lvl.shape[1]]
+        self.levels = [lvl for lvl in self.levels if 0 not in lvl.shape]
         self.metadata = self._metadata()
 
     def _check_codec(self, page: Any) -> None:
@@ -285,6 +351,13 @@ class TiffSource:
             pages = [0]
         readers = [self._page_reader(level.pages[p], (index, p), decoded) for p in pages]
         return readers[0] if len(readers) == 1 else ChannelStack(readers)
+
+    def _stack_reader(self, level: Any, index: int, decoded: DecodedOption) -> LevelReader:
+        def page_reader(page: Any, p: int) -> LevelReader:
+            return self._page_reader(page, (index, p), decoded)
+
+        assert self._axes is not None
+        return StackLevel(level, self._axes, page_reader, self.path, self._tif.byteorder)
 
     def _page_reader(self, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> LevelReader:
         keyframe = page.keyframe
@@ -316,6 +389,8 @@ class TiffSource:
         unit = page.tags.valueof("ResolutionUnit", 2)
         props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
         meta = Metadata.slide(_vendor(tif), None, properties=props)
+        if self._axes is not None:
+            return self._stack_metadata(meta)
         if tif.is_svs:
             self._aperio(page.description, meta)
         elif tif.is_ome:
@@ -340,11 +415,8 @@ class TiffSource:
         meta.objective_power = _float(meta.properties.get("aperio.AppMag"))
 
     def _ome(self, meta: Metadata) -> None:
-        try:
-            ome = tifffile.xml2dict(self._tif.ome_metadata or "")["OME"]
-            image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
-            pixels = image["Pixels"]
-        except Exception:
+        pixels = _ome_pixels(self._tif)
+        if not pixels:
             return
         sx, sy = pixels.get("PhysicalSizeX"), pixels.get("PhysicalSizeY")
         if sx and sy:
@@ -359,6 +431,45 @@ class TiffSource:
             if key in pixels:
                 meta.properties[f"ome.{key}"] = str(pixels[key])
 
+    def _stack_metadata(self, meta: Metadata) -> Metadata:
+        """A stack's axes and physical sizes: OME Physical Size / TimeIncrement, ImageJ spacing and
+        finterval, else the resolution tags (µm; 1 with no unit where the file does not say)."""
+        assert self._axes is not None
+        tif, page = self._tif, self._series[0].keyframe
+        sizes: dict[str, tuple[float, str]] = {}
+        if tif.is_ome:
+            self._ome(meta)
+            pixels = _ome_pixels(tif)
+            for axis, key in (
+                ("x", "PhysicalSizeX"),
+                ("y", "PhysicalSizeY"),
+                ("z", "PhysicalSizeZ"),
+                ("t", "TimeIncrement"),
+            ):
+                table = TIME_TO_SECONDS if axis == "t" else UNIT_TO_UM
+                value, unit = _float(str(pixels.get(key, ""))), pixels.get(f"{key}Unit", "s" if axis == "t" else "µm")
+                if value and unit in table:
+                    sizes[axis] = (value * table[unit], "second" if axis == "t" else "micrometer")
+        elif tif.is_imagej:
+            ij = tif.imagej_metadata or {}
+            to_um = UNIT_TO_UM.get(str(ij.get("unit", "")).replace("\\u00B5", "µ"))
+            xres, yres = page.tags.valueof("XResolution"), page.tags.valueof("YResolution")
+            if to_um and xres and yres and xres[0] and yres[0]:
+                sizes["x"] = (xres[1] / xres[0] * to_um, "micrometer")
+                sizes["y"] = (yres[1] / yres[0] * to_um, "micrometer")
+            if to_um and _float(str(ij.get("spacing", ""))):
+                sizes["z"] = (float(ij["spacing"]) * to_um, "micrometer")
+            if _float(str(ij.get("finterval", ""))):
+                sizes["t"] = (float(ij["finterval"]), "second")
+            meta.channel_names = meta.channel_names or _imagej_labels(ij, dict(zip(self._axes, self.levels[0].shape)))
+        if "x" not in sizes and (mpp := _resolution_mpp(page)) is not None:
+            sizes["x"], sizes["y"] = (mpp[0], "micrometer"), (mpp[1], "micrometer")
+        meta.axes = self._axes
+        meta.scale = tuple(sizes.get(a, (1.0, ""))[0] for a in self._axes)
+        meta.units = tuple(sizes[a][1] if a in sizes else None for a in self._axes)
+        meta.associated_names = [s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED]
+        return meta
+
     def read_associated(self, name: str) -> np.ndarray:
         for series in self._series[1:]:
             if series.name.lower() == name:
@@ -372,6 +483,38 @@ class TiffSource:
     def close(self) -> None:
         self._file.close()
         self._tif.close()
+
+
+def _stack_axes(series: Any) -> str | None:
+    """Our axes for a series with a ``t`` or ``z`` axis (``tczyx`` order, present ones), or None for a
+    slide (``y x`` plus channels as samples or pages), which keeps the ``yxc`` layout."""
+    axes = series.axes
+    mapped = [TIFF_AXES.get(a) for a in axes]
+    if None in mapped or len(set(mapped)) != len(mapped) or not {"t", "z"} & set(mapped):
+        return None  # unknown axes, or channels as both samples and pages: read as a slide
+    if series.keyframe.axes not in ("YX", "YXS"):  # volumetric tiles (imagedepth > 1) are not read
+        return None
+    return "".join(a for a in "tczyx" if a in mapped)
+
+
+def _ome_pixels(tif: tifffile.TiffFile) -> dict[str, Any]:
+    """The first OME Image's Pixels element as a dict (empty when the XML is missing or odd)."""
+    try:
+        ome = tifffile.xml2dict(tif.ome_metadata or "")["OME"]
+        image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
+        pixels: dict[str, Any] = image["Pixels"]
+    except Exception:
+        return {}
+    return pixels
+
+
+def _imagej_labels(ij: dict[str, Any], sizes: dict[str, int]) -> list[str]:
+    """Channel names from ImageJ's per-plane Labels when they repeat once per channel."""
+    labels, channels = ij.get("Labels"), sizes.get("c", 0)
+    if not isinstance(labels, list) or not channels or len(labels) % channels:
+        return []
+    names = [str(n) for n in labels[:channels]]
+    return names if labels == names * (len(labels) // channels) else []
 
 
 def _vendor(tif: tifffile.TiffFile) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "pillow_reference",
     "sample_boxes",
     "tiff_reference",
+    "tiff_stack_reference",
     "tiffstack_reference",
     "zarr_reference",
 ]
@@ -735,12 +736,48 @@ def _tiff_to_yxc(array: np.ndarray, axes: str) -> np.ndarray:
     return array.transpose(axes.index("Y"), axes.index("X"), axes.index(channel))
 
 
-def tiff_reference(path: str | os.PathLike[str]) -> Reference:
-    """tifffile's levels of the first series as ``yxc``, with the pixel size it reports (µm)."""
+#: tifffile's axis letters as ours (Q and I: a shaped or generic page sequence, read as time)
+TIFF_LETTERS = {"T": "t", "Q": "t", "I": "t", "C": "c", "S": "c", "Z": "z", "Y": "y", "X": "x"}
+
+
+def tiff_stack_reference(path: str | os.PathLike[str]) -> Reference:
+    """tifffile's levels of a first series with a time or z axis, transposed to ``tczyx`` order (the
+    axes present), with the physical sizes tifffile reports (OME PhysicalSize* and TimeIncrement in
+    their default units, ImageJ spacing/finterval/resolution in µm and seconds)."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
+        stored = "".join(TIFF_LETTERS[a] for a in series.axes)
+        axes = "".join(a for a in "tczyx" if a in stored)
+        levels = [level.asarray().transpose([stored.index(a) for a in axes]) for level in series.levels]
+        size: dict[str, float] = {}
+        if tif.is_ome:
+            pixels = tifffile.xml2dict(tif.ome_metadata or "<OME/>")["OME"]["Image"]
+            pixels = (pixels[0] if isinstance(pixels, list) else pixels)["Pixels"]
+            size = {a: float(pixels[k]) for a, k in (("x", "PhysicalSizeX"), ("y", "PhysicalSizeY"),
+                    ("z", "PhysicalSizeZ"), ("t", "TimeIncrement")) if k in pixels}  # fmt: skip
+        elif tif.is_imagej:
+            ij = tif.imagej_metadata or {}
+            (xn, xd), (yn, yd) = (
+                series.keyframe.tags.valueof("XResolution"),
+                series.keyframe.tags.valueof("YResolution"),
+            )
+            size = {"x": xd / xn, "y": yd / yn} if ij.get("unit") in ("um", "micron") else {}
+            size |= {"z": float(ij["spacing"])} if "spacing" in ij and size else {}
+            size |= {"t": float(ij["finterval"])} if "finterval" in ij else {}
+    return Reference(levels, axes, tuple(size.get(a) for a in axes))
+
+
+def tiff_reference(path: str | os.PathLike[str]) -> Reference:
+    """tifffile's levels of the first series as ``yxc``, with the pixel size it reports (µm); a
+    series with a time or z axis as :func:`tiff_stack_reference` reads it."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        if {"t", "z"} & {TIFF_LETTERS.get(a) for a in series.axes} and set(series.axes) <= set(TIFF_LETTERS):
+            return tiff_stack_reference(path)
         levels = [_tiff_to_yxc(level.asarray(), level.axes) for level in series.levels]
         page = series.keyframe
         mpp: tuple[float, float] | None = None
