@@ -88,7 +88,11 @@ class PlaneSource(NoAssociatedImages):
         to_um = {"millimeter": 1000.0, "micrometer": 1.0, "nanometer": 1e-3}.get(unit or "", None)
         mpp = (scale[cols] * to_um, scale[rows] * to_um) if scale and to_um else None
         self.metadata = Metadata.slide(
-            meta.format, mpp, channel_names=list(meta.channel_names), channel_colors=list(meta.channel_colors)
+            meta.format,
+            mpp,
+            channel_names=list(meta.channel_names),
+            channel_colors=list(meta.channel_colors),
+            fluorescence=meta.fluorescence,
         )
 
     def close(self) -> None:

@@ -7,9 +7,11 @@ uint8: each selected channel is windowed to [0, 1], raised to ``1 / gamma`` (so 
 brightens mid-tones), optionally inverted, quantised to 256 levels and then either mapped through
 a colormap (one channel) or tinted with its colour and summed (additive composite, clipped).
 
-Defaults: uint8 channels window over 0..255, every other dtype is ``auto`` (0.5 / 99.5 percentiles);
-one channel is drawn with ``gray``; several are tinted red, green, blue, cyan, magenta, yellow,
-white in order, so a plain RGB image renders as itself.
+Defaults: uint8 channels window over 0..255, every other dtype — and the channels of a fluorescence
+image (``Metadata.fluorescence``: multiplex QPTIFF, OME channel pages), 8-bit or not — is ``auto``
+(0.5 / 99.5 percentiles per channel, of one thumbnail-sized view); one channel is drawn with
+``gray``; several are tinted with the file's channel colours, else red, green, blue, cyan, magenta,
+yellow, white in order, so a plain RGB image renders as itself.
 """
 
 from __future__ import annotations
@@ -137,7 +139,8 @@ class Style:
         indices = [_channel_index(c.index, image, f"channels[{i}].index") for i, c in enumerate(channels)]
         if len(channels) > 1 and self.colormap is not None:
             raise StyleError(f"colormap: applies to one channel, but {len(channels)} are selected")
-        low_high = [self._window(c, i, image, indices) for c, i in zip(channels, indices)]
+        view: list[np.ndarray] = []  # the thumbnail auto windows measure, read once for every channel
+        low_high = [self._window(c, i, image, view) for c, i in zip(channels, indices)]
         single = len(channels) == 1
         tables = []
         for n, c in enumerate(channels):
@@ -159,13 +162,15 @@ class Style:
         )
         return Renderer(windows, tuple(tables))
 
-    def _window(self, channel: ChannelStyle, index: int, image: Any, indices: list[int]) -> tuple[float, float]:
+    def _window(self, channel: ChannelStyle, index: int, image: Any, view: list[np.ndarray]) -> tuple[float, float]:
         low = channel.min if channel.min is not None else self.min
         high = channel.max if channel.max is not None else self.max
-        if image.dtype == np.uint8 and low is None and high is None:
+        if image.dtype == np.uint8 and low is None and high is None and not image.metadata.fluorescence:
             return 0.0, 255.0
         if low is None or high is None:
-            auto_low, auto_high = _percentiles(image, index, self.percentiles)
+            if not view:
+                view.append(image.get_thumbnail(THUMBNAIL_SIDE))
+            auto_low, auto_high = np.percentile(view[0][:, :, index], self.percentiles)
             low = auto_low if low is None else low
             high = auto_high if high is None else high
             if high <= low:
@@ -225,13 +230,6 @@ class Renderer:
             lut = self.windows[n].levels(np.arange(info.min, info.max + 1, dtype=np.int64))
             self._level_luts[(n, dtype)] = lut
         return lut[values] if info.min == 0 else lut[values.astype(np.int32) - info.min]
-
-
-def _percentiles(image: Any, index: int, percentiles: tuple[float, float]) -> tuple[float, float]:
-    """Percentile window of one channel, measured on a thumbnail-sized view of the image."""
-    view = image.get_thumbnail(THUMBNAIL_SIDE)
-    low, high = np.percentile(view[:, :, index], percentiles)
-    return float(low), float(high)
 
 
 def _file_color(image: Any, index: int) -> tuple[int, int, int] | None:

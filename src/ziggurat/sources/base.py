@@ -86,6 +86,9 @@ class Metadata:
     objective_power: float | None = None
     channel_names: list[str] = field(default_factory=list)
     channel_colors: list[tuple[int, int, int] | None] = field(default_factory=list)  # OME Channel Color
+    #: channels are separate signals (fluorescence, multiplex), not one colour picture: rendered tinted,
+    #: each with its own automatic window, even when they are 8-bit
+    fluorescence: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     associated_names: list[str] = field(default_factory=list)
     #: the format's own metadata kept for exact export, e.g. {"nifti": {...}}, {"dicom": {...}}

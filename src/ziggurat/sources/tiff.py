@@ -395,6 +395,8 @@ class TiffSource:
             self._aperio(page.description, meta)
         elif tif.is_ome:
             self._ome(meta)
+        elif tif.is_qpi:
+            self._qptiff(meta)
         if meta.mpp is None:
             meta.mpp = _resolution_mpp(page)
         if tif.is_ndpi and meta.objective_power is None:
@@ -414,6 +416,22 @@ class TiffSource:
         meta.mpp = (mpp, mpp) if mpp else None
         meta.objective_power = _float(meta.properties.get("aperio.AppMag"))
 
+    def _qptiff(self, meta: Metadata) -> None:
+        """PerkinElmer/Akoya QPTIFF: each channel page's XML names its filter and display colour."""
+        channels: list[Any] = list(self._series[0].pages) if self._series[0].axes.startswith("C") else []
+        names: list[str] = []
+        colors: list[tuple[int, int, int] | None] = []
+        for page in channels:
+            text = page.description if isinstance(page, tifffile.TiffPage) else ""
+            name = re.search(r"<Name>([^<]*)</Name>", text)
+            rgb = re.search(r"<Color>\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*</Color>", text)
+            names.append(name.group(1) if name else f"C{len(names)}")
+            colors.append(None if rgb is None else (int(rgb[1]), int(rgb[2]), int(rgb[3])))
+        meta.channel_names, meta.channel_colors = names, colors
+        meta.fluorescence = len(names) > 1
+        objective = re.search(r"<Objective>\s*([\d.]+)\s*x", self._series[0].keyframe.description)
+        meta.objective_power = float(objective[1]) if objective else None
+
     def _ome(self, meta: Metadata) -> None:
         pixels = _ome_pixels(self._tif)
         if not pixels:
@@ -427,6 +445,8 @@ class TiffSource:
         channels = channels if isinstance(channels, list) else [channels]
         meta.channel_names = [str(c.get("Name", f"C{i}")) for i, c in enumerate(channels)]
         meta.channel_colors = [_ome_color(c.get("Color")) for c in channels]
+        # channels stored as separate pages are separate signals (an RGB OME-TIFF stores samples)
+        meta.fluorescence = len(channels) > 1 and int(channels[0].get("SamplesPerPixel", 1) or 1) == 1
         for key in ("SizeX", "SizeY", "SizeZ", "SizeC", "SizeT", "DimensionOrder", "Type"):
             if key in pixels:
                 meta.properties[f"ome.{key}"] = str(pixels[key])

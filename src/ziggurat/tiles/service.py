@@ -174,7 +174,7 @@ class TileService:
         if style is None:
             if encoding in RAW_ENCODINGS:
                 return pixels
-            if pixels.dtype == np.uint8 and pixels.shape[2] in (1, 3, 4):
+            if pixels.dtype == np.uint8 and pixels.shape[2] in (1, 3, 4) and not image.metadata.fluorescence:
                 return pixels[:, :, :3] if pixels.shape[2] == 4 else pixels
             style = Style()
         return self.renderer_for(image, style)(pixels)
