@@ -103,7 +103,8 @@ def test_matches_openslide(realdata: Path, name: str) -> None:
 
 # files `info` must refuse with one line: an index without pixels, and a DICOM-WSI whose frames are
 # stored in a non-standard order that openslide and wsidicom refuse too (see realdata/README.md)
-REFUSED = {"dicom/dicomdir-pydicom/DICOMDIR"}  # 13 series: info names them (open one with series=)
+REFUSED: set[str] = set()
+MEDIA_SETS = {"dicom/dicomdir-pydicom/DICOMDIR"}  # 13 series: info lists them (open one with --series)
 
 
 def _every_realdata_path(root: Path) -> list[str]:
@@ -128,7 +129,12 @@ def test_info_cli_runs_on_every_file(realdata: Path, capsys: pytest.CaptureFixtu
         assert code == 0, (name, out.err)
         facts = json.loads(out.out)
         assert facts["path"].endswith(name)
+        if name in MEDIA_SETS:
+            assert len(facts["series"]) == 13 and facts["backend"] == "dicomdir"
+            continue
         assert facts.get("levels"), name
+        assert facts["backend_claims"][0]["score"] >= facts["backend_claims"][-1]["score"], name
+        assert facts["backend"] in facts["backend_reason"], name
 
 
 def test_svs_metadata(realdata: Path) -> None:

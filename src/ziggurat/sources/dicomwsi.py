@@ -19,6 +19,7 @@ import functools
 import itertools
 import os
 import struct
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,8 @@ def _header(path: Path) -> tuple[Any, int] | None:
     """The dataset without pixel data and the file offset of its Pixel Data element (None: not DICOM)."""
     pydicom = _pydicom()
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # value-length complaints (over-long UIDs) are not ours to report
             ds = pydicom.dcmread(fh, stop_before_pixels=True)
             return ds, fh.tell()
     except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, struct.error):
@@ -308,13 +310,15 @@ class DicomWsiSource:
         root = Path(path)
         folder = root if root.is_dir() else root.parent
         files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-        instances = scan(files)
-        if not root.is_dir():  # one file names its series: the instances of that series beside it
-            own = next((i for i in instances if i.path == root), None)
-            if own is None:
-                raise UnsupportedFormatError(f"{path}: not a DICOM whole-slide image")
-            series = series or str(own.ds.SeriesInstanceUID)
-        self._load(path, instances, series, frame_order, decoded_cache)
+        with warnings.catch_warnings():  # pydicom's value-length complaints as values are first converted
+            warnings.simplefilter("ignore")
+            instances = scan(files)
+            if not root.is_dir():  # one file names its series: the instances of that series beside it
+                own = next((i for i in instances if i.path == root), None)
+                if own is None:
+                    raise UnsupportedFormatError(f"{path}: not a DICOM whole-slide image")
+                series = series or str(own.ds.SeriesInstanceUID)
+            self._load(path, instances, series, frame_order, decoded_cache)
 
     @classmethod
     def from_files(

@@ -113,3 +113,12 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         raise first_error
     kind = "a folder ziggurat does not read" if os.path.isdir(path) else "not an image format ziggurat reads"
     raise UnsupportedFormatError(f"{path}: {kind}")
+
+
+def claims(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """Every installed backend's probe score for ``path`` that is above 0, best first: the ranking
+    ``open_source`` tries in order (``ziggurat info`` prints it to say why a backend was chosen)."""
+    path = os.fspath(path)
+    head = read_head(path)
+    scored = ((name, cls.probe(path, head)) for _, name, cls in _by_rank())
+    return sorted(((name, score) for name, score in scored if score > 0), key=lambda c: (-c[1], c[0]))
