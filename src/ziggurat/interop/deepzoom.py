@@ -20,9 +20,11 @@ import threading
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ..tiles.grid import DZI_NAMESPACE, DeepZoomGrid
+from ..tiles.readahead import RowReadAhead
 from ..tiles.service import TileService
 from .openslide import PROPERTY_NAME_BACKGROUND_COLOR as BACKGROUND
 from .openslide import (
@@ -85,6 +87,13 @@ class DeepZoomGenerator:
         # ziggurat's tile path serves the grid when it is the whole slide's grid
         whole = self._l0_offset == (0, 0) and self._l_dimensions[0] == tuple(l0_dimensions)
         self._fast = osr if isinstance(osr, OpenSlide) and whole else None
+        if self._fast is not None:
+            image, size, overlap_ = self._fast.image, tile_size, overlap
+
+            def read(z: int, col: int, row: int) -> np.ndarray:
+                return tile_service().tile_pixels(image, z, col, row, grid="dz", tile_size=size, overlap=overlap_)
+
+            self._ahead = RowReadAhead(read, lambda z: self._grid.level_tiles[z][0])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self._osr!r}, tile_size={self._z_t_downsample!r}, "
@@ -115,10 +124,8 @@ class DeepZoomGenerator:
         args, z_size = self._get_tile_info(level, address)
         slide = self._fast
         if slide is not None:
-            image = slide.image  # a closed or latched slide raises openslide's error here
-            pixels = slide._guard(lambda: tile_service().tile_pixels(
-                image, level, address[0], address[1], grid="dz", tile_size=self._z_t_downsample,
-                overlap=self._z_overlap))  # fmt: skip
+            slide.image  # a closed or latched slide raises openslide's error here  # noqa: B018
+            pixels = slide._guard(lambda: self._ahead.get(level, *address))
             tile = Image.fromarray(rgb8(pixels), "RGB")
             if slide._profile is not None:
                 tile.info["icc_profile"] = slide._profile

@@ -28,10 +28,11 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from ..cache.lru import LRU
-from ..errors import ImageNotFoundError, UnsupportedFormatError, ZigguratError
+from ..errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError, ZigguratError
 from ..model.image import Image as ZImage
 from ..model.image import open_image
 from ..sources.base import SLIDE_AXES
+from ..sources.registry import detect
 from ..version import __version__ as _ziggurat_version
 
 __version__ = f"1.4.7+ziggurat.{_ziggurat_version}"
@@ -54,6 +55,7 @@ Filename = str | bytes | os.PathLike[Any]
 _T = TypeVar("_T")
 #: ziggurat backends whose files openslide would call plain images (``open_slide`` gives an ImageSlide)
 PICTURE_BACKENDS = ("pillow",)
+MIN_CACHE_BYTES, MAX_CACHE_BYTES = 32 << 20, 256 << 20
 
 
 class OpenSlideError(ZigguratError):
@@ -472,9 +474,10 @@ def open_slide(filename: Filename) -> OpenSlide | ImageSlide:
 
 
 def _open(path: str) -> ZImage:
-    """Open ``path`` as a 2-D slide, with openslide's error types."""
+    """Open ``path`` as a 2-D slide, with openslide's error types and, for TIFF, a private
+    decoded-tile cache (openslide's default too), sized by :func:`_cache_budget`."""
     try:
-        image = open_image(path)
+        image = _open_cached(path)
     except (ImageNotFoundError, UnsupportedFormatError) as exc:
         raise OpenSlideUnsupportedFormatError(f"Unsupported or missing image file: {exc}") from exc
     except ZigguratError as exc:
@@ -483,6 +486,28 @@ def _open(path: str) -> ZImage:
         image.close()
         raise OpenSlideUnsupportedFormatError(f"Unsupported or missing image file: {path} is not a whole-slide image")
     return image
+
+
+def _open_cached(path: str) -> ZImage:
+    if detect(path) != "tiff":
+        return open_image(path)
+    cache: LRU[Any, Any] = LRU(MIN_CACHE_BYTES)
+    try:
+        image = open_image(path, "tiff", decoded_cache=cache)
+    except (UnsupportedFormatError, CorruptImageError):  # a lower-ranked backend (openslide) may read it
+        return open_image(path)
+    cache.budget = _cache_budget(image)
+    return image
+
+
+def _cache_budget(image: ZImage) -> int:
+    """Room for two rows of level 0's stored tiles (a row-by-row DeepZoom scan then decodes each
+    stored tile once: a 254 px tile row straddles two stored rows), within [32 MB, 256 MB]."""
+    level = image.levels[0]
+    _, width, channels = level.shape
+    tile_h, tile_w = level.tile_shape
+    row = tile_h * -(-width // tile_w) * tile_w * channels * level.dtype.itemsize
+    return min(max(MIN_CACHE_BYTES, 5 * row // 2), MAX_CACHE_BYTES)
 
 
 def _with_alpha(array: np.ndarray) -> np.ndarray:
