@@ -126,6 +126,17 @@ def test_tiles_match(slide_path: Path) -> None:
                     assert error <= np.abs(pb - truth).mean() + 0.5, (level, address)
 
 
+def test_any_slide_object(sample_slide: Path) -> None:
+    """Given a real openslide.OpenSlide, ours follows openslide's recipe: the very same tiles."""
+    ref = odz.DeepZoomGenerator(openslide.OpenSlide(sample_slide), 200, 2)
+    ours = zdz.DeepZoomGenerator(openslide.OpenSlide(sample_slide), 200, 2)
+    assert geometry(ours) == geometry(ref)
+    for level in (ours.level_count - 1, ours.level_count - 3, 5):
+        for address in ((0, 0), (ours.level_tiles[level][0] - 1, 0)):
+            a, b = ours.get_tile(level, address), ref.get_tile(level, address)
+            assert a.size == b.size and a.tobytes() == b.tobytes()
+
+
 def test_errors_and_image_slides(sample_slide: Path, tmp_path: Path) -> None:
     png = tmp_path / "small.png"
     Image.fromarray(np.random.default_rng(2).integers(0, 256, (300, 500, 3), dtype=np.uint8)).save(png)

@@ -248,3 +248,19 @@ def test_image_slide(tmp_path: Path) -> None:
         return [*result, outcome(lambda: s.dimensions), outcome(lambda: region((0, 0), 0, (1, 1)))]
 
     same(scenario)
+
+
+def test_formats_only_openslide_reads_fall_through(sample_slide: Path, tmp_path: Path) -> None:
+    """A file the TIFF backend does not claim first (here a TIFF under a vendor's suffix, as MRXS or
+    VMS would be) opens through ziggurat's openslide backend: the same answers, the same pixels."""
+    path = tmp_path / "slide.vendor"
+    path.write_bytes(sample_slide.read_bytes())
+
+    def scenario(m: types.ModuleType) -> Any:
+        s = m.OpenSlide(path)
+        region = s.read_region((100, 50), 1, (300, 200))
+        props = {k: v for k, v in s.properties.items() if k != m.PROPERTY_NAME_QUICKHASH1}
+        return [s.level_dimensions, props, np.asarray(region).tolist(), m.OpenSlide.detect_format(path)]
+
+    same(scenario)
+    assert zs.OpenSlide(path).image.backend == "openslide"
