@@ -88,10 +88,11 @@ class DeepZoomGenerator:
         whole = self._l0_offset == (0, 0) and self._l_dimensions[0] == tuple(l0_dimensions)
         self._fast = osr if isinstance(osr, OpenSlide) and whole else None
         if self._fast is not None:
-            image, size, overlap_ = self._fast.image, tile_size, overlap
+            slide, size, overlap_ = self._fast, tile_size, overlap
 
-            def read(z: int, col: int, row: int) -> np.ndarray:
-                return tile_service().tile_pixels(image, z, col, row, grid="dz", tile_size=size, overlap=overlap_)
+            def read(z: int, col: int, row: int) -> np.ndarray:  # slide.image: set_cache may reopen it
+                return tile_service().tile_pixels(slide.image, z, col, row, grid="dz", tile_size=size,
+                                                  overlap=overlap_)  # fmt: skip
 
             self._ahead = RowReadAhead(read, lambda z: self._grid.level_tiles[z][0])
 
