@@ -119,9 +119,7 @@ class SegmentLevel:
         tiles: list[np.ndarray | None] = [None] * len(wanted)
         missing = []
         option = self._decoded_option
-        cache = (
-            decoded_tiles() if option is True else option if isinstance(option, LRU) else None
-        )  # an empty LRU is falsy
+        cache = option if isinstance(option, LRU) else decoded_tiles() if option is True else None  # (empty: falsy)
         for i, rc in enumerate(wanted):
             cached = cache.get((self._key, rc)) if cache is not None else None
             if cached is None:
@@ -331,8 +329,9 @@ class TiffSource:
         # InterColorProfile of the image and of each associated image: the openslide drop-in's color_profile
         icc = {s.name.lower(): s.keyframe.tags.valueof(34675) for s in self._series[1:]}
         meta.extra["icc_profiles"] = {name: bytes(p) for name, p in icc.items() if p and name in ASSOCIATED}
-        if page.tags.valueof(34675):
-            meta.extra["icc_profile"] = bytes(page.tags.valueof(34675))
+        profile = page.tags.valueof(34675)
+        if profile:
+            meta.extra["icc_profile"] = bytes(profile)
         return meta
 
     def _aperio(self, description: str, meta: Metadata) -> None:
