@@ -126,7 +126,7 @@ class SegmentLevel:
         tiles: list[np.ndarray | None] = [None] * len(wanted)
         missing = []
         option = self._decoded_option
-        cache = decoded_tiles() if option is True else option or None
+        cache = option if isinstance(option, LRU) else decoded_tiles() if option is True else None  # (empty: falsy)
         for i, rc in enumerate(wanted):
             cached = cache.get((self._key, rc)) if cache is not None else None
             if cached is None:
@@ -403,6 +403,12 @@ class TiffSource:
             mag = page.ndpi_tags.get("Magnification") if page.ndpi_tags else None
             meta.objective_power = float(mag) if mag else None
         meta.associated_names = [s.name.lower() for s in self._series[1:] if s.name.lower() in ASSOCIATED]
+        # InterColorProfile of the image and of each associated image: the openslide drop-in's color_profile
+        icc = {s.name.lower(): s.keyframe.tags.valueof(34675) for s in self._series[1:]}
+        meta.extra["icc_profiles"] = {name: bytes(p) for name, p in icc.items() if p and name in ASSOCIATED}
+        profile = page.tags.valueof(34675)
+        if profile:
+            meta.extra["icc_profile"] = bytes(profile)
         return meta
 
     def _aperio(self, description: str, meta: Metadata) -> None:

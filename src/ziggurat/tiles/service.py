@@ -43,6 +43,7 @@ __all__ = ["GRIDS", "RAW_ENCODINGS", "Job", "TileService", "grid_for"]
 GRIDS = ("dz", "xyz")
 RAW_ENCODINGS = ("numpy", "npy", "tiff")
 Pixels = bytes | np.ndarray
+Place = tuple[Level, int, int, int, int]  # a tile's power-of-two level and (top, left, height, width) in it
 
 
 @dataclass
@@ -186,24 +187,15 @@ class TileService:
         """The :class:`Job` of :meth:`tile` (geometry is worked out only on a cache miss)."""
         if frame != 0:
             raise OutOfRangeError(f"frame {frame} out of range: this image has one frame")
-        found: list[tuple[Level, int, int, int, int]] = []
+        found: list[Place] = []
 
-        def where() -> tuple[Level, int, int, int, int]:
-            """(level, top, left, height, width) of the tile in its power-of-two level."""
+        def where() -> Place:
             if not found:
-                geometry = grid_for(grid, *image.dimensions, tile_size, overlap)
-                left, top, width, height = geometry.tile_bounds(level, col, row)
-                found.append((self.level_for(image, geometry.level_count - 1 - level), top, left, height, width))
+                found.append(self._place(image, grid, level, col, row, tile_size, overlap))
             return found[0]
 
         def read() -> np.ndarray:
-            pixels = _read_clamped(*where())
-            height, width = pixels.shape[:2]
-            if grid == "xyz" and (height, width) != (tile_size, tile_size):
-                padded = np.full((tile_size, tile_size, pixels.shape[2]), background, dtype=pixels.dtype)
-                padded[:height, :width] = pixels
-                pixels = padded
-            return pixels
+            return _read_tile(where(), tile_size if grid == "xyz" else 0, background)
 
         def stored() -> bytes | None:
             return _stored_tile(*where()) if passthrough else None
@@ -212,6 +204,19 @@ class TileService:
                  "tile_size": tile_size, "overlap": overlap, "background": background,
                  "passthrough": passthrough}  # fmt: skip
         return self.job(image, place, read, style=style, encoding=encoding, quality=quality, stored=stored)
+
+    def tile_pixels(self, image: Image, level: int, col: int, row: int, *, grid: str = "dz", tile_size: int = 256,
+                    overlap: int = 0, background: int = 255) -> np.ndarray:  # fmt: skip
+        """The unstyled pixels of a :meth:`tile`, read now and not cached (the openslide drop-in's
+        ``DeepZoomGenerator.get_tile`` and every cache miss read them this way)."""
+        place = self._place(image, grid, level, col, row, tile_size, overlap)
+        return _read_tile(place, tile_size if grid == "xyz" else 0, background)
+
+    def _place(self, image: Image, grid: str, level: int, col: int, row: int, tile_size: int, overlap: int) -> Place:
+        """Where a tile lies: its power-of-two level and (top, left, height, width) in it."""
+        geometry = grid_for(grid, *image.dimensions, tile_size, overlap)
+        left, top, width, height = geometry.tile_bounds(level, col, row)
+        return self.level_for(image, geometry.level_count - 1 - level), top, left, height, width
 
     def tile(self, image: Image, level: int, col: int, row: int, **options: Any) -> Pixels:
         """Tile (``col``, ``row``) of grid ``level`` (DeepZoom numbering, or XYZ ``z``).
@@ -273,6 +278,17 @@ def _stored_tile(level: Level, top: int, left: int, height: int, width: int) -> 
         return None
     blobs = level.raw_tiles([(top // th, left // tw)])
     return blobs[0] if blobs else None
+
+
+def _read_tile(place: Place, padded: int, background: int) -> np.ndarray:
+    """A tile's pixels; ``padded`` > 0 pads them to that square with ``background`` (XYZ tiles)."""
+    pixels = _read_clamped(*place)
+    height, width = pixels.shape[:2]
+    if padded and (height, width) != (padded, padded):
+        square = np.full((padded, padded, pixels.shape[2]), background, dtype=pixels.dtype)
+        square[:height, :width] = pixels
+        pixels = square
+    return pixels
 
 
 def _read_clamped(level: Level, y: int, x: int, height: int, width: int) -> np.ndarray:
