@@ -33,7 +33,7 @@ class RemoteFile:
     """An object in a bucket or on a web server, read by (offset, length); safe in threads and after fork."""
 
     def __init__(
-        self, url: str | Location, *, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES,
+        self, url: str | Location, *, head_bytes: int | None = None, tail_bytes: int | None = None,
         cache_bytes: int = CACHE_BYTES,
     ) -> None:  # fmt: skip
         self.location = url if isinstance(url, Location) else parse(url)
@@ -43,7 +43,8 @@ class RemoteFile:
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._cached = 0
         self._lock = threading.Lock()
-        self._head, tail, self.size, self.etag = self._store.get_ends(self.location.key, head_bytes, tail_bytes)
+        head, tail_size = head_bytes or HEAD_BYTES, TAIL_BYTES if tail_bytes is None else tail_bytes
+        self._head, tail, self.size, self.etag = self._store.get_ends(self.location.key, head, tail_size)
         self._tail_at = self.size - len(tail)
         self._tail = tail
 

@@ -121,9 +121,9 @@ class NetProxy:
             self._faults.delay_seconds = seconds
 
     def reset(self) -> Stats:
-        """The counters so far; counting starts again from zero."""
+        """The counters so far; counting starts again from zero, with no fault queued."""
         with self._lock:
-            stats, self.stats = self.stats, Stats()
+            stats, self.stats, self._faults = self.stats, Stats(), Faults()
         return stats
 
     def _take(self, name: str) -> bool:
