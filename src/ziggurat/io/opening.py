@@ -65,6 +65,12 @@ def recent(kind: str, url: str, make: Callable[[], T]) -> T:
     return value
 
 
+def forget() -> None:
+    """Drop the handles kept for reuse: the next open of any URL starts with its own requests."""
+    with _lock:
+        _recent.clear()
+
+
 def parser_input(file: ByteFile) -> str | BinaryIO:
     """What a parser (tifffile, pydicom) opens: the local path, or a seekable reader of the object."""
     return file.open() if isinstance(file, RemoteFile) else file.path  # type: ignore[return-value]

@@ -9,6 +9,7 @@ for a local path.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ImageNotFoundError
@@ -65,6 +66,15 @@ class RemotePath:
 
     def __repr__(self) -> str:
         return f"RemotePath({self.location.url!r})"
+
+
+def prefetch(paths: list[Path] | list[RemotePath] | list[Path | RemotePath]) -> None:
+    """Fetch the small remote objects at ``paths`` in parallel, for the reads that follow (one round
+    trip for every level's ``zarr.json``, not one each); local paths are left alone."""
+    remote = [p for p in paths if isinstance(p, RemotePath)]
+    if len(remote) > 1:
+        with ThreadPoolExecutor(min(16, len(remote))) as pool:
+            list(pool.map(lambda p: p.is_file(), remote))
 
 
 def as_path(path: str | os.PathLike[str] | RemotePath) -> Path | RemotePath:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CorruptImageError, UnsupportedFormatError
-from ..io.remotepath import RemotePath, as_path, is_dir
+from ..io.remotepath import RemotePath, as_path, is_dir, prefetch
 from .base import Metadata, NoAssociatedImages
 from .zarr import load_json, open_array
 
@@ -86,6 +86,7 @@ class OmeZarrSource(NoAssociatedImages):
 
     def __init__(self, path: str) -> None:
         info = read_store(path)
+        prefetch([as_path(path) / p / ("zarr.json" if info.zarr_format == 3 else ".zarray") for p in info.level_paths])
         self.levels = [open_array(as_path(path) / p, info.zarr_format) for p in info.level_paths]
         if any(len(level.shape) != len(info.meta.axes) for level in self.levels):
             raise CorruptImageError(

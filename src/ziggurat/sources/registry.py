@@ -33,6 +33,7 @@ HEAD_BYTES = 512
 REMOTE_FILE_BACKENDS = ("tiff",)
 REMOTE_FOLDER_BACKENDS = ("omezarr", "zarr")
 REMOTE_BACKENDS = REMOTE_FILE_BACKENDS + REMOTE_FOLDER_BACKENDS
+FOLDER_SUFFIXES = (".zarr", ".ome.zarr", ".n5")
 NEEDS_LOCAL = (
     "not a format ziggurat reads from object storage (TIFF, SVS, OME-TIFF, OME-Zarr and Zarr are); "
     "formats read through openslide, DICOM, NIfTI and Pillow need a local file: download it first"
@@ -80,6 +81,8 @@ def _remote_head(url: str) -> bytes:
     from ..io.opening import open_file
     from ..io.remotepath import RemotePath
 
+    if url.rstrip("/").endswith(FOLDER_SUFFIXES) and RemotePath(url).is_dir():  # skip the object GET
+        return b""
     try:
         file = open_file(url)  # one GET: the speculative first range the backend then reuses
     except ImageNotFoundError:
