@@ -132,23 +132,14 @@ class Store:
             with self._errors(keys[0]):
                 obstore.delete(self.client(), list(keys))
 
-    def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
-        """(key, size) of every object under ``prefix``."""
+    def walk(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, version) of every object under ``prefix``; the version changes with the object."""
         import obstore
 
         with self._errors(prefix):
             for batch in obstore.list(self.client(), prefix or None, chunk_size=1000):
                 for meta in batch:
-                    yield str(meta["path"]), int(meta["size"])
-
-    def list_dir(self, prefix: str) -> tuple[list[str], list[tuple[str, int]]]:
-        """The common prefixes ("folders") and (key, size) of objects directly under ``prefix``."""
-        import obstore
-
-        with self._errors(prefix):
-            listing = obstore.list_with_delimiter(self.client(), prefix or None)
-        files = [(str(m["path"]), int(m["size"])) for m in listing["objects"]]
-        return [str(p) for p in listing["common_prefixes"]], files
+                    yield str(meta["path"]), f"{meta.get('e_tag') or meta['last_modified']}-{meta['size']}"
 
     def url(self, key: str) -> str:
         return self.root.child(key).url if key else self.root.url
