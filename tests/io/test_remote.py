@@ -228,3 +228,16 @@ def test_pickled_images_reopen_with_their_storage_options(s3: LocalS3, sample_sl
     url = _upload(s3, sample_slide, "pickle/slide.tif")
     image = ziggurat.open(url, storage_options=s3.storage_options)
     assert pickle.loads(pickle.dumps(image)).dimensions == image.dimensions
+
+
+@pytest.mark.usefixtures("small_reads")
+def test_a_stalled_request_times_out_and_is_retried(s3: LocalS3, sample_slide: Path) -> None:
+    assert s3.proxy is not None
+    url = _upload(s3, sample_slide, "faults/stall.tif")
+    image = ziggurat.open(url, storage_options={**s3.storage_options, "timeout": "1s"}, decoded_cache=False)
+    box = ((1000, 1512), (1500, 2012), (0, 3))
+    s3.proxy.delay(1, 3.0)
+    got = image.levels[0].read(box)
+    stats = s3.proxy.reset()
+    assert stats.injected["delay"] == 1 and stats.gets() >= 2  # the stalled GET, then its retry
+    assert np.array_equal(got, ziggurat.open(sample_slide, decoded_cache=False).levels[0].read(box))
