@@ -241,3 +241,28 @@ def test_a_stalled_request_times_out_and_is_retried(s3: LocalS3, sample_slide: P
     stats = s3.proxy.reset()
     assert stats.injected["delay"] == 1 and stats.gets() >= 2  # the stalled GET, then its retry
     assert np.array_equal(got, ziggurat.open(sample_slide, decoded_cache=False).levels[0].read(box))
+
+
+def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Path) -> None:
+    from ziggurat.io.remotefile import BLOCK_BYTES, RemoteFile
+
+    assert s3.proxy is not None
+    blob = np.random.default_rng(3).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()
+    (tmp_path / "blob.bin").write_bytes(blob)
+    from ziggurat.io.locations import configure
+
+    configure(s3.url(), s3.storage_options)
+    url = _upload(s3, tmp_path / "blob.bin", "bytes/blob.bin")
+    file = RemoteFile(url, head_bytes=100_000, tail_bytes=50_000, cache_bytes=2 * BLOCK_BYTES)
+    assert s3.proxy.reset().gets() == 2 and file.size == len(blob)
+    ranges = [(10, 20), (99_990, 30), (len(blob) - 40_000, 1000), (1_500_000, 5000), (1_510_000, 7), (2_000_000, 0)]
+    assert file.read_ranges(ranges) == [blob[o : o + n] for o, n in ranges]
+    assert s3.proxy.reset().gets() == 2  # the head/tail parts come from the opening reads; two spans left
+    reader = file.open()
+    reader.seek(1_200_000)
+    assert reader.read(300_000) == blob[1_200_000:1_500_000]
+    for offset in range(0, len(blob) - 1000, BLOCK_BYTES):
+        assert file.read(offset, 1000) == blob[offset : offset + 1000]
+    assert file._cached <= 2 * BLOCK_BYTES
+    with pytest.raises(CorruptImageError, match=re.escape(url)):
+        file.read(len(blob) - 10, 20)

@@ -63,10 +63,9 @@ class RemoteFile:
             raise CorruptImageError(
                 f"{self.path}: object truncated (wanted {length} bytes at offset {offset}, object has {self.size})"
             )
-        if offset + length <= len(self._head):
-            return self._head[offset : offset + length]
-        if offset >= self._tail_at and self._tail:
-            return self._tail[offset - self._tail_at : offset - self._tail_at + length]
+        held = self._fetched(offset, offset + length)
+        if held is not None:
+            return bytes(held)
         if length > 4 * BLOCK_BYTES:
             return self._fetch([(offset, length)])[0]
         first, last = offset // BLOCK_BYTES, (offset + length - 1) // BLOCK_BYTES
@@ -79,19 +78,25 @@ class RemoteFile:
         """Many (offset, length) ranges in one round of parallel, coalesced requests."""
         out: list[bytes] = [b""] * len(ranges)
         plan = coalesce(ranges, REMOTE_GAP)
-        wanted = [read for read in plan if read.span.length and read.span.end > len(self._head)]
+        wanted = [read for read in plan if read.span.length and self._fetched(read.span.offset, read.span.end) is None]
         blobs = iter(self._fetch([read.span for read in wanted]))
         for read in plan:
             if not read.span.length:
                 continue
-            if read.span.end <= len(self._head):
-                blob = memoryview(self._head)[read.span.offset : read.span.end]
-            else:
-                blob = memoryview(next(blobs))
+            held = self._fetched(read.span.offset, read.span.end)
+            blob = memoryview(next(blobs)) if held is None else held
             for i in read.members:
                 offset, length = ranges[i]
                 out[i] = bytes(blob[offset - read.span.offset : offset - read.span.offset + length])
         return out
+
+    def _fetched(self, offset: int, end: int) -> memoryview | None:
+        """Bytes [offset, end) if the speculative reads at opening hold them."""
+        if end <= len(self._head):
+            return memoryview(self._head)[offset:end]
+        if self._tail and offset >= self._tail_at:
+            return memoryview(self._tail)[offset - self._tail_at : end - self._tail_at]
+        return None
 
     def open(self) -> RemoteReader:
         """A seekable binary file object over the object (what tifffile and other parsers read)."""
