@@ -61,21 +61,22 @@ class Store:
 
     def get_ends(self, key: str, head: int, tail: int) -> tuple[bytes, bytes, int, str | None]:
         """The first ``head`` and last ``tail`` bytes of an object (fewer if it is smaller), its size
-        and ETag: two GETs in parallel, one round trip. A TIFF's header is at the start and its
-        directories are often at the end (written after the pixel data)."""
+        and ETag: two GETs in parallel, one round trip (one GET when ``head`` is 0: a shard's index).
+        A TIFF's header is at the start and its directories are often at the end."""
         import obstore
 
-        def suffix() -> bytes:
+        def get(options: Any) -> tuple[bytes, Any]:
             with self._errors(key):
-                return bytes(obstore.get(self.client(), key, options={"range": {"suffix": tail}}).bytes())
+                result = obstore.get(self.client(), key, options=options)
+                return bytes(result.bytes()), result.meta
 
+        if head <= 0:
+            end, meta = get({"range": {"suffix": tail}})
+            return b"", end, int(meta["size"]), meta.get("e_tag")
         with ThreadPoolExecutor(1) as pool:
-            last = pool.submit(suffix) if tail > 0 else None
-            with self._errors(key):
-                result = obstore.get(self.client(), key, options={"range": (0, head)})
-                meta = result.meta
-                first = bytes(result.bytes())
-            end = last.result() if last is not None else b""
+            last = pool.submit(get, {"range": {"suffix": tail}}) if tail > 0 else None
+            first, meta = get({"range": (0, head)})
+            end = last.result()[0] if last is not None else b""
         return first, end, int(meta["size"]), meta.get("e_tag")
 
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:

@@ -43,7 +43,8 @@ class RemoteFile:
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._cached = 0
         self._lock = threading.Lock()
-        head, tail_size = head_bytes or HEAD_BYTES, TAIL_BYTES if tail_bytes is None else tail_bytes
+        head = HEAD_BYTES if head_bytes is None else head_bytes
+        tail_size = TAIL_BYTES if tail_bytes is None else tail_bytes
         self._head, tail, self.size, self.etag = self._store.get_ends(self.location.key, head, tail_size)
         self._tail_at = self.size - len(tail)
         self._tail = tail

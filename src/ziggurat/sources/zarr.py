@@ -38,7 +38,14 @@ class ZarrPythonReader:
 
 def open_array(path: str | os.PathLike[str] | RemotePath, zarr_format: int) -> LevelReader:
     """A reader of one local Zarr array: the direct chunk path when it applies, zarr-python otherwise."""
-    if isinstance(path, RemotePath):  # object storage: zarr-python on ziggurat's per-process client
+    if isinstance(path, RemotePath):  # object storage: the direct chunk path, else zarr-python
+        if zarr_format == 3:
+            from .remotechunks import RemoteChunkReader
+
+            try:
+                return RemoteChunkReader(path)
+            except UnsupportedLayout:
+                pass
         return ZarrPythonReader(_remote_array(path, zarr_format))
     if zarr_format == 3:
         try:
