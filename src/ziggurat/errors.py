@@ -49,3 +49,11 @@ class CacheConfigError(ZigguratError, ValueError):
 
 class AxesError(ZigguratError, TypeError):
     """The image's axes do not allow this operation (a slide call on a volume, a plane of a slide)."""
+
+
+class UnsupportedSchemeError(ZigguratError, ValueError):
+    """A URL names a scheme ziggurat cannot read (only s3://, http:// and https:// are remote)."""
+
+
+class RemoteStorageError(ZigguratError, OSError):
+    """Object storage failed after the bounded retries (server error, timeout, short response, denied)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ZigguratError
+from ..io.locations import is_url
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
-    roots = [str(Path(p).resolve()) for p in args.paths]
+    roots = [p if is_url(p) else str(Path(p).resolve()) for p in args.paths]
     app = create_app(roots, args.cache)  # fail fast, in this process, on bad paths or cache URLs
     if args.check:
         check(app, args.host, args.port)

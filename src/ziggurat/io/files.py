@@ -26,6 +26,12 @@ class RandomAccessFile:
         self._pid = -1
         self._lock = threading.Lock()
 
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What the bytes are, for cache keys: the real path, modification time and size."""
+        stat = os.stat(self.path)
+        return os.path.realpath(self.path), stat.st_mtime_ns, stat.st_size
+
     def _descriptor(self) -> int:
         pid = os.getpid()
         if self._fd is None or self._pid != pid:

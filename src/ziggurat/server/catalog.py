@@ -20,6 +20,8 @@ from pathlib import Path
 
 from ..cache.lru import LRU
 from ..errors import ImageNotFoundError, ZigguratError
+from ..io.listing import list_images
+from ..io.locations import is_url
 from ..model.image import Image, open_image
 from ..model.planes import plane
 from ..sources.registry import detect
@@ -33,8 +35,8 @@ class Entry:
 
     id: str
     name: str
-    path: Path
-    version: str  # changes whenever the file does: "<mtime_ns>-<size>"
+    path: Path | str  # a str is an s3:// or http(s):// URL
+    version: str  # changes whenever the file does: "<mtime_ns>-<size>" (an object's ETag and size)
 
 
 def image_id(name: str) -> str:
@@ -56,7 +58,8 @@ class Catalog:
     def __init__(
         self, roots: Sequence[str | os.PathLike[str]], *, rescan_seconds: float = 2.0, max_open: int = 64
     ) -> None:
-        self.roots = [Path(r).resolve() for r in roots]
+        self.remote_roots = [os.fspath(r) for r in roots if is_url(r)]  # listed with io.listing
+        self.roots = [Path(r).resolve() for r in roots if not is_url(r)]
         for root in self.roots:
             if not root.exists():
                 raise ImageNotFoundError(f"{root}: no such file or folder to serve")
@@ -67,7 +70,7 @@ class Catalog:
         # count-bounded LRUs; an evicted Image is closed by GC once no request still reads it
         self._open: LRU[str, tuple[str, Image]] = LRU(max_open, sizeof=lambda v: 1)
         self._planes: LRU[tuple[str, str, str | None, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
-        self._rejected: dict[Path, str] = {}  # files that failed to open, by version
+        self._rejected: dict[Path | str, str] = {}  # files that failed to open, by version
         # what the registry said of each path at its version: this scan's, and the last scan's
         self._kinds: dict[Path, tuple[str | None, str | None]] = {}
         self._last_kinds: dict[Path, tuple[str | None, str | None]] = {}
@@ -90,6 +93,10 @@ class Catalog:
                     continue
                 entry = Entry(image_id(name), name, path, version)
                 found[entry.id] = entry
+        for url in self.remote_roots:
+            for name, key, version in list_images(url):
+                if self._rejected.get(key) != version:
+                    found[image_id(name)] = Entry(image_id(name), name, key, version)
         self._entries = found
         self._scanned = time.monotonic()
 
@@ -143,6 +150,8 @@ class Catalog:
 
     def _current(self, entry: Entry) -> Entry:
         """``entry`` with its file's version now; forgotten (ImageNotFoundError) if the file is gone."""
+        if isinstance(entry.path, str):  # an object: its version is the last listing's
+            return entry
         version = _version(entry.path)
         if version is None:
             self._entries.pop(entry.id, None)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import CorruptImageError, UnsupportedFormatError
+from ..io.remotepath import RemotePath, as_path, is_dir, prefetch
 from .base import Metadata, NoAssociatedImages
 from .zarr import load_json, open_array
 
@@ -28,9 +28,9 @@ class StoreInfo:
     meta: Metadata
 
 
-def read_store(path: str | os.PathLike[str]) -> StoreInfo:
+def read_store(path: str | os.PathLike[str] | RemotePath) -> StoreInfo:
     """Parse the NGFF 0.5 (Zarr v3) or 0.4 (Zarr v2) multiscale metadata of an image store."""
-    path = Path(path)
+    path = as_path(path)  # a local folder or an s3:// / http(s):// prefix
     node = load_json(path / "zarr.json")
     if node is None and (path / "zarr.json").is_file():
         raise CorruptImageError(f"{path}: zarr.json is not a readable JSON object")
@@ -75,9 +75,9 @@ class OmeZarrSource(NoAssociatedImages):
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:
-        if not os.path.isdir(path):
+        if not is_dir(path):
             return 0
-        root = Path(path)
+        root = as_path(path)
         node = load_json(root / "zarr.json")
         if node is None and (root / "zarr.json").is_file():
             return 10  # a damaged store: opening it says so (CorruptImageError)
@@ -86,7 +86,8 @@ class OmeZarrSource(NoAssociatedImages):
 
     def __init__(self, path: str) -> None:
         info = read_store(path)
-        self.levels = [open_array(Path(path) / p, info.zarr_format) for p in info.level_paths]
+        prefetch([as_path(path) / p / ("zarr.json" if info.zarr_format == 3 else ".zarray") for p in info.level_paths])
+        self.levels = [open_array(as_path(path) / p, info.zarr_format) for p in info.level_paths]
         if any(len(level.shape) != len(info.meta.axes) for level in self.levels):
             raise CorruptImageError(
                 f"{path}: level arrays do not have the {len(info.meta.axes)} axes the metadata names"

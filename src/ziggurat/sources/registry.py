@@ -3,6 +3,8 @@
 Backends are entry points of the ``ziggurat.sources`` group, loaded lazily (a missing optional extra
 costs nothing). ``detect`` answers without opening the image — the server's catalog lists folders
 with it — and ``open_source`` opens with the best-rated backend that succeeds.
+A URL (``s3://``, ``http(s)://``) is probed with its object's first bytes and offered only to the
+backends that read object storage; nothing about it touches the local disk.
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ from ..errors import (
     UnsupportedCodecError,
     UnsupportedFormatError,
 )
+from ..io.locations import configure, is_url
 from .base import Source, SourceClass
 
 ENTRY_POINT_GROUP = "ziggurat.sources"
 HEAD_BYTES = 512
+#: backends that read ``s3://`` and ``http(s)://`` objects (files, then prefixes holding Zarr metadata);
+#: the others (openslide, DICOM, NIfTI, Pillow, slice folders) are handed local files only
+REMOTE_FILE_BACKENDS = ("tiff",)
+REMOTE_FOLDER_BACKENDS = ("omezarr", "zarr")
+REMOTE_BACKENDS = REMOTE_FILE_BACKENDS + REMOTE_FOLDER_BACKENDS
+FOLDER_SUFFIXES = (".zarr", ".ome.zarr", ".n5")
+NEEDS_LOCAL = (
+    "not a format ziggurat reads from object storage (TIFF, SVS, OME-TIFF, OME-Zarr and Zarr are); "
+    "formats read through openslide, DICOM, NIfTI and Pillow need a local file: download it first"
+)
 
 
 @functools.cache
@@ -50,6 +63,8 @@ def load_backend(name: str) -> SourceClass | None:
 
 def read_head(path: str) -> bytes:
     """The first bytes of a file (empty for a folder); ImageNotFoundError when there is nothing."""
+    if is_url(path):
+        return _remote_head(path)
     if not os.path.exists(path):
         raise ImageNotFoundError(f"{path}: no such file or directory")
     if os.path.isdir(path):
@@ -61,13 +76,32 @@ def read_head(path: str) -> bytes:
         raise ImageNotFoundError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
+def _remote_head(url: str) -> bytes:
+    """The first bytes of the object at ``url``, or empty when it is a Zarr/N5 prefix (a "folder")."""
+    from ..io.opening import open_file
+    from ..io.remotepath import RemotePath
+
+    if url.rstrip("/").endswith(FOLDER_SUFFIXES) and RemotePath(url).is_dir():  # skip the object GET
+        return b""
+    try:
+        file = open_file(url)  # one GET: the speculative first range the backend then reuses
+    except ImageNotFoundError:
+        if RemotePath(url).is_dir():
+            return b""
+        raise
+    return file.read(0, min(HEAD_BYTES, file.size))
+
+
 def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, SourceClass]]:
     """The backends that claim ``path``, best first, probed lazily: backends are asked in order of
     their ``rank`` (the best score each can give), and a claim is handed out as soon as no backend
     left can outrank it, so opening a file usually asks a few backends, not all of them."""
     head = read_head(path) if head is None else head
+    offered = (REMOTE_FILE_BACKENDS if head else REMOTE_FOLDER_BACKENDS) if is_url(path) else None
     claims: list[tuple[int, str, SourceClass]] = []  # a heap of (-score, name, class)
     for rank, name, cls in _by_rank():
+        if offered is not None and name not in offered:
+            continue
         while claims and -claims[0][0] >= rank:
             score, claimed, best = heapq.heappop(claims)
             yield -score, claimed, best
@@ -95,7 +129,14 @@ def detect(path: str | os.PathLike[str]) -> str | None:
 
 
 def open_source(path: str, backend: str | None = None, **options: Any) -> Source:
-    """Open ``path`` with the named backend, or with the best-rated one that succeeds."""
+    """Open ``path`` with the named backend, or with the best-rated one that succeeds.
+
+    ``storage_options`` (endpoint, region, keys, profile) apply to a URL's bucket or server."""
+    storage_options = options.pop("storage_options", None)
+    if is_url(path):
+        configure(path, storage_options)
+        if backend is not None and backend not in REMOTE_BACKENDS:
+            raise UnsupportedFormatError(f"{path}: the {backend} backend reads local files only; download it first")
     if backend is not None:
         read_head(path)
         cls = load_backend(backend)
@@ -111,6 +152,8 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
             first_error = first_error or exc
     if first_error is not None:
         raise first_error
+    if is_url(path):
+        raise UnsupportedFormatError(f"{path}: {NEEDS_LOCAL}")
     kind = "a folder ziggurat does not read" if os.path.isdir(path) else "not an image format ziggurat reads"
     raise UnsupportedFormatError(f"{path}: {kind}")
 

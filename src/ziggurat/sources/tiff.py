@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import os
 import re
 from typing import Any
 
@@ -25,6 +24,7 @@ import tifffile
 from ..cache.lru import LRU, decoded_tiles
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
 from ..io.files import RandomAccessFile
+from ..io.opening import ByteFile, open_file, parser_input
 from ..io.pools import decode_pool
 from .base import Box, LevelReader, Metadata, format_number
 
@@ -45,7 +45,7 @@ TIME_TO_SECONDS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "min": 60.0, "
 class SegmentLevel:
     """A level stored as compressed tiles or strips, read segment by segment."""
 
-    def __init__(self, file: RandomAccessFile, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> None:
+    def __init__(self, file: ByteFile, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> None:
         keyframe = page.keyframe
         self._file = file
         self._page = page
@@ -303,18 +303,17 @@ class TiffSource:
 
     def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
+        self._file = open_file(path)  # a local file or an s3:// / http(s):// object
         try:
-            self._tif = tifffile.TiffFile(path)
+            self._tif = tifffile.TiffFile(parser_input(self._file))
             series = self._tif.series
         except Exception as exc:  # tifffile raises many types on damaged files
             raise CorruptImageError(f"{path}: not a readable TIFF ({exc})") from exc
         if not series or not series[0].pages:
             raise UnsupportedFormatError(f"{path}: TIFF holds no image")
-        self._file = RandomAccessFile(path)
         self._series = series
-        stat = os.stat(path)
         # decoded tiles are cached under the file's identity, so a reopened file reuses them
-        self._identity = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+        self._identity = self._file.identity
         main = series[0]
         self._check_codec(main.keyframe)
         self._axes = _stack_axes(main)
@@ -369,6 +368,7 @@ class TiffSource:
             and keyframe.bitspersample % 8 == 0
             and keyframe.fillorder == 1
             and keyframe.predictor == 1
+            and isinstance(self._file, RandomAccessFile)  # a remote file cannot be memory-mapped
         ):
             return MemmapLevel(self.path, page, self._tif.byteorder)
         return SegmentLevel(self._file, page, (self._identity, *key), decoded)

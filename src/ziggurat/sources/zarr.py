@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptImageError, UnsupportedFormatError
+from ..io.remotepath import RemotePath, as_path, is_dir
 from .base import Box, LevelReader, Metadata, NoAssociatedImages
 from .zarrchunks import ChunkReader, UnsupportedLayout
 
@@ -35,8 +36,17 @@ class ZarrPythonReader:
         return np.asarray(self._array[tuple(slice(a, b) for a, b in box)])
 
 
-def open_array(path: str | os.PathLike[str], zarr_format: int) -> LevelReader:
+def open_array(path: str | os.PathLike[str] | RemotePath, zarr_format: int) -> LevelReader:
     """A reader of one local Zarr array: the direct chunk path when it applies, zarr-python otherwise."""
+    if isinstance(path, RemotePath):  # object storage: the direct chunk path, else zarr-python
+        if zarr_format == 3:
+            from .remotechunks import RemoteChunkReader
+
+            try:
+                return RemoteChunkReader(path)
+            except UnsupportedLayout:
+                pass
+        return ZarrPythonReader(_remote_array(path, zarr_format))
     if zarr_format == 3:
         try:
             return ChunkReader.open(path)
@@ -50,7 +60,18 @@ def open_array(path: str | os.PathLike[str], zarr_format: int) -> LevelReader:
         raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
 
 
-def load_json(path: Path) -> dict[str, Any] | None:
+def _remote_array(path: RemotePath, zarr_format: int) -> Any:
+    import zarr
+
+    from ..io.remotezarr import zarr_store
+
+    try:
+        return zarr.open_array(zarr_store(path.location), path=path.location.key, mode="r", zarr_format=zarr_format)  # type: ignore[arg-type]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
+
+
+def load_json(path: Path | RemotePath) -> dict[str, Any] | None:
     """A JSON document, or None when the file is missing or is not a JSON object."""
     try:
         document = json.loads(path.read_text())
@@ -59,7 +80,7 @@ def load_json(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def array_format(path: Path) -> int | None:
+def array_format(path: Path | RemotePath) -> int | None:
     """3 or 2 when ``path`` is a Zarr v3 / v2 array, else None."""
     meta = load_json(path / "zarr.json")
     if meta is not None:
@@ -75,10 +96,10 @@ class ZarrArraySource(NoAssociatedImages):
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:
-        return 70 if os.path.isdir(path) and array_format(Path(path)) is not None else 0
+        return 70 if is_dir(path) and array_format(as_path(path)) is not None else 0
 
     def __init__(self, path: str, *, axes: str | None = None) -> None:
-        root = Path(path)
+        root = as_path(path)
         zarr_format = array_format(root)
         if zarr_format is None:
             raise UnsupportedFormatError(f"{path}: not a Zarr array (no array zarr.json or .zarray)")

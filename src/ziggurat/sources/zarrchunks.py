@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import CorruptImageError
 from ..io.pools import decode_pool
+from ..io.remotepath import RemotePath, as_path
 
 MISSING = np.uint64(2**64 - 1)
 WORKERS = max(2, min(8, os.cpu_count() or 2))  # threads decoding one request, the caller included
@@ -78,8 +79,8 @@ class ChunkReader:
             return copyable
         return reader
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str] | RemotePath) -> None:
+        self.path: Path = as_path(path)  # type: ignore[assignment]  # a RemotePath for RemoteChunkReader
         meta = json.loads((self.path / "zarr.json").read_text())
         if meta.get("zarr_format") != 3 or meta.get("node_type") != "array":
             raise UnsupportedLayout("not a zarr v3 array")

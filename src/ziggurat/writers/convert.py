@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..errors import UnsupportedFormatError
+from ..io.locations import is_url
 from ..model.image import Image, open_image
 from ..sources.base import Metadata
 from .omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
@@ -22,7 +24,7 @@ def convert(
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
-) -> Path:
+) -> Path | str:
     """Read ``source`` (any volume ``ziggurat.open`` reads) and write it to ``out`` atomically.
 
     OME-Zarr: the one writer (:func:`~ziggurat.writers.omezarr.builder.build_pyramid`) with levels
@@ -35,6 +37,11 @@ def convert(
     name = str(out).lower()
     if name.endswith((".nii", ".nii.gz")):
         from .nifti import write_nifti
+
+        if is_url(out):
+            raise UnsupportedFormatError(
+                f"{out}: NIfTI is written to local files only; write OUT.zarr to object storage"
+            )
 
         return write_nifti(volume, out, overwrite=overwrite)
     return to_omezarr(volume, out, chunks=chunks, levels=levels, compression=compression, overwrite=overwrite,
@@ -51,7 +58,7 @@ def to_omezarr(
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
-) -> Path:
+) -> Path | str:
     """Write an open Volume as OME-Zarr the way ``convert`` does (see :func:`convert`)."""
     meta = volume.metadata
     store_meta = Metadata(meta.format, meta.axes, meta.scale, meta.units, volume.affine, extra=dict(meta.extra))

@@ -23,16 +23,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ...errors import UnsupportedFormatError
 from ...io.atomic import atomic_path
+from ...io.locations import is_url, parse
+from ...io.upload import upload_tree
 from ...kernels import METHODS, reduce2
 from ...sources.base import Metadata
 from .inputs import InputArray
@@ -249,8 +253,9 @@ def build_pyramid(
     compression: str = PYRAMID_COMPRESSION,
     meta: Metadata | None = None,
     shard_bytes: int | None = None,
-) -> Path:
-    """Build a multiscale NGFF 0.5 OME-Zarr at ``out`` from ``source``; returns ``out``.
+) -> Path | str:
+    """Build a multiscale NGFF 0.5 OME-Zarr at ``out`` (a folder, or an ``s3://`` prefix: staged on local
+    disk, then uploaded with the top-level metadata last) from ``source``; returns ``out``.
 
     ``source``: a path or URL (anything ``ziggurat.open`` opens, a Zarr v2/v3 array, an N5 dataset),
     an Image, a Volume or a NumPy array. ``method``: ``mean`` (intensities), ``mode`` (labels) or
@@ -288,7 +293,9 @@ def build_pyramid(
     the_plan = plan(array.shape, dtype, axes, memory=memory, workers=workers, method=method, halve=halve,
                     chunks=chunks, spacing=meta.scale or (1.0,) * len(axes), levels=levels, min_size=min_size,
                     shard_bytes=shard_bytes)  # fmt: skip
-    out = Path(out)
+    remote = parse(out) if is_url(out) else None  # built on local disk, then uploaded metadata last
+    stage = tempfile.mkdtemp(prefix="ziggurat-upload-") if remote is not None else None
+    out = Path(stage, PurePosixPath(remote.key.rstrip("/")).name or "store.zarr") if stage and remote else Path(out)
     total = sum(math.prod(the_plan.levels[s.source].shape) * the_plan.dtype.itemsize for s in the_plan.passes)
     done = 0
     encoder = ThreadPoolExecutor(workers, thread_name_prefix="zig-encode") if client is None and workers > 1 else None
@@ -305,10 +312,14 @@ def build_pyramid(
                     done += nbytes
                     if progress:
                         progress(done, total)
+        if remote is not None:
+            upload_tree(out, remote, overwrite=overwrite)
     finally:
         if encoder is not None:
             encoder.shutdown(cancel_futures=True)
-    return out
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    return out if remote is None else remote.url
 
 
 def _execute(task: Task, blocks: list[tuple[int, ...]], client: object | None, workers: int) -> Iterable[int]:

@@ -2,9 +2,10 @@
 
 Sources: anything the registry opens (:func:`ziggurat.open`: slides as ``c y x``, volumes as
 ``[t][c] z y x``, bare Zarr v2/v3 arrays, N5 datasets, OME-Zarr stores), an
-:class:`~ziggurat.model.image.Image`, a NumPy array, and a Zarr array at an fsspec URL such as
-``s3://bucket/em.zarr/s0``. An :class:`InputArray` pickles as "how to reopen me", so a Dask worker
-or a pool process opens its own handles.
+:class:`~ziggurat.model.image.Image`, a NumPy array, and a Zarr array at another fsspec URL
+(``memory://``, ``gs://``; ``s3://`` and ``http(s)://`` open through the registry). An
+:class:`InputArray` pickles as "how to reopen me", so a Dask worker or a pool process opens its
+own handles.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import UnsupportedFormatError
+from ...io.locations import REMOTE_SCHEMES, local_path, scheme_of
 from ...model.image import Image, open_image
 from ...sources.base import SLIDE_AXES, SupportsStoredChunks
 from ...sources.zarr import DEFAULT_AXES
@@ -84,9 +86,9 @@ def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
                     lambda b: np.ascontiguousarray(array[tuple(slice(a, z) for a, z in b)])), None, None  # fmt: skip
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if "://" in path and not path.startswith("file://"):
+        if scheme_of(path) not in (None, "file", *REMOTE_SCHEMES):  # memory://, gs://, ...: fsspec's Zarr
             return _remote_array(path), None, None
-        source = open_image(path.removeprefix("file://"))
+        source = open_image(local_path(path))  # s3:// and http(s):// open through the registry
     if not isinstance(source, Image):
         raise UnsupportedFormatError(f"cannot build a pyramid from {type(source).__name__}")
     level = source.levels[0]
