@@ -220,3 +220,20 @@ def test_slides_with_manifest(tmp_path: Path) -> None:
     assert sorted(tumour.image_ids) == sorted(s.split(".")[0] for s in truth[truth.label == "tumour"].slide)
     slide = cohort.loc["patient-00"].open("slide-000")
     assert slide.dimensions == (900, 700) and images.fg_fraction.gt(0.05).all() and images.mpp_x.eq(0.25).all()
+
+
+def test_jobs_record_outputs(bids: Path, realdata: Path, tmp_path: Path) -> None:
+    import nibabel
+
+    from ziggurat.cohort.jobs import run_job
+
+    report = ingest(bids, tmp_path / "c", workers=1)
+    cohort = ziggurat.Cohort(report.root)
+    t1 = cohort.sel(subject=["sub-01", "sub-02"], modality="T1w")
+    assert run_job(t1, "convert", options={"to": "nii.gz"}, workers=1).done == 2
+    assert run_job(cohort.sel(modality="T1w"), "thumbnails", workers=2).done == 8
+    images = ziggurat.Cohort(report.root).images_table().set_index("image_id")
+    assert images.convert.notna().sum() == 2 and images.thumbnails.notna().sum() == 8
+    truth = np.asarray(nibabel.load(realdata / "nifti" / NIFTIS[0]).dataobj)
+    np.testing.assert_array_equal(np.asarray(nibabel.load(report.root / images.convert["sub-01_T1w"]).dataobj), truth)
+    assert (report.root / images.thumbnails["sub-01_T1w"]).read_bytes()[:4] == b"\x89PNG"
