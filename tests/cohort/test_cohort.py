@@ -237,3 +237,21 @@ def test_jobs_record_outputs(bids: Path, realdata: Path, tmp_path: Path) -> None
     truth = np.asarray(nibabel.load(realdata / "nifti" / NIFTIS[0]).dataobj)
     np.testing.assert_array_equal(np.asarray(nibabel.load(report.root / images.convert["sub-01_T1w"]).dataobj), truth)
     assert (report.root / images.thumbnails["sub-01_T1w"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_large_selections_and_with_queries(cohort: ziggurat.Cohort, participants: pd.DataFrame,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from ziggurat.cohort import engine
+
+    monkeypatch.setattr(engine, "FEW", 1)  # every id set of 2+ goes through a table of ids
+    view = cohort.query("age > 30").sel(modality=["T1w", "bold"])
+    expected = sorted(participants[participants.age > 30].participant_id)
+    assert view.subjects == expected and len(view.image_ids) == 2 * len(expected)
+    counts = view.sql(
+        "WITH n AS (SELECT subject_id, count(*) AS k FROM images GROUP BY 1) SELECT sum(k) FROM n", "arrow"
+    )
+    assert counts.column(0)[0].as_py() == 2 * len(expected)
+    again = pickle.loads(pickle.dumps(view))  # a new database: the id tables are made again
+    assert again.image_ids == view.image_ids and again.query("sex = 'F'").subjects == sorted(
+        participants[(participants.age > 30) & (participants.sex == "F")].participant_id
+    )

@@ -143,5 +143,7 @@ def _record(root: Path, job: str, outputs: Mapping[str, str]) -> None:
     old = images.column(job).to_pylist() if job in images.column_names else [None] * images.num_rows
     values = [outputs.get(i, o) for i, o in zip(images.column("image_id").to_pylist(), old)]
     images = images.drop_columns([job]) if job in images.column_names else images
-    extra = {k: v for k, v in read_manifest(root).items() if k not in ("format", "version", "tables")}
+    extra = {
+        k: v for k, v in read_manifest(root).items() if k not in ("format", "version", "tables", "subjects", "images")
+    }
     write_tables(root, pq.read_table(tables.subjects), images.append_column(job, pa.array(values, pa.string())), extra)

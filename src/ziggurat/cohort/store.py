@@ -147,7 +147,8 @@ def write_tables(
     with atomic_path(base / generation, directory=True) as tmp:
         pq.write_table(subjects, Path(tmp) / "subjects.parquet", compression="zstd")
         pq.write_table(images, Path(tmp) / "images.parquet", compression="zstd")
-    manifest = {"format": FORMAT, "version": VERSION, "tables": generation, **(extra or {})}
+    manifest = {"format": FORMAT, "version": VERSION, "tables": generation, "subjects": subjects.num_rows,
+                "images": images.num_rows, **(extra or {})}  # fmt: skip
     with atomic_path(base / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)
     if previous and previous != generation:

@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from ..io.atomic import atomic_path
 from ..model.image import Image, open_image
-from .engine import convert, restricted
-from .store import CohortError, Tables, current_tables, write_tables
+from .engine import Engine, Restriction
+from .store import CohortError, Tables, current_tables, read_manifest, write_tables
 
 Ids: TypeAlias = "pa.Array | None"
 
@@ -31,8 +31,8 @@ class View:
     """Subjects and images of one cohort generation, restricted to ``subject_ids``/``image_ids``
     (None: no restriction). Build views from a :class:`Cohort`, never directly."""
 
-    def __init__(self, tables: Tables, subject_ids: Ids = None, image_ids: Ids = None) -> None:
-        self._tables = tables
+    def __init__(self, engine: Engine, subject_ids: Ids = None, image_ids: Ids = None) -> None:
+        self._engine = engine
         self._s = subject_ids
         self._i = image_ids
 
@@ -40,8 +40,14 @@ class View:
     def sql(self, query: str, output: str = "pandas", params: Sequence[Any] | None = None) -> Any:
         """Run ``query`` (DuckDB SQL over ``subjects`` and ``images``, this view's rows only) and return
         the result as ``output``: "pandas", "polars" or "arrow"."""
-        with restricted(self._tables, self._s, self._i) as cur:
-            return convert(cur.sql(query, params=params), output)
+        return self._engine.run(query, params, self._restriction(), output)
+
+    def _restriction(self) -> Restriction:
+        """This view's CTEs, made on first use in each process (id tables live in its database)."""
+        made = self.__dict__.get("_restricted")
+        if made is None or made[0] != os.getpid():
+            made = self.__dict__["_restricted"] = (os.getpid(), self._engine.restriction(self, self._s, self._i))
+        return made[1]
 
     def _pairs(self, query: str, params: Sequence[Any] | None = None) -> tuple[pa.Array, pa.Array]:
         """(subject ids, non-null image ids) that a query's ``s``/``i`` columns return."""
@@ -106,10 +112,16 @@ class View:
         return len(self.subjects)
 
     def _with_subjects(self, ids: Sequence[str]) -> View:
-        return View(self._tables, pa.array(list(ids), pa.string()), self._i)
+        """A view of these subjects (all of them in this view) with this view's images of them."""
+        view = View(self._engine, pa.array(list(ids), pa.string()), self._i)
+        view.__dict__["subjects"] = sorted(ids)  # known: no query needed
+        return view
 
     def _derive(self, subjects: pa.Array, images: pa.Array) -> View:
-        return View(self._tables, subjects.cast(pa.string()), images.cast(pa.string()))
+        """A view of exactly these subjects and images (ids that a query over this view returned)."""
+        view = View(self._engine, subjects.cast(pa.string()), images.cast(pa.string()))
+        view.__dict__["subjects"] = sorted(subjects.to_pylist())
+        return view
 
     @property
     def loc(self) -> _Loc:
@@ -172,7 +184,7 @@ class View:
 
     # -- set operations --------------------------------------------------------------------
     def _explicit(self, other: View) -> tuple[set[str], set[str], set[str], set[str]]:
-        if other._tables != self._tables:
+        if other._engine.tables != self._engine.tables:
             raise CohortError("set operations need views of the same cohort")
         return set(self.subjects), set(self.image_ids), set(other.subjects), set(other.image_ids)
 
@@ -203,7 +215,7 @@ class View:
 
     @property
     def root(self) -> Path:
-        return self._tables.root
+        return self._engine.tables.root
 
     def path(self, image_id: str) -> Path:
         """Where an image of this view is (inside the cohort, or its referenced file)."""
@@ -228,17 +240,13 @@ class View:
 
     def __getitem__(self, key: str) -> Image:
         """The one image whose modality or image id is ``key``: ``cohort.loc["sub-01"]["T1w"]``."""
-        found = (
-            self.sql(
-                "SELECT image_id FROM images WHERE modality = ? OR image_id = ? ORDER BY image_id", "arrow", [key, key]
-            )
-            .column(0)
-            .to_pylist()
-        )
-        if len(found) != 1:
-            what = "no image" if not found else f"{len(found)} images ({', '.join(found[:5])})"
+        found = self.sql("SELECT image_id, uri FROM images WHERE modality = ? OR image_id = ? ORDER BY image_id",
+                         "arrow", [key, key])  # fmt: skip
+        if found.num_rows != 1:
+            ids = found.column(0).to_pylist()
+            what = "no image" if not ids else f"{len(ids)} images ({', '.join(ids[:5])})"
             raise KeyError(f"{key!r}: {what} in this view; narrow it with .sel(...) or open(image_id)")
-        return self.open(found[0])
+        return open_image(self.root / str(found.column(1)[0].as_py()))
 
     def write(self, uri: str | os.PathLike[str], overwrite: bool = False) -> Cohort:
         """Persist this view as a new cohort; copies only the images it references."""
@@ -252,7 +260,8 @@ class View:
 
     # -- identity --------------------------------------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (str(self._tables.root), self._tables.generation, _pack(self._s), _pack(self._i)))
+        tables = self._engine.tables
+        return (_restore, (str(tables.root), tables.generation, _pack(self._s), _pack(self._i)))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.root}: {len(self.subjects)} subjects, {len(self.image_ids)} images>"
@@ -262,7 +271,12 @@ class Cohort(View):
     """A stored cohort: ``ziggurat.Cohort(path)`` opens the folder's current tables (no pixels)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(current_tables(Path(path).resolve()))
+        root = Path(path).resolve()
+        super().__init__(Engine(current_tables(root)))
+        self._count = int(read_manifest(root).get("subjects", -1))
+
+    def __len__(self) -> int:
+        return self._count if self._count >= 0 else len(self.subjects)
 
     def append(self, src: str | os.PathLike[str], **options: Any) -> Cohort:
         """Ingest ``src`` into this cohort (new subjects and modalities; images already in it are
@@ -282,11 +296,12 @@ class _Loc:
 
     def __getitem__(self, key: str | Sequence[str]) -> View:
         ids = [key] if isinstance(key, str) else list(key)
-        known = set(self._view.subjects)
-        missing = [k for k in ids if k not in known]
-        if missing:
+        view = self._view._with_subjects(ids)
+        found = view.sql("SELECT subject_id FROM subjects", "arrow").column(0).to_pylist()
+        if len(found) < len(set(ids)):
+            missing = sorted(set(ids) - set(found))
             raise KeyError(f"no such subject in this view: {', '.join(map(str, missing[:5]))}")
-        return self._view._with_subjects(ids)
+        return view
 
 
 class _ILoc:
@@ -327,4 +342,4 @@ def _unpack(blob: bytes | None) -> Ids:
 
 
 def _restore(root: str, generation: str, subjects: bytes | None, images: bytes | None) -> View:
-    return View(Tables(Path(root), generation), _unpack(subjects), _unpack(images))
+    return View(Engine(Tables(Path(root), generation)), _unpack(subjects), _unpack(images))
