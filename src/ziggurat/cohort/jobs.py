@@ -104,13 +104,18 @@ def run_job(
     if job not in WRITERS:
         raise ValueError(f"unknown cohort job {job!r} (one of {', '.join(JOBS)})")
     root = view.root
-    column = f'"{job}"' if job in view.sql("SELECT * FROM images LIMIT 0", "arrow").column_names else "NULL"
-    rows = view.sql(f"SELECT image_id, uri, {column} AS out FROM images ORDER BY image_id", "arrow").to_pylist()
+    rows = view.sql("SELECT image_id, uri FROM images ORDER BY image_id", "arrow").to_pylist()
+    current = pq.read_table(current_tables(root).images)  # the view may predate an earlier run's outputs
+    recorded = (
+        dict(zip(current.column("image_id").to_pylist(), current.column(job).to_pylist()))
+        if job in (current.column_names)
+        else {}
+    )
     journal = root / f".job-{job}-journal.jsonl"
     done = _read(journal)
-    previous = {r["image_id"]: r["out"] for r in rows if r["out"] and (root / r["out"]).exists()}
+    previous = {i: out for i, out in recorded.items() if out and (root / out).exists()}
     todo = [(r["image_id"], r["uri"]) for r in rows if r["image_id"] not in previous and r["image_id"] not in done]
-    report = JobReport(job, skipped=len(previous) + len(done))
+    report = JobReport(job, skipped=sum(r["image_id"] in previous or r["image_id"] in done for r in rows))
     work = partial(run_one, root=str(root), job=job, options=dict(options or {}))
     with open(journal, "a", encoding="utf-8") as log:
         for result in run_all(work, todo, workers=workers, client=client, progress=progress, label=job):
