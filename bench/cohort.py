@@ -82,6 +82,15 @@ def timed(func: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def measure(tool: str, calls: dict[str, Callable[[int], object]], repeat: int) -> list[Result]:
+    """Each call timed ``repeat`` times; opens cold, the others after one warm-up call."""
+    return [Result(case, tool, time_calls(call, repeat, 0 if "open" in case else 1)) for case, call in calls.items()]
+
+
+def ingested(tool: str, seconds: float, raw: int, path: Path) -> Result:
+    return Result("ingest (s)", tool, [seconds], {"MB/s": raw / 1e6 / seconds, "bytes": disk_bytes(path)})
+
+
 def run_tools(src: Path, raw: int, n: int, work: Path, repeat: int) -> tuple[list[Result], list[str]]:
     import ziggurat
     from ziggurat.cohort import ingest
@@ -89,32 +98,18 @@ def run_tools(src: Path, raw: int, n: int, work: Path, repeat: int) -> tuple[lis
     results, notes = [], []
     ours = work / "ziggurat"
     seconds = timed(lambda: ingest(src, ours, workers=os.cpu_count()))
-    results.append(
-        Result("ingest (s)", "ziggurat", [seconds], {"MB/s": raw / 1e6 / seconds, "bytes": disk_bytes(ours)})
-    )
+    results.append(ingested("ziggurat", seconds, raw, ours))
     sid = f"sub-{n // 2:06d}"
     cohort = ziggurat.Cohort(ours)
-    results += [
-        Result("open", "ziggurat", time_calls(lambda i: len(ziggurat.Cohort(ours)), repeat)),
-        Result(
-            "open + first query",
-            "ziggurat",
-            time_calls(lambda i: ziggurat.Cohort(ours).query(WHERE_SQL).subjects, repeat),
-        ),
-        Result(
-            "lookup by id",
-            "ziggurat",
-            time_calls(lambda i: cohort.sql("SELECT * FROM subjects WHERE subject_id = ?", params=[sid]), repeat, 1),
-        ),
-        Result("filter query", "ziggurat", time_calls(lambda i: cohort.query(WHERE_SQL).subjects, repeat, 1)),
-        Result("view of 10%", "ziggurat", time_calls(lambda i: cohort.iloc[: n // 10].subjects, repeat, 1)),
-        Result("read T1w via cohort", "ziggurat", time_calls(lambda i: cohort.loc[sid]["T1w"].to_numpy(), repeat, 1)),
-        Result(
-            "read T1w directly",
-            "ziggurat",
-            time_calls(lambda i: ziggurat.open(cohort.path(f"{sid}_T1w")).to_numpy(), repeat, 1),
-        ),
-    ]
+    results += measure("ziggurat", {
+        "open": lambda i: len(ziggurat.Cohort(ours)),
+        "open + first query": lambda i: ziggurat.Cohort(ours).query(WHERE_SQL).subjects,
+        "lookup by id": lambda i: cohort.sql("SELECT * FROM subjects WHERE subject_id = ?", params=[sid]),
+        "filter query": lambda i: cohort.query(WHERE_SQL).subjects,
+        "view of 10%": lambda i: cohort.iloc[: n // 10].subjects,
+        "read T1w via cohort": lambda i: cohort.loc[sid]["T1w"].to_numpy(),
+        "read T1w directly": lambda i: ziggurat.open(cohort.path(f"{sid}_T1w")).to_numpy(),
+    }, repeat)  # fmt: skip
     expected = cohort.query(WHERE_SQL).subjects
     truth = np.asarray(ziggurat.open(src / sid / "anat" / f"{sid}_T1w.nii").to_numpy())
     assert np.array_equal(cohort.loc[sid]["T1w"].to_numpy(), truth), "ziggurat: the cohort's T1w differs from the NIfTI"
@@ -127,30 +122,18 @@ def run_tools(src: Path, raw: int, n: int, work: Path, repeat: int) -> tuple[lis
     frame = subjects_frame(n).rename(columns={"subject_id": "obs_subject_id"})
     images = {m: [(str(src / s / "anat" / f"{s}_{m}.nii"), s) for s in frame.obs_subject_id] for m in MODALITIES}
     seconds = timed(lambda: radiobject.RadiObject.from_niftis(theirs, images=images, obs_meta=frame))
-    results.append(
-        Result("ingest (s)", "radiobject", [seconds], {"MB/s": raw / 1e6 / seconds, "bytes": disk_bytes(Path(theirs))})
-    )
+    results.append(ingested("radiobject", seconds, raw, Path(theirs)))
     radi = radiobject.RadiObject(theirs)
     t1 = radi.collection("T1w")
     obs_id = next(o for o, s in zip(t1.obs_ids, t1.obs_subject_ids) if s == sid)
-    results += [
-        Result("open", "radiobject", time_calls(lambda i: len(radiobject.RadiObject(theirs)), repeat)),
-        Result(
-            "open + first query",
-            "radiobject",
-            time_calls(lambda i: radiobject.RadiObject(theirs).filter(WHERE_TILEDB).obs_subject_ids, repeat),
-        ),
-        Result("lookup by id", "radiobject", time_calls(lambda i: radi.get_obs_row_by_obs_subject_id(sid), repeat, 1)),
-        Result(
-            "filter query", "radiobject", time_calls(lambda i: radi.filter(WHERE_TILEDB).obs_subject_ids, repeat, 1)
-        ),
-        Result("view of 10%", "radiobject", time_calls(lambda i: radi.iloc[: n // 10].obs_subject_ids, repeat, 1)),
-        Result(
-            "read T1w via cohort",
-            "radiobject",
-            time_calls(lambda i: radi.collection("T1w").loc[obs_id].to_numpy(), repeat, 1),
-        ),
-    ]
+    results += measure("radiobject", {
+        "open": lambda i: len(radiobject.RadiObject(theirs)),
+        "open + first query": lambda i: radiobject.RadiObject(theirs).filter(WHERE_TILEDB).obs_subject_ids,
+        "lookup by id": lambda i: radi.get_obs_row_by_obs_subject_id(sid),
+        "filter query": lambda i: radi.filter(WHERE_TILEDB).obs_subject_ids,
+        "view of 10%": lambda i: radi.iloc[: n // 10].obs_subject_ids,
+        "read T1w via cohort": lambda i: radi.collection("T1w").loc[obs_id].to_numpy(),
+    }, repeat)  # fmt: skip
     assert sorted(radi.filter(WHERE_TILEDB).obs_subject_ids) == expected, "the two tools' filters disagree"
     assert np.array_equal(np.asarray(t1.loc[obs_id].to_numpy()).T, truth) or np.array_equal(
         np.asarray(t1.loc[obs_id].to_numpy()), truth
@@ -179,19 +162,13 @@ def run_scale(n: int, work: Path, repeat: int) -> list[Result]:
     write_tables(root, pa.Table.from_pandas(subjects, preserve_index=False), pa.table(image_rows))
     sid = ids[n // 2]
     cohort = ziggurat.Cohort(root)
-    results = [
-        Result("scale: open", "ziggurat", time_calls(lambda i: len(ziggurat.Cohort(root)), repeat)),
-        Result(
-            "scale: open + first query",
-            "ziggurat",
-            time_calls(lambda i: ziggurat.Cohort(root).query(WHERE_SQL).subjects, repeat),
-        ),
-        Result("scale: lookup by id", "ziggurat", time_calls(lambda i: cohort.loc[sid].image_ids, repeat, 1)),
-        Result("scale: filter query", "ziggurat", time_calls(lambda i: cohort.query(WHERE_SQL).subjects, repeat, 1)),
-        Result(
-            "scale: view of 10%", "ziggurat", time_calls(lambda i: cohort.sample(n // 10, seed=i).subjects, repeat, 1)
-        ),
-    ]
+    results = measure("ziggurat", {
+        "scale: open": lambda i: len(ziggurat.Cohort(root)),
+        "scale: open + first query": lambda i: ziggurat.Cohort(root).query(WHERE_SQL).subjects,
+        "scale: lookup by id": lambda i: cohort.loc[sid].image_ids,
+        "scale: filter query": lambda i: cohort.query(WHERE_SQL).subjects,
+        "scale: view of 10%": lambda i: cohort.sample(n // 10, seed=i).subjects,
+    }, repeat)  # fmt: skip
     expected = sorted(subjects[(subjects.age > 40) & (subjects.diagnosis == "HGG")].subject_id)
     assert cohort.query(WHERE_SQL).subjects == expected, "ziggurat's filter differs from pandas"
     try:
@@ -214,31 +191,15 @@ def run_scale(n: int, work: Path, repeat: int) -> list[Result]:
         df = Dataframe(uri).read()
         return df[df["obs_subject_id"] == sid]
 
-    results += [
-        Result("scale: open", "radiobject", time_calls(lambda i: len(Dataframe(uri)), repeat)),
-        Result(
-            "scale: open + first query",
-            "radiobject",
-            time_calls(lambda i: list(Dataframe(uri).read(value_filter=WHERE_TILEDB)["obs_subject_id"]), repeat),
-        ),
-        Result("scale: lookup by id", "radiobject", time_calls(lookup, repeat, 1)),
-        Result(
-            "scale: filter query",
-            "radiobject",
-            time_calls(lambda i: list(Dataframe(uri).read(value_filter=WHERE_TILEDB)["obs_subject_id"]), repeat, 1),
-        ),
-        Result(
-            "scale: view of 10%",
-            "radiobject",
-            time_calls(  # RadiObject.sample: its index, then a subset
-                lambda i: (
-                    Dataframe(uri).read(columns=["obs_subject_id"])["obs_subject_id"].sample(n // 10, random_state=i)
-                ),
-                repeat,
-                1,
-            ),
-        ),
-    ]
+    results += measure("radiobject", {
+        "scale: open": lambda i: len(Dataframe(uri)),
+        "scale: open + first query": lambda i: list(Dataframe(uri).read(value_filter=WHERE_TILEDB)["obs_subject_id"]),
+        "scale: lookup by id": lookup,
+        "scale: filter query": lambda i: list(Dataframe(uri).read(value_filter=WHERE_TILEDB)["obs_subject_id"]),
+        # RadiObject.sample on a stored cohort: its index of subject ids, then a subset
+        "scale: view of 10%": lambda i: Dataframe(uri).read(columns=["obs_subject_id"])["obs_subject_id"].sample(
+            n // 10, random_state=i),
+    }, repeat)  # fmt: skip
     got = sorted(Dataframe(uri).read(value_filter=WHERE_TILEDB)["obs_subject_id"])
     assert got == expected, "radiobject's filter differs from pandas"
     return results

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,11 +65,3 @@ def describe(image: Image, stats_from: Image | None = None) -> dict[str, Any]:
         "fg_mean": mean,
         "fg_std": std,
     }
-
-
-def files_of(path: str | os.PathLike[str]) -> list[Path]:
-    """The files an image is made of (a folder's visible files, sorted), for its checksum."""
-    root = Path(path)
-    if root.is_dir():
-        return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return [root]
