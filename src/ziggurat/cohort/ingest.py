@@ -117,7 +117,7 @@ def ingest_item(item: Item, root: str) -> dict[str, Any]:
             }
             if item.store:
                 relative = f"images/{safe_name(item.subject_id)}/{safe_name(item.image_id)}.zarr"
-                to_omezarr(image, Path(root) / relative)
+                to_omezarr(image, Path(root) / relative, workers=1)  # the processes are the parallelism
                 with open_image(Path(root) / relative) as stored:
                     row |= describe(image, stored) | {"uri": relative, "stored": True}
             else:
