@@ -23,9 +23,10 @@ from .sources.registry import detect
 from .version import __version__ as __version__
 
 if TYPE_CHECKING:
+    from .cohort import Cohort
     from .tiles.service import TileService
 
-__all__ = ["Image", "Level", "TileService", "detect", "errors", "from_array", "open", "plane", "to_dask"]
+__all__ = ["Cohort", "Image", "Level", "TileService", "detect", "errors", "from_array", "open", "plane", "to_dask"]
 
 
 def open(path: str | os.PathLike[str], backend: str | None = None, **options: Any) -> Image:
@@ -76,4 +77,8 @@ def __getattr__(name: str) -> Any:
         from .tiles.service import TileService
 
         return TileService
+    if name == "Cohort":  # DuckDB and Arrow load only for cohorts
+        from .cohort import Cohort
+
+        return Cohort
     raise AttributeError(f"module 'ziggurat' has no attribute {name!r}")

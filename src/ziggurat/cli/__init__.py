@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ..errors import ZigguratError
 from ..version import __version__
 
-COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails")
+COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails", "cohort")
 
 
 def build_parser() -> argparse.ArgumentParser:

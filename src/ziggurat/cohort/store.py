@@ -1,0 +1,169 @@
+"""The cohort folder: ``cohort.json`` names the current table generation, written last and atomically.
+
+Layout::
+
+    cohort.json                  {"format": "ziggurat-cohort", "version": 1, "tables": "tables/000002", ...}
+    tables/000002/subjects.parquet
+    tables/000002/images.parquet
+    images/<subject>/<image>.zarr  images written by ziggurat (others are referenced in place)
+
+A new generation is written into a temporary folder and renamed into place, then ``cohort.json`` is
+replaced: an interrupted write leaves the previous generation current (or, for a new cohort, no
+``cohort.json``, so the folder never looks like a complete cohort).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ZigguratError
+from ..io.atomic import atomic_path
+
+FORMAT = "ziggurat-cohort"
+VERSION = 1
+MANIFEST = "cohort.json"
+#: the images table's own columns, in order; anything else is a user column
+IMAGE_COLUMNS = (
+    "image_id",
+    "subject_id",
+    "session",
+    "modality",
+    "series",
+    "uri",
+    "stored",
+    "source",
+    "format",
+    "axes",
+    "shape",
+    "scale",
+    "units",
+    "mpp_x",
+    "mpp_y",
+    "dtype",
+    "levels",
+    "nbytes",
+    "sha256",
+    "fg_fraction",
+    "fg_mean",
+    "fg_std",
+)
+
+
+class CohortError(ZigguratError, ValueError):
+    """A folder that is not a (complete) cohort, or a selection that names nothing in it."""
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one path component (ids become folder names)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "_"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where one generation of a cohort's tables lives."""
+
+    root: Path
+    generation: str
+
+    @property
+    def subjects(self) -> Path:
+        return self.root / self.generation / "subjects.parquet"
+
+    @property
+    def images(self) -> Path:
+        return self.root / self.generation / "images.parquet"
+
+
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(root) / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CohortError(
+            f"{root}: not a complete cohort (no {MANIFEST}; an unfinished ingest resumes with the same command)"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CohortError(f"{path}: unreadable cohort manifest ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise CohortError(f"{path}: not a ziggurat cohort manifest")
+    return manifest
+
+
+def current_tables(root: str | os.PathLike[str]) -> Tables:
+    manifest = read_manifest(root)
+    return Tables(Path(root), manifest["tables"])
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """One user column: Arrow's inference, or text when the values mix types (a sidecar may)."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values])
+
+
+def to_table(rows: Sequence[Mapping[str, Any]], first: Sequence[str], key: str) -> pa.Table:
+    """Rows (dicts) as a table sorted by ``key``: ``first`` columns in order, then user columns."""
+    rows = sorted(rows, key=lambda r: str(r[key]))
+    names = list(first) + sorted({k for r in rows for k in r} - set(first))
+    columns = {}
+    for name in names:
+        values = [_clean(r.get(name)) for r in rows]
+        columns[name] = _column(values)
+    return pa.table(columns) if rows else pa.table({n: pa.array([], pa.string()) for n in first})
+
+
+def _clean(value: Any) -> Any:
+    """NaN (pandas' missing) as a real null; tuples as lists."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def write_tables(
+    root: str | os.PathLike[str], subjects: pa.Table, images: pa.Table, extra: Mapping[str, Any] | None = None
+) -> Tables:
+    """Write a new generation of both tables, then switch ``cohort.json`` to it (atomically)."""
+    base = Path(root)
+    try:
+        previous: str | None = read_manifest(base)["tables"]
+    except CohortError:
+        previous = None
+    number = 1 + max((int(p.name) for p in (base / "tables").glob("[0-9]*") if p.name.isdigit()), default=0)
+    generation = f"tables/{number:06d}"
+    with atomic_path(base / generation, directory=True) as tmp:
+        pq.write_table(subjects, Path(tmp) / "subjects.parquet", compression="zstd")
+        pq.write_table(images, Path(tmp) / "images.parquet", compression="zstd")
+    manifest = {"format": FORMAT, "version": VERSION, "tables": generation, "subjects": subjects.num_rows,
+                "images": images.num_rows, **(extra or {})}  # fmt: skip
+    with atomic_path(base / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=1)
+    if previous and previous != generation:
+        shutil.rmtree(base / previous, ignore_errors=True)
+    return Tables(base, generation)
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    return list(table.to_pylist())
+
+
+def merge_rows(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Rows by ``key``; a new row's non-null values update the old one's."""
+    merged = {r[key]: dict(r) for r in old}
+    for row in new:
+        target = merged.setdefault(row[key], {})
+        target.update({k: v for k, v in row.items() if v is not None or k not in target})
+    return list(merged.values())
