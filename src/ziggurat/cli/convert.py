@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..writers.omezarr.ngff import ALIASES, COMPRESSIONS, CONVERT_COMPRESSION
-from .grammar import Run, add_threads, add_writer_options, check_suffix, progress_bar, refuse_existing
+from .grammar import (
+    Run,
+    add_spacing_options,
+    add_threads,
+    add_writer_options,
+    check_suffix,
+    progress_bar,
+    refuse_existing,
+)
 
 COMPRESSION_NAMES = (*COMPRESSIONS, *ALIASES)
 SUFFIXES = (".zarr", ".nii", ".nii.gz")
@@ -31,6 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                              "slower decode; zstd-1")  # fmt: skip
     parser.add_argument("--levels", type=int, default=None, help="at most this many pyramid levels")
     add_threads(parser, "encoding threads")
+    add_spacing_options(parser)
     add_writer_options(parser)
     parser.set_defaults(run=_run)
 
@@ -44,5 +53,6 @@ def _run(args: argparse.Namespace) -> None:
     run = Run(args, "convert")
     with progress_bar(args.quiet, f"writing {args.output}", "bytes") as progress:
         convert(args.input, args.output, chunks=args.chunks, levels=args.levels, compression=args.compression,
-                overwrite=args.overwrite, progress=progress, workers=args.threads)  # fmt: skip
+                overwrite=args.overwrite, progress=progress, workers=args.threads, spacing=args.spacing,
+                unit=args.unit)  # fmt: skip
     run.finish(f"wrote {args.output} in {run.seconds:.2f} s")

@@ -88,6 +88,22 @@ def add_threads(parser: argparse.ArgumentParser, what: str = "threads") -> None:
     parser.add_argument("--workers", dest="threads", type=int, action=Renamed, new="--threads")
 
 
+def _steps(text: str) -> tuple[float, ...]:
+    try:
+        steps = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected Z,Y,X (or Y,X) steps, got {text!r}") from None
+    if min(steps) <= 0:
+        raise argparse.ArgumentTypeError(f"steps must be positive, got {text!r}")
+    return steps
+
+
+def add_spacing_options(parser: argparse.ArgumentParser) -> None:
+    """``--spacing Z,Y,X --unit nm|um|mm``: the physical grid, when the source has none or a wrong one."""
+    parser.add_argument("--spacing", type=_steps, help="voxel steps Z,Y,X (Y,X for 2-D), replacing the source's")
+    parser.add_argument("--unit", help="unit of the spatial axes: nm, um (µm), mm, cm, m (default: the source's)")
+
+
 def add_view_options(parser: argparse.ArgumentParser) -> None:
     """Which plane of a volume to render and how: ``--axis --slice --t --style``."""
     parser.add_argument("--axis", default="z", choices=("z", "y", "x", "axial", "coronal", "sagittal"),
