@@ -32,7 +32,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--cache", help="tile cache URL: memory://?max=1GB, memcached://host:port, "
                                        "redis://host:port/0, none:// (default: memory://, or a private "
                                        "memcached when --processes > 1)")  # fmt: skip
-    serve.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    serve.add_argument("--cors", metavar="ORIGIN", help="let pages on ORIGIN (e.g. https://viewer.example.org, or *) "
+                                                        "load tiles and descriptors")  # fmt: skip
+    serve.add_argument("--access-log", action="store_true", help="log every request (uvicorn access log, on stdout)")
     serve.add_argument("--check", action="store_true",
                        help="start, request a page, the list and a tile of the first image, then exit")  # fmt: skip
     serve.set_defaults(run=run)
@@ -41,13 +43,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ..server.app import ENV_CACHE, ENV_ROOTS, create_app, openseadragon_dir
+    from ..server.app import ENV_CACHE, ENV_CORS, ENV_ROOTS, create_app, openseadragon_dir
     from ..testing.servers import LocalServer, free_port
 
     if args.processes < 1:
         raise ValueError("--processes must be at least 1")
     roots = [str(Path(p).resolve()) for p in args.paths]
-    app = create_app(roots, args.cache)  # fail fast, in this process, on bad paths or cache URLs
+    app = create_app(roots, args.cache, cors=args.cors)  # fail fast, in this process, on bad paths or cache URLs
     if args.check:
         check(app, args.host, args.port)
         return
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> None:
         cache = helper.url
     os.environ[ENV_ROOTS] = json.dumps(roots)
     os.environ[ENV_CACHE] = cache or "memory://"
+    if args.cors:
+        os.environ[ENV_CORS] = args.cors
     port = args.port or free_port()
     check_port(args.host, port)
     if openseadragon_dir() is None:
