@@ -383,20 +383,23 @@ def test_volumes_are_listed_and_planes_served_along_every_axis(volume_server: tu
     ident = image_id("mri/head.nii.gz")
     (item,) = httpx.get(f"{base}/api/images").json()["items"]
     assert item["id"] == ident and item["volume"]["shape"] == [24, 80, 64]
-    assert item["dimensions"] == [64, 80]
+    assert item["dimensions"] == [64, 160]  # radiological, square pixels: 1 mm rows drawn as two 0.5 mm ones
     volume = ziggurat.open(path)
     for axis, index, plane in (("z", 5, volume.axial(5)), ("coronal", 40, volume.coronal(40)),
                                ("x", 63, volume.sagittal(63))):  # fmt: skip
         h, w = plane.shape
         response = httpx.get(f"{base}/api/images/{ident}/region",
                              params={"x": 0, "y": 0, "width": w, "height": h, "format": "npy",
-                                     "axis": axis, "slice": index})  # fmt: skip
+                                     "axis": axis, "slice": index, "view": "storage"})  # fmt: skip
         assert response.status_code == 200, response.text
         assert np.array_equal(np.load(io.BytesIO(response.content))[..., 0], plane)
-    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y"}).text)
+    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y", "view": "storage"}).text)
     assert dzi[0].attrib == {"Width": "64", "Height": "24"}
+    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y"}).text)
+    assert dzi[0].attrib == {"Width": "64", "Height": "96"}  # 2 mm slices under 0.5 mm columns
     assert httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params={"axis": "x", "slice": 3}).status_code == 200
-    for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}):
+    for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}, {"view": "upside"},
+                {"t": 1}):  # fmt: skip
         assert_json_error(httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params=bad), 400)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..cache.lru import LRU
 from ..errors import ImageNotFoundError, ZigguratError
+from ..model.display import display_plane
 from ..model.image import Image, open_image
 from ..model.planes import plane
 from ..sources.registry import detect
@@ -91,7 +92,7 @@ class Catalog:
         self._scanned = -float("inf")
         # count-bounded LRUs; an evicted Image is closed by GC once no request still reads it
         self._open: LRU[str, tuple[str, Image]] = LRU(max_open, sizeof=lambda v: 1)
-        self._planes: LRU[tuple[str, str, str | None, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
+        self._planes: LRU[tuple[str, str, str | None, int, int, str], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
         self._rejected: dict[Path, str] = {}  # files that failed to open, by version
         # what the registry said of each path at its version: this scan's, and the last scan's
         self._kinds: dict[Path, tuple[str | None, str | None]] = {}
@@ -196,12 +197,17 @@ class Catalog:
         self._open.put(entry.id, (entry.version, image))
         return image
 
-    def plane(self, entry: Entry, volume: Image, axis: str | None, index: int) -> Image:
-        """Plane ``index`` along ``axis`` of ``volume`` (any 2-D image with ``axis=None``) as a ``yxc``
-        Image, kept in a small LRU."""
-        key = (entry.id, entry.version, axis, index)
+    def plane(self, entry: Entry, volume: Image, axis: str | None, index: int, t: int = 0,
+              view: str = "storage") -> Image:  # fmt: skip
+        """Plane ``index`` along ``axis`` at time ``t`` of ``volume`` (any 2-D image with ``axis=None``)
+        as a ``yxc`` Image — in storage order, or oriented for the screen (``view="radiological"`` or
+        ``"neurological"``, :mod:`ziggurat.model.display`) — kept in a small LRU."""
+        key = (entry.id, entry.version, axis, index, t, view)
         image = self._planes.get(key)
         if image is None:
-            image = plane(volume, axis, index)
+            if axis is None or view == "storage":
+                image = plane(volume, axis, index, t=t)
+            else:
+                image = display_plane(volume, axis, index, t=t, convention=view)
             self._planes.put(key, image)
         return image
