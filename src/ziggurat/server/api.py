@@ -146,8 +146,8 @@ async def image_info(request: Request) -> Response:
     if image.axes != SLIDE_AXES:
         facts = await run_in_threadpool(_summary, catalog, entry, image)
         facts.update(channel_names=[], properties={}, associated_images={})
-        middle = ("z", image.shape[-3] // 2) if image.is_volume else (None, 0)
-        shown = await run_in_threadpool(catalog.plane, entry, image, *middle, 0, "radiological")
+        axis, index = ("z", image.shape[-3] // 2) if image.is_volume else (None, 0)
+        shown = await run_in_threadpool(catalog.plane, entry, image, axis, index, 0, "radiological")
     else:
         facts = await run_in_threadpool(describe, image)
         facts.pop("path", None)
