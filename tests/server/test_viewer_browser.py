@@ -137,28 +137,94 @@ def test_viewer_in_headless_chromium(browser: Any, sample_slide: Path, tmp_path:
     assert (ARTIFACTS / "viewer.png").stat().st_size > 10_000
 
 
+def _select(driver: Any, id: str, value: object) -> None:
+    driver.execute_script(
+        "const s = document.getElementById(arguments[0]); s.value = arguments[1];"
+        "s.dispatchEvent(new Event('change', {bubbles: true}));",
+        id,
+        str(value),
+    )
+
+
+def _text(driver: Any, id: str) -> str:
+    return str(driver.execute_script("return document.getElementById(arguments[0]).textContent;", id))
+
+
+def _edges(driver: Any) -> dict[str, str]:
+    return {edge: _text(driver, f"edge-{edge}") for edge in ("top", "bottom", "left", "right")}
+
+
+def _brightness(driver: Any) -> float:
+    png = driver.get_screenshot_as_png()
+    return float(np.asarray(PILImage.open(io.BytesIO(png)).convert("L"))[100:-100, 100:-300].mean())
+
+
 def test_volume_planes_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
-    from ziggurat import from_array
+    """Each orientation with its labels, the neurological switch, the slice position, a 4-D time change."""
+    import nibabel as nib
+
     from ziggurat.testing.phantom import mri_volume
-    from ziggurat.writers.nifti import write_nifti
 
     root = tmp_path / "mri"
     root.mkdir()
-    write_nifti(from_array(mri_volume((40, 160, 128)), axes="zyx", spacing=(2.0, 1.0, 1.0)), root / "head.nii.gz")
+    head = mri_volume((40, 96, 80))  # z y x
+    data = np.stack([head * 0.1, head], axis=-1).transpose(2, 1, 0, 3)  # x y z t: t = 1 ten times brighter
+    nib.save(nib.Nifti1Image(data.astype(np.float32), np.diag([1.0, 1.0, 2.0, 1.0])), root / "head.nii.gz")
     recorder = Recorder(create_app([root], cache="memory://"))
+    ARTIFACTS.mkdir(exist_ok=True)
     with live_server(recorder) as base:
+        browser.get(base + "/")
+        wait_for(lambda: "pixel 1 mm" in browser.find_element("css selector", ".card .facts").text)
         browser.get(f"{base}/view/{image_id('mri/head.nii.gz')}")
         wait_for(lambda: fully_loaded(browser, "slice=20"))
-        browser.execute_script("const s = document.getElementById('slice'); s.value = 7;"
-                               "s.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
-        wait_for(lambda: fully_loaded(browser, "slice=7"))
-        browser.execute_script("const a = document.getElementById('axis'); a.value = 'y';"
-                               "a.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
-        wait_for(lambda: fully_loaded(browser, "axis=y&slice=80"))
-        ARTIFACTS.mkdir(exist_ok=True)
-        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-volume-coronal.png"))
+        assert _edges(browser) == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
+        assert _text(browser, "position") == "21 / 40 · z = 40.0 mm"
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-volume-axial.png"))
+        for axis, index, labels in (("y", 48, {"top": "S", "bottom": "I", "left": "R", "right": "L"}),
+                                    ("x", 40, {"top": "S", "bottom": "I", "left": "A", "right": "P"})):  # fmt: skip
+            _select(browser, "axis", axis)
+            wait_for(lambda axis=axis, index=index: fully_loaded(browser, f"axis={axis}&slice={index}"))
+            assert _edges(browser) == labels
+            name = {"y": "coronal", "x": "sagittal"}[axis]
+            wait_for(lambda name=name: drawn(browser, ARTIFACTS / f"viewer-volume-{name}.png"))
+        # coronal: 2 mm slices under 1 mm columns are drawn twice as tall as stored
+        _select(browser, "axis", "y")
+        wait_for(lambda: fully_loaded(browser, "axis=y&slice=48"))
+        assert "80 × 80 px" in _text(browser, "title")  # noqa: RUF001 - the page's text
+        _select(browser, "view", "neurological")
+        wait_for(lambda: fully_loaded(browser, "view=neurological"))
+        assert _edges(browser)["right"] == "R"
+        dim = _brightness(browser)
+        _select(browser, "time", 1)
+        wait_for(lambda: fully_loaded(browser, "t=1"))
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-volume-t1.png"))
         tiles = recorder.tiles()
         assert tiles and all(status == 200 for _, _, status in tiles)
-        assert {"axis=z&slice=20", "axis=z&slice=7", "axis=y&slice=80"} <= {q for _, q, _ in tiles}
-        assert "mm" in browser.find_element("id", "scalebar-label").text
+        assert any("t=1" in q for _, q, _ in tiles)
+        assert console_errors(browser) == []
+    assert dim > 0  # the window is the style's: t = 1 is drawn with t = 0's window, so brighter
+    assert _brightness_of(ARTIFACTS / "viewer-volume-t1.png") > dim
+
+
+def _brightness_of(path: Path) -> float:
+    return float(np.asarray(PILImage.open(path).convert("L"))[100:-100, 100:-300].mean())
+
+
+def test_ct_opens_with_the_file_window_and_offers_presets(browser: Any, realdata: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ct"
+    shutil.copytree(realdata / "dicom" / "series-ct-ge-tilt", root / "head")
+    recorder = Recorder(create_app([root], cache="memory://"))
+    with live_server(recorder) as base:
+        browser.get(f"{base}/view/{image_id('ct/head')}")
+        wait_for(lambda: fully_loaded(browser, "slice=14"))
+        # WindowCenter 35 / WindowWidth 100 -> -15..85 HU
+        assert browser.execute_script("return [preset.value, +min.value, +max.value];") == ["file", -15, 85]
+        presets = browser.execute_script("return [...preset.options].map((o) => o.value);")
+        assert {"file", "ct-soft-tissue", "ct-bone", "ct-lung", "ct-brain"} <= set(presets)
+        ARTIFACTS.mkdir(exist_ok=True)
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-ct-file-window.png"))
+        _select(browser, "preset", "ct-bone")
+        wait_for(lambda: fully_loaded(browser, "%22min%22%3A-500"))
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-ct-bone.png"))
+        assert all(status == 200 for _, _, status in recorder.tiles())
         assert console_errors(browser) == []
