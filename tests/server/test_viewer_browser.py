@@ -228,3 +228,71 @@ def test_ct_opens_with_the_file_window_and_offers_presets(browser: Any, realdata
         wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-ct-bone.png"))
         assert all(status == 200 for _, _, status in recorder.tiles())
         assert console_errors(browser) == []
+
+
+def _mean_rgb(path: Path) -> np.ndarray:
+    pixels = np.asarray(PILImage.open(path).convert("RGB"))[150:-150, 300:-400].reshape(-1, 3).astype(float)
+    return pixels[pixels.sum(axis=1) > 30].mean(axis=0)  # the drawn image, not the black background
+
+
+def test_omezarr_channels_contrast_cursor_and_metadata(browser: Any, realdata: Path, tmp_path: Path) -> None:
+    """A pyramid's OME-Zarr store: per-channel contrast from the automatic window, one channel in its
+    colour, the cursor's pixel value; an SVS's metadata panel with its associated images."""
+    from ziggurat import from_array
+    from ziggurat.writers.omezarr.builder import build_pyramid
+
+    root = tmp_path / "stores"
+    root.mkdir()
+    yy, xx = np.mgrid[0:300, 0:400]
+    data = np.stack([(yy * 10).astype(np.uint16), (xx * 100).astype(np.uint16)])  # c y x
+    image = from_array(data, axes="cyx", channel_names=["DAPI", "GFP"])
+    image.metadata.channel_colors = [(0, 0, 255), (0, 255, 0)]
+    build_pyramid(image, root / "cells.zarr")
+    shutil.copy(realdata / "svs" / "CMU-1-Small-Region.svs", root / "he.svs")
+    recorder = Recorder(create_app([root], cache="memory://"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with live_server(recorder) as base:
+        browser.get(f"{base}/view/{image_id('stores/cells.zarr')}")
+        wait_for(lambda: fully_loaded(browser, "style="))
+        names = browser.execute_script(
+            "return [...document.querySelectorAll('#channels b')].map((b) => b.textContent);"
+        )
+        assert names == ["DAPI", "GFP"]
+        windows = browser.execute_script(
+            "return [...document.querySelectorAll('#channels .channel')].map("
+            "(r) => [+r.querySelector('.ch-min').value, +r.querySelector('.ch-max').value]);"
+        )
+        want = [np.percentile(data[c, ::4, ::4], (0.5, 99.5)) for c in range(2)]  # near the auto window
+        for got, (lo, hi) in zip(windows, want):
+            assert abs(got[0] - lo) < 0.05 * (hi - lo) + 20 and abs(got[1] - hi) < 0.05 * (hi - lo) + 20
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-omezarr-composite.png"))
+        # only GFP, drawn green
+        browser.execute_script("const b = document.querySelector('#channels input[value=\"0\"]'); b.checked = false;"
+                               "b.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
+        wait_for(lambda: fully_loaded(browser, "%22color%22%3A%22%2300ff00%22"))
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-omezarr-gfp.png"))
+        r, g, b = _mean_rgb(ARTIFACTS / "viewer-omezarr-gfp.png")
+        assert g > 40 and r < 5 and b < 5
+        # GFP's contrast alone: a narrower window brightens it
+        browser.execute_script("const m = document.querySelector('.channel[data-index=\"1\"] .ch-max');"
+                               "m.value = 10000; m.dispatchEvent(new Event('change', {bubbles: true}));")  # fmt: skip
+        wait_for(lambda: fully_loaded(browser, "%22max%22%3A10000"))
+        wait_for(lambda: drawn(browser, ARTIFACTS / "viewer-omezarr-gfp-contrast.png"))
+        assert _mean_rgb(ARTIFACTS / "viewer-omezarr-gfp-contrast.png")[1] > g
+        # the cursor: image coordinates and the raw values under it
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        viewer = browser.find_element("id", "viewer")
+        ActionChains(browser).move_to_element_with_offset(viewer, 5, 5).perform()
+        ActionChains(browser).move_to_element(viewer).perform()
+        wait_for(lambda: ":" in _text(browser, "cursor"))
+        x, y = (int(v.split()[1]) for v in _text(browser, "cursor").split(":")[0].split(","))
+        assert _text(browser, "cursor").endswith(f": {data[0, y, x]}, {data[1, y, x]}")
+        # the SVS: properties and its label and macro in the metadata panel
+        browser.get(f"{base}/view/{image_id('stores/he.svs')}")
+        wait_for(lambda: fully_loaded(browser))
+        wait_for(lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#associated img')].filter((i) => i.complete && i.naturalWidth)"
+            ".map((i) => i.alt).sort().join(',');") == "label,macro,thumbnail")  # fmt: skip
+        assert "aperio.AppMag" in _text(browser, "properties")
+        assert console_errors(browser) == []

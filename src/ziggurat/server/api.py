@@ -145,13 +145,15 @@ async def image_info(request: Request) -> Response:
     catalog: Catalog = request.app.state.catalog
     if image.axes != SLIDE_AXES:
         facts = await run_in_threadpool(_summary, catalog, entry, image)
-        facts.update(channel_names=[], properties={}, associated_images={})
         axis, index = ("z", image.shape[-3] // 2) if image.is_volume else (None, 0)
         shown = await run_in_threadpool(catalog.plane, entry, image, axis, index, 0, "radiological")
+        facts.update(channel_names=list(shown.channel_names), properties={}, associated_images={},
+                     channel_colors=list(shown.channel_colors))  # fmt: skip
     else:
         facts = await run_in_threadpool(describe, image)
         facts.pop("path", None)
         facts.update(id=entry.id, name=entry.name, volume=None)
+        facts.setdefault("channel_colors", list(image.channel_colors))
         shown = image
     facts["auto_window"] = await run_in_threadpool(auto_window, shown)
     return json_response(request, facts, entry.version)

@@ -12,27 +12,46 @@ const imageId = decodeURIComponent(location.pathname.split("/").pop());
 let viewer = null;
 let info = null;
 let autoWindow = [0, 255];
+let channelWindows = [];
 
 const $ = (id) => document.getElementById(id);
 
+// Per-channel windows (like napari's contrast limits): each channel's min/max start at its automatic
+// window; a style is sent only when something differs from what the server draws by default.
+function channelStyles() {
+  const rows = [...document.querySelectorAll("#channels .channel")];
+  const on = rows.filter((r) => r.querySelector("input[type=checkbox]").checked);
+  const changed = rows.some((r, i) => {
+    const [lo, hi] = [r.querySelector(".ch-min").value, r.querySelector(".ch-max").value].map(Number);
+    return lo !== channelWindows[i][0] || hi !== channelWindows[i][1];
+  });
+  if (!on.length || (on.length === rows.length && !changed && info.dtype === "uint8")) return null;
+  return on.map((r) => {
+    const index = Number(r.dataset.index);
+    const lo = Number(r.querySelector(".ch-min").value);
+    const hi = Number(r.querySelector(".ch-max").value);
+    return { index, min: lo, max: Math.max(hi, lo + 1e-6), color: channelColor(index) };
+  });
+}
+
 function currentStyle() {
   const style = {};
-  const lo = Number($("min").value);
-  const hi = Number($("max").value);
-  if (lo !== autoWindow[0] || hi !== autoWindow[1] || info.dtype !== "uint8") {
-    Object.assign(style, { min: lo, max: Math.max(hi, lo + 1e-6) });
-  }
   const colormap = $("colormap").value;
-  const boxes = [...document.querySelectorAll("#channels input")];
-  const on = boxes.filter((b) => b.checked).map((b) => Number(b.value));
-  if (boxes.length && on.length && on.length < boxes.length) {
-    // a single channel keeps its colour (as in a composite), unless a colormap is chosen
-    style.channels = on.map((index) => (on.length === 1 && !colormap ? { index, color: channelColor(index) } : { index }));
+  if (info.channels > 1) {
+    const channels = channelStyles();
+    if (channels) style.channels = channels;
+    if (colormap) {
+      const first = (channels || [{ index: 0 }])[0];
+      style.channels = [{ index: first.index, min: first.min, max: first.max }];
+    }
+  } else {
+    const lo = Number($("min").value);
+    const hi = Number($("max").value);
+    if (lo !== autoWindow[0] || hi !== autoWindow[1] || info.dtype !== "uint8") {
+      Object.assign(style, { min: lo, max: Math.max(hi, lo + 1e-6) });
+    }
   }
-  if (colormap) {
-    style.colormap = colormap;
-    if (info.channels > 1) style.channels = [{ index: on.length ? on[0] : 0 }];
-  }
+  if (colormap) style.colormap = colormap;
   return Object.keys(style).length ? style : null;
 }
 
@@ -160,12 +179,18 @@ function setUpControls() {
   for (const name of COLORMAPS) select.add(new Option(name || "(default)", name));
   const names = info.channel_names.length ? info.channel_names : [...Array(info.channels).keys()].map(String);
   if (info.channels > 1) {
+    $("window-controls").hidden = true;
+    channelWindows = names.map((_, i) => (info.auto_window[i] || [0, 255]).map((v) => Number(v.toPrecision(6))));
     names.forEach((name, index) => {
-      const label = document.createElement("label");
-      label.innerHTML = `<input type="checkbox" checked value="${index}"> `;
-      label.style.color = channelColor(index);
-      label.append(name);
-      $("channels").append(label);
+      const row = document.createElement("span");
+      row.className = "channel";
+      row.dataset.index = index;
+      const [lo, hi] = channelWindows[index];
+      row.innerHTML = `<input type="checkbox" checked value="${index}"> <b></b> ` +
+        `<input class="ch-min" type="number" step="any" value="${lo}"><input class="ch-max" type="number" step="any" value="${hi}">`;
+      row.querySelector("b").textContent = name;
+      row.querySelector("b").style.color = channelColor(index);
+      $("channels").append(row);
     });
   }
   $("controls").addEventListener("change", () => {
@@ -174,6 +199,69 @@ function setUpControls() {
       tileSource: tileSource(), index: 0, replace: true,
       success: () => viewer.viewport.fitBounds(bounds, true),
     });
+  });
+}
+
+// The metadata panel: the file's properties and its associated images (label, macro, ...).
+function setUpMetadata() {
+  const table = $("properties");
+  for (const [key, value] of Object.entries(info.properties || {})) {
+    const row = table.insertRow();
+    row.insertCell().textContent = key;
+    row.insertCell().textContent = String(value);
+  }
+  for (const name of Object.keys(info.associated_images || {})) {
+    const img = document.createElement("img");
+    img.src = `/api/images/${imageId}/associated/${encodeURIComponent(name)}?format=jpeg`;
+    img.alt = img.title = name;
+    $("associated").append(img);
+  }
+  if (!table.rows.length && !$("associated").children.length) $("metadata").hidden = true;
+}
+
+// A .npy answer (one pixel, any dtype) as numbers.
+function parseNpy(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const headerLength = bytes[8] | (bytes[9] << 8);
+  const header = new TextDecoder().decode(bytes.slice(10, 10 + headerLength));
+  const descr = /'descr':\s*'([<>|])(\w)(\d+)'/.exec(header);
+  const types = { u1: Uint8Array, u2: Uint16Array, u4: Uint32Array, i1: Int8Array, i2: Int16Array, i4: Int32Array,
+                  f4: Float32Array, f8: Float64Array };
+  const Type = types[descr[2] + descr[3]];
+  const body = buffer.slice(10 + headerLength);
+  if (!Type) return [];
+  if (descr[1] === ">" && Type.BYTES_PER_ELEMENT > 1) {  // big-endian: read through a DataView
+    const view = new DataView(body);
+    const get = { u2: "getUint16", i2: "getInt16", u4: "getUint32", i4: "getInt32", f4: "getFloat32", f8: "getFloat64" };
+    return [...Array(body.byteLength / Type.BYTES_PER_ELEMENT).keys()].map(
+      (i) => view[get[descr[2] + descr[3]]](i * Type.BYTES_PER_ELEMENT, false));
+  }
+  return [...new Type(body)];
+}
+
+// The cursor's image coordinates and the raw pixel value under it (asked once the mouse rests).
+function setUpCursor() {
+  let timer = null;
+  new OpenSeadragon.MouseTracker({
+    element: viewer.element,
+    moveHandler: (event) => {
+      if (!viewer.world.getItemCount()) return;
+      const point = viewer.world.getItemAt(0).viewerElementToImageCoordinates(event.position);
+      const [x, y] = [Math.floor(point.x), Math.floor(point.y)];
+      const { x: w, y: h } = viewer.world.getItemAt(0).source.dimensions;
+      if (x < 0 || y < 0 || x >= w || y >= h) { $("cursor").textContent = ""; return; }
+      $("cursor").textContent = `x ${x}, y ${y}`;
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const params = new URLSearchParams(tileSource().split("?")[1] || "");
+        params.delete("style");
+        Object.entries({ x, y, width: 1, height: 1, format: "npy" }).forEach(([k, v]) => params.set(k, v));
+        const response = await fetch(`/api/images/${imageId}/region?${params}`);
+        if (!response.ok) return;
+        const values = parseNpy(await response.arrayBuffer()).map((v) => Number(v.toPrecision(6)));
+        $("cursor").textContent = `x ${x}, y ${y}: ${values.join(", ")}`;
+      }, 120);
+    },
   });
 }
 
@@ -198,6 +286,8 @@ async function main() {
   window.zigguratViewer = viewer;
   for (const event of ["open", "animation", "resize"]) viewer.addHandler(event, updateScalebar);
   viewer.world.addHandler("add-item", updateTitle);
+  setUpMetadata();
+  setUpCursor();
 }
 
 main();
