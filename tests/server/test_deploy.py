@@ -6,8 +6,6 @@ import filecmp
 import importlib.util
 import shutil
 import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from ziggurat.server import create_app
 from ziggurat.server.app import VENDOR, openseadragon_dir
 from ziggurat.server.catalog import Catalog, image_id, root_labels
 from ziggurat.server.thread import live_server
-from ziggurat.testing.servers import free_port
+from ziggurat.testing.servers import ServeProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,28 +72,11 @@ def test_ambiguous_roots_are_refused_at_start_up(two_slides: tuple[Path, Path], 
 
 
 def test_serve_cli_cors_and_access_log(two_slides: tuple[Path, Path]) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ziggurat.cli", "serve", *map(str, two_slides), "--port", str(port),
-         "--access-log", "--cors", "*"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                listing = httpx.get(f"{base}/api/images?limit=7", headers={"Origin": "https://x.example"}, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
+    with ServeProcess([*map(str, two_slides), "--access-log", "--cors", "*"]) as server:
+        listing = httpx.get(f"{server.base}/api/images?limit=7", headers={"Origin": "https://x.example"})
         assert listing.status_code == 200 and listing.json()["total"] == 2
         assert listing.headers["access-control-allow-origin"] == "*"
-    finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=30)
-    assert '"GET /api/images?limit=7 HTTP/1.1" 200' in out
+    assert '"GET /api/images?limit=7 HTTP/1.1" 200' in server.out
 
 
 def test_the_viewer_assets_are_inside_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

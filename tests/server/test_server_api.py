@@ -311,31 +311,13 @@ def test_metadata_stays_fast_while_tiles_decode(base: str) -> None:
 
 # -- the CLI, several workers, one shared cache ----------------------------------------------
 def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> None:
-    import subprocess
-    import sys
-
     from pymemcache.client.base import Client
 
-    from ziggurat.testing.servers import LocalServer, free_port
+    from ziggurat.testing.servers import LocalServer, ServeProcess
 
     with LocalServer("memcached") as memcached:
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ziggurat.cli", "serve", str(served), "--port", str(port),
-             "--workers", "2", "--cache", memcached.url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/api/images", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-                time.sleep(0.2)
+        with ServeProcess([str(served), "--processes", "2", "--cache", memcached.url]) as server:
+            base = server.base
             urls = [f"{base}/api/images/{ident('a.tif')}_files/11/{c}_{r}.jpeg" for c in range(6) for r in range(4)]
             first = [httpx.get(u, timeout=30).content for u in urls]  # a new connection each: any worker
             stats = Client(("127.0.0.1", memcached.port)).stats()
@@ -345,10 +327,7 @@ def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> No
             # a repeat is a local hit or a memcached hit, never a miss and a second decode
             assert after[b"get_misses"] == stats[b"get_misses"]
             assert after[b"get_hits"] > stats[b"get_hits"]  # some repeats reached the other worker
-        finally:
-            server.terminate()
-            out, _ = server.communicate(timeout=20)
-    assert f"open http://127.0.0.1:{port}/" in out
+    assert f"open {server.base}/" in server.out
 
 
 def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None:
