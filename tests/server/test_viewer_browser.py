@@ -296,3 +296,19 @@ def test_omezarr_channels_contrast_cursor_and_metadata(browser: Any, realdata: P
             ".map((i) => i.alt).sort().join(',');") == "label,macro,thumbnail")  # fmt: skip
         assert "aperio.AppMag" in _text(browser, "properties")
         assert console_errors(browser) == []
+
+
+def test_the_index_page_pages_through_every_image(browser: Any, tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(203):  # more than one page (200 cards); the listing used to stop at the first 1,000
+        PILImage.fromarray(np.full((8, 8), i, np.uint8)).save(root / f"img{i:03d}.png")
+    with live_server(create_app([root], cache="memory://")) as base:
+        browser.get(base + "/")
+        wait_for(lambda: len(browser.find_elements("css selector", ".card")) == 200)
+        assert _text(browser, "page-of") == "page 1 of 2" and "203 images (1–200)" in _text(browser, "count")  # noqa: RUF001
+        browser.find_element("link text", "next ›").click()  # noqa: RUF001 - the page's text
+        wait_for(lambda: len(browser.find_elements("css selector", ".card")) == 3)
+        names = [e.text for e in browser.find_elements("css selector", ".card .name")]
+        assert names == ["many/img200.png", "many/img201.png", "many/img202.png"]
+        assert console_errors(browser) == []
