@@ -115,7 +115,7 @@ def running(server: Server, slide: Path, workers: int, port: int, probe: str) ->
     """Start ``server`` on ``port`` (with a private memcached for ziggurat's 2 workers)."""
     from ziggurat.testing.servers import LocalServer
 
-    argv = [*server.argv, "--port", str(port), "--workers", str(workers)]
+    argv = [*server.argv, "--port", str(port), "--processes", str(workers)]
     memcached = None
     if server.name.startswith("ziggurat"):
         memcached = LocalServer("memcached").start() if workers > 1 else None

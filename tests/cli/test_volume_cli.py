@@ -26,12 +26,14 @@ def test_convert_explicit_chunks_and_zstd(realdata: Path, tmp_path: Path) -> Non
     np.testing.assert_array_equal(ziggurat.open(out).to_numpy(), np.asanyarray(nib.load(src).dataobj).T)
 
 
-def test_convert_refuses_existing_output_when_asked(realdata: Path, tmp_path: Path, capsys) -> None:
+def test_convert_refuses_existing_output_unless_overwrite(realdata: Path, tmp_path: Path, capsys) -> None:
     src = realdata / "nifti" / "anatomical.nii"
     out = tmp_path / "a.zarr"
     assert main(["convert", str(src), str(out), "--chunks", "axial"]) == 0
-    assert main(["convert", str(src), str(out), "--no-overwrite"]) == 2
-    assert "a.zarr" in capsys.readouterr().err
+    assert main(["convert", str(src), str(out)]) == 2
+    assert "a.zarr: exists (use --overwrite to replace it)" in capsys.readouterr().err
+    assert main(["convert", str(src), str(out), "--overwrite", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
 
 
 def test_convert_errors_are_one_line(tmp_path: Path, capsys) -> None:

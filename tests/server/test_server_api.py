@@ -311,31 +311,13 @@ def test_metadata_stays_fast_while_tiles_decode(base: str) -> None:
 
 # -- the CLI, several workers, one shared cache ----------------------------------------------
 def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> None:
-    import subprocess
-    import sys
-
     from pymemcache.client.base import Client
 
-    from ziggurat.testing.servers import LocalServer, free_port
+    from ziggurat.testing.servers import LocalServer, ServeProcess
 
     with LocalServer("memcached") as memcached:
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ziggurat.cli", "serve", str(served), "--port", str(port),
-             "--workers", "2", "--cache", memcached.url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/api/images", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-                time.sleep(0.2)
+        with ServeProcess([str(served), "--processes", "2", "--cache", memcached.url]) as server:
+            base = server.base
             urls = [f"{base}/api/images/{ident('a.tif')}_files/11/{c}_{r}.jpeg" for c in range(6) for r in range(4)]
             first = [httpx.get(u, timeout=30).content for u in urls]  # a new connection each: any worker
             stats = Client(("127.0.0.1", memcached.port)).stats()
@@ -345,10 +327,7 @@ def test_serve_cli_with_two_workers_shares_a_memcached_cache(served: Path) -> No
             # a repeat is a local hit or a memcached hit, never a miss and a second decode
             assert after[b"get_misses"] == stats[b"get_misses"]
             assert after[b"get_hits"] > stats[b"get_hits"]  # some repeats reached the other worker
-        finally:
-            server.terminate()
-            out, _ = server.communicate(timeout=20)
-    assert f"open http://127.0.0.1:{port}/" in out
+    assert f"open {server.base}/" in server.out
 
 
 def test_demo_check_serves_a_slide_non_interactively(sample_slide: Path) -> None:
@@ -383,20 +362,23 @@ def test_volumes_are_listed_and_planes_served_along_every_axis(volume_server: tu
     ident = image_id("mri/head.nii.gz")
     (item,) = httpx.get(f"{base}/api/images").json()["items"]
     assert item["id"] == ident and item["volume"]["shape"] == [24, 80, 64]
-    assert item["dimensions"] == [64, 80]
+    assert item["dimensions"] == [64, 160]  # radiological, square pixels: 1 mm rows drawn as two 0.5 mm ones
     volume = ziggurat.open(path)
     for axis, index, plane in (("z", 5, volume.axial(5)), ("coronal", 40, volume.coronal(40)),
                                ("x", 63, volume.sagittal(63))):  # fmt: skip
         h, w = plane.shape
         response = httpx.get(f"{base}/api/images/{ident}/region",
                              params={"x": 0, "y": 0, "width": w, "height": h, "format": "npy",
-                                     "axis": axis, "slice": index})  # fmt: skip
+                                     "axis": axis, "slice": index, "view": "storage"})  # fmt: skip
         assert response.status_code == 200, response.text
         assert np.array_equal(np.load(io.BytesIO(response.content))[..., 0], plane)
-    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y"}).text)
+    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y", "view": "storage"}).text)
     assert dzi[0].attrib == {"Width": "64", "Height": "24"}
+    dzi = ET.fromstring(httpx.get(f"{base}/api/images/{ident}.dzi", params={"axis": "y"}).text)
+    assert dzi[0].attrib == {"Width": "64", "Height": "96"}  # 2 mm slices under 0.5 mm columns
     assert httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params={"axis": "x", "slice": 3}).status_code == 200
-    for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}):
+    for bad in ({"axis": "w"}, {"axis": "z", "slice": 24}, {"slice": -1}, {"slice": "mid"}, {"view": "upside"},
+                {"t": 1}):  # fmt: skip
         assert_json_error(httpx.get(f"{base}/api/images/{ident}_files/6/0_0.png", params=bad), 400)
 
 

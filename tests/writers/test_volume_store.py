@@ -47,7 +47,7 @@ def store(request, phantom: np.ndarray, tmp_path_factory: pytest.TempPathFactory
     affine = np.diag([0.5, 0.6, 2.0, 1.0])
     affine[:3, 3] = [-10, 20, 30]
     return write_like_convert(
-        out, phantom, Metadata("array", "zyx", (2.0, 0.6, 0.5), affine=affine), chunks=request.param
+        out, phantom, Metadata("array", "zyx", (2.0, 0.6, 0.5), ("millimeter",) * 3, affine), chunks=request.param
     )
 
 

@@ -10,24 +10,32 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ..errors import ZigguratError
 from ..version import __version__
+from .grammar import Parser, show_warning
 
 COMMAND_MODULES = ("info", "sample", "serve", "convert", "tile", "dzi", "pyramid", "thumbnails", "cohort")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ziggurat", description="Gigantic biomedical images, fast.")
+    parser = Parser(prog="ziggurat", description="Gigantic biomedical images, fast (docs/cli.md: the grammar).")
     parser.add_argument("--version", action="version", version=f"ziggurat {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"ziggurat.cli.{name}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning  # one "ziggurat: warning: ..." line, no source paths
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

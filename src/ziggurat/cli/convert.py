@@ -1,13 +1,22 @@
-"""``ziggurat convert INPUT OUT.zarr|OUT.nii[.gz]``: volumes to sharded OME-Zarr, or back to NIfTI."""
+"""``ziggurat convert INPUT OUTPUT.zarr|OUTPUT.nii[.gz]``: volumes to sharded OME-Zarr, or back to NIfTI."""
 
 from __future__ import annotations
 
 import argparse
-import time
 
 from ..writers.omezarr.ngff import ALIASES, COMPRESSIONS, CONVERT_COMPRESSION
+from .grammar import (
+    Run,
+    add_spacing_options,
+    add_threads,
+    add_writer_options,
+    check_suffix,
+    progress_bar,
+    refuse_existing,
+)
 
 COMPRESSION_NAMES = (*COMPRESSIONS, *ALIASES)
+SUFFIXES = (".zarr", ".nii", ".nii.gz")
 
 
 def _chunks(text: str) -> str | tuple[int, int, int]:
@@ -23,27 +32,27 @@ def _chunks(text: str) -> str | tuple[int, int, int]:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("convert", help="convert a volume (NIfTI, DICOM, TIFF stack, OME-Zarr)")
     parser.add_argument("input", help="a .nii/.nii.gz, DICOM folder or file, TIFF stack, or .zarr")
-    parser.add_argument("out", help="OUT.zarr (OME-Zarr 0.5) or OUT.nii / OUT.nii.gz")
+    parser.add_argument("output", help="OUTPUT.zarr (OME-Zarr 0.5) or OUTPUT.nii / OUTPUT.nii.gz")
     parser.add_argument("--chunks", type=_chunks, default="auto", help="axial, isotropic, auto or Z,Y,X")
     parser.add_argument("--compression", choices=COMPRESSION_NAMES, default=CONVERT_COMPRESSION,
-                        help="blosc codec: lz4hc-9 (= lz4hc) fastest reads (default); zstd-5 (= zstd) ~20%% smaller, "
+                        help="blosc codec: lz4hc-9 (= lz4hc) fastest reads; zstd-5 (= zstd) ~20%% smaller, "
                              "slower decode; zstd-1")  # fmt: skip
     parser.add_argument("--levels", type=int, default=None, help="at most this many pyramid levels")
-    parser.add_argument("--no-overwrite", action="store_true", help="fail if OUT exists")
+    add_threads(parser, "encoding threads")
+    add_spacing_options(parser)
+    add_writer_options(parser)
     parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> None:
     """Convert, with a progress bar over the source bytes read."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..writers.convert import convert
 
-    start = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
-        task = bar.add_task(f"writing {args.out}", total=None)
-        convert(args.input, args.out, chunks=args.chunks, levels=args.levels, compression=args.compression,
-                overwrite=not args.no_overwrite,
-                progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
-    print(f"wrote {args.out} in {time.perf_counter() - start:.2f} s")
+    check_suffix(args.output, SUFFIXES, "the output of convert")
+    refuse_existing([args.output], args.overwrite)
+    run = Run(args, "convert")
+    with progress_bar(args.quiet, f"writing {args.output}", "bytes") as progress:
+        convert(args.input, args.output, chunks=args.chunks, levels=args.levels, compression=args.compression,
+                overwrite=args.overwrite, progress=progress, workers=args.threads, spacing=args.spacing,
+                unit=args.unit)  # fmt: skip
+    run.finish(f"wrote {args.output} in {run.seconds:.2f} s")

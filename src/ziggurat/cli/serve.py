@@ -1,6 +1,6 @@
-"""``ziggurat serve PATH... [--host --port --workers N --cache URL] [--check]``: server and viewer.
+"""``ziggurat serve PATH... [--host --port --processes N --cache URL --cors ORIGIN] [--check]``: server and viewer.
 
-With several workers and no ``--cache``, a private memcached is started for the server's lifetime
+With several processes and no ``--cache``, a private memcached is started for the server's lifetime
 so every worker shares one tile cache (as ``--cache memcached://...`` would). ``--check`` starts
 the server, asks it for the pages, the list, a descriptor, a tile and OpenSeadragon, and exits.
 """
@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -19,18 +20,22 @@ from typing import Any
 
 from ..errors import ZigguratError
 from ..io.locations import is_url
+from .grammar import Renamed, warn
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="serve images to a browser: API, tiles and a viewer")
     serve.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to serve")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    serve.add_argument("--processes", type=int, default=1, help="worker processes")
+    serve.add_argument("--workers", dest="processes", type=int, action=Renamed, new="--processes")
     serve.add_argument("--cache", help="tile cache URL: memory://?max=1GB, memcached://host:port, "
-                                       "redis://host:port/0, none:// (default memory://, or a private "
-                                       "memcached when --workers > 1)")  # fmt: skip
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+                                       "redis://host:port/0, none:// (default: memory://, or a private "
+                                       "memcached when --processes > 1)")  # fmt: skip
+    serve.add_argument("--cors", metavar="ORIGIN", help="let pages on ORIGIN (e.g. https://viewer.example.org, or *) "
+                                                        "load tiles and descriptors")  # fmt: skip
+    serve.add_argument("--access-log", action="store_true", help="log every request (uvicorn access log, on stdout)")
     serve.add_argument("--check", action="store_true",
                        help="start, request a page, the list and a tile of the first image, then exit")  # fmt: skip
     serve.set_defaults(run=run)
@@ -39,37 +44,55 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ..server.app import ENV_CACHE, ENV_ROOTS, create_app, openseadragon_dir
+    from ..server.app import ENV_CACHE, ENV_CORS, ENV_ROOTS, create_app, openseadragon_dir
     from ..testing.servers import LocalServer, free_port
 
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
+    if args.processes < 1:
+        raise ValueError("--processes must be at least 1")
     roots = [p if is_url(p) else str(Path(p).resolve()) for p in args.paths]
-    app = create_app(roots, args.cache)  # fail fast, in this process, on bad paths or cache URLs
+    app = create_app(roots, args.cache, cors=args.cors)  # fail fast, in this process, on bad paths or cache URLs
     if args.check:
         check(app, args.host, args.port)
         return
     helper = None
     cache = args.cache
-    if cache is None and args.workers > 1 and shutil.which("memcached"):
+    if cache is None and args.processes > 1 and shutil.which("memcached"):
         helper = LocalServer("memcached").start()
         cache = helper.url
     os.environ[ENV_ROOTS] = json.dumps(roots)
     os.environ[ENV_CACHE] = cache or "memory://"
+    if args.cors:
+        os.environ[ENV_CORS] = args.cors
     port = args.port or free_port()
+    check_port(args.host, port)
     if openseadragon_dir() is None:
-        print("ziggurat: warning: OpenSeadragon not found (run `npm install` at the repository root, "
-              "or set ZIGGURAT_OPENSEADRAGON); the API works, the viewer page will not")  # fmt: skip
+        warn(
+            "OpenSeadragon not found (run `npm install` at the repository root, "
+            "or set ZIGGURAT_OPENSEADRAGON); the API works, the viewer page will not"
+        )
     entries = app.state.catalog.entries()
     url = f"http://{args.host}:{port}/" + (f"view/{entries[0].id}" if len(entries) == 1 else "")
-    print(f"ziggurat: serving {len(entries)} image(s) with {args.workers} worker(s), "
+    print(f"ziggurat: serving {len(entries)} image(s) with {args.processes} process(es), "
           f"cache {os.environ[ENV_CACHE]}\n\n    open {url}\n", flush=True)  # fmt: skip
     try:
         uvicorn.run("ziggurat.server.app:from_environment", factory=True, host=args.host, port=port,
-                    workers=args.workers, access_log=args.access_log, log_level="warning")  # fmt: skip
+                    workers=args.processes, access_log=args.access_log,
+                    log_level="info" if args.access_log else "warning")  # fmt: skip
     finally:
         if helper is not None:
             helper.stop()
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with one clear line (exit 2) when ``host:port`` cannot be listened on, before serving."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ZigguratError(f"cannot listen on {host}:{port}: {reason} (pick another --port, or --port 0)") from None
 
 
 def check(app: Any, host: str, port: int) -> None:

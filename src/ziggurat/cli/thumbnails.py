@@ -1,9 +1,11 @@
-"""``ziggurat thumbnails STACK_DIR OUT``: 8-bit half-resolution thumbnails and a 3-D pyramid of a slice folder."""
+"""``ziggurat thumbnails INPUT OUTPUT``: 8-bit half-resolution thumbnails and a 3-D pyramid of a slice folder."""
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
+
+from .grammar import Run, add_threads, add_writer_options, check_suffix, progress_bar, refuse_existing, remove
 
 
 def _window(text: str) -> str | tuple[float, float]:
@@ -20,34 +22,31 @@ def _window(text: str) -> str | tuple[float, float]:
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("thumbnails", help="thumbnails + 3-D pyramid of a CT slice folder (resumable)")
-    parser.add_argument("stack", help="a folder of 2-D slices (8/16-bit TIFF, PNG, JPEG)")
-    parser.add_argument("out", help="output folder: OUT/1 (half resolution), OUT/2, ...")
+    parser.add_argument("input", help="a folder of 2-D slices (8/16-bit TIFF, PNG, JPEG)")
+    parser.add_argument("output", help="output folder: OUTPUT/1 (half resolution), OUTPUT/2, ...")
     parser.add_argument("--pair-average", action="store_true", help="average each pair of slices (2x2x2)")
     parser.add_argument("--window", type=_window, default="auto", help="auto (min,max of sampled slices) or MIN,MAX")
-    parser.add_argument("--format", choices=("png", "tif"), default="png")
+    parser.add_argument("--format", choices=("png", "tif"), default="png", help="encoding of the thumbnails")
     parser.add_argument("--levels", type=int, default=None, help="levels to write (default: until <= 256 px)")
-    parser.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    add_threads(parser)
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run into an existing OUTPUT")
+    add_writer_options(parser)
     parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from ..writers.thumbnails import build_thumbnails
 
-    start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} slices/s"), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(f"thumbnails of {args.stack}", total=None, rate="-")
-
-        def progress(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:.1f}")
-
-        summary = build_thumbnails(args.stack, args.out, pair_average=args.pair_average, window=args.window,
-                                   format=args.format, levels=args.levels, workers=args.workers,
+    check_suffix(args.output, ("",), "the output of thumbnails (a folder)")
+    if args.overwrite and os.path.exists(args.input):  # a missing INPUT fails below, leaving OUTPUT alone
+        remove(args.output)
+    elif not args.resume:
+        refuse_existing([args.output], False)
+    run = Run(args, "thumbnails")
+    with progress_bar(args.quiet, f"thumbnails of {args.input}", "slices") as progress:
+        summary = build_thumbnails(args.input, args.output, pair_average=args.pair_average, window=args.window,
+                                   format=args.format, levels=args.levels, workers=args.threads,
                                    progress=progress)  # fmt: skip
     lo, hi = summary["window"]
-    print(f"wrote {summary['written']} of {summary['images']} images in {summary['levels']} levels "
-          f"(window {lo:g},{hi:g}) to {args.out} in {time.perf_counter() - start:.2f} s")  # fmt: skip
+    run.finish(f"wrote {summary['written']} of {summary['images']} images in {summary['levels']} levels "
+               f"(window {lo:g},{hi:g}) to {args.output} in {run.seconds:.2f} s", summary)  # fmt: skip

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ..errors import ZigguratError
 from ..model.describe import describe
+from ..model.display import CONVENTIONS, orientation
 from ..model.image import Image
 from ..model.volume import SPATIAL
 from ..render import Style, encoding_for
@@ -27,6 +28,7 @@ from .catalog import Catalog, Entry
 from .http import int_param, json_response, metadata_headers, pixels
 
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
+VIEWS = ("radiological", "neurological", "storage")
 MAX_PAGE = 1000
 MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
@@ -49,17 +51,23 @@ async def find(catalog: Catalog, image_id: str) -> Entry:
 
 
 async def _pixels_of(request: Request) -> tuple[Entry, Image, TileService]:
-    """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i``, default the
-    middle axial plane; any other 2-D image reordered to y x c) and the app's tile service."""
+    """The entry, the 2-D Image to render (a volume's plane ``?axis=z|y|x&slice=i&t=k&view=…``,
+    default the middle axial plane at t = 0 in the radiological view; any other 2-D image reordered
+    to y x c) and the app's tile service."""
     entry, opened = await _lookup(request)
     catalog: Catalog = request.app.state.catalog
     if opened.is_volume:
         axis = request.query_params.get("axis", "z")
         if axis not in AXES:
             raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
+        view = request.query_params.get("view", "radiological")
+        if view not in VIEWS:
+            raise HTTPException(400, f"query parameter 'view' must be one of {', '.join(VIEWS)}, got {view!r}")
         extent = opened.shape[-3:][SPATIAL.index(AXES[axis])]
         index = int_param(request, "slice", extent // 2, 0, extent - 1)
-        image = await run_in_threadpool(catalog.plane, entry, opened, AXES[axis], index)
+        times = opened.shape[0] if opened.axes.startswith("t") else 1
+        t = int_param(request, "t", 0, 0, times - 1)
+        image = await run_in_threadpool(catalog.plane, entry, opened, AXES[axis], index, t, view)
     elif opened.axes != SLIDE_AXES:
         image = await run_in_threadpool(catalog.plane, entry, opened, None, 0)
     else:
@@ -72,8 +80,8 @@ def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
     volume = None
     fmt = image.format
     if image.is_volume:
-        volume = {"shape": list(image.shape), "axes": image.axes, "spacing_mm": list(image.spacing)}
-        image = catalog.plane(entry, image, "z", image.shape[-3] // 2)
+        volume = _volume_facts(image)
+        image = catalog.plane(entry, image, "z", image.shape[-3] // 2, 0, "radiological")
     elif image.axes != SLIDE_AXES:
         image = catalog.plane(entry, image, None, 0)
     return {
@@ -87,6 +95,27 @@ def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
         "dtype": str(image.dtype),
         "volume": volume,
     }
+
+
+def _volume_facts(volume: Image) -> dict[str, Any]:
+    """What the viewer needs of a volume: shape, spacing, affine, time points, screen edge labels, the file's window."""
+    dicom = volume.metadata.extra.get("dicom", {})
+    return {
+        "shape": list(volume.shape),
+        "axes": volume.axes,
+        "spacing_mm": list(volume.spacing),
+        "affine": volume.affine.tolist(),
+        "times": volume.shape[0] if volume.axes.startswith("t") else 1,
+        "labels": {c: {a: orientation(volume, a, c).labels for a in "zyx"} for c in CONVENTIONS},
+        "modality": dicom.get("modality") or None,
+        "file_window": dicom.get("window"),
+    }
+
+
+def auto_window(image: Image) -> list[list[float]]:
+    """Each channel's automatic window (the default style's), where the viewer's min/max start."""
+    renderer = Style().resolve(image)
+    return [[w.low, w.high] for w in renderer.windows]
 
 
 async def list_images(request: Request) -> Response:
@@ -113,13 +142,20 @@ async def list_images(request: Request) -> Response:
 async def image_info(request: Request) -> Response:
     """``GET /api/images/{id}``: full metadata (levels, MPP, properties, associated images)."""
     entry, image = await _lookup(request)
+    catalog: Catalog = request.app.state.catalog
     if image.axes != SLIDE_AXES:
-        facts = await run_in_threadpool(_summary, request.app.state.catalog, entry, image)
-        facts.update(channel_names=[], properties={}, associated_images={})
+        facts = await run_in_threadpool(_summary, catalog, entry, image)
+        axis, index = ("z", image.shape[-3] // 2) if image.is_volume else (None, 0)
+        shown = await run_in_threadpool(catalog.plane, entry, image, axis, index, 0, "radiological")
+        facts.update(channel_names=list(shown.channel_names), properties={}, associated_images={},
+                     channel_colors=list(shown.channel_colors))  # fmt: skip
     else:
         facts = await run_in_threadpool(describe, image)
         facts.pop("path", None)
         facts.update(id=entry.id, name=entry.name, volume=None)
+        facts.setdefault("channel_colors", list(image.channel_colors))
+        shown = image
+    facts["auto_window"] = await run_in_threadpool(auto_window, shown)
     return json_response(request, facts, entry.version)
 
 

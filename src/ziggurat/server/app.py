@@ -3,6 +3,9 @@
 ``create_app(roots, cache=URL)`` builds it directly; ``from_environment()`` is the factory each
 uvicorn worker process calls (``--workers N``), reading the same settings from the environment,
 so every worker opens its own files and all of them share one memcached/redis tile cache.
+``cors=ORIGIN`` (or ``*``) lets pages on that origin load tiles and descriptors (OpenSeadragon
+elsewhere). The viewer's front-end packages ship inside the package (``static/vendor``, copied from
+``node_modules`` by ``scripts/setup`` and by the wheel build, never committed).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -30,12 +35,16 @@ from .openapi import schema
 STATIC = Path(__file__).resolve().parent / "static"
 ENV_ROOTS = "ZIGGURAT_SERVE_ROOTS"
 ENV_CACHE = "ZIGGURAT_SERVE_CACHE"
+ENV_CORS = "ZIGGURAT_SERVE_CORS"
+VENDOR = STATIC / "vendor"
 
 
 def openseadragon_dir() -> Path | None:
-    """OpenSeadragon's build folder from ``npm install`` (repo root or the working directory)."""
+    """OpenSeadragon's build folder: ``ZIGGURAT_OPENSEADRAGON``, the package's own copy, else
+    ``node_modules`` of a checkout (repo root or the working directory)."""
     override = os.environ.get("ZIGGURAT_OPENSEADRAGON")
     candidates = [Path(override)] if override else []
+    candidates.append(VENDOR / "openseadragon")
     for base in (Path(__file__).resolve().parents[3], Path.cwd()):
         candidates.append(base / "node_modules" / "openseadragon" / "build" / "openseadragon")
     return next((c for c in candidates if (c / "openseadragon.min.js").is_file()), None)
@@ -68,8 +77,9 @@ async def openapi(request: Request) -> Response:
 
 
 def create_app(roots: Sequence[str | os.PathLike[str]], cache: str | TileCache | None = None,
-               rescan_seconds: float = 2.0) -> Starlette:  # fmt: skip
-    """The server for images under ``roots`` with the tile cache at ``cache`` (a URL or a cache).
+               rescan_seconds: float = 2.0, cors: str | None = None) -> Starlette:  # fmt: skip
+    """The server for images under ``roots`` with the tile cache at ``cache`` (a URL or a cache);
+    ``cors``: an origin (or ``*``) allowed to read every route from another page.
 
     Pixels go through one :class:`~ziggurat.tiles.TileService` (``app.state.tiles``), so the
     server stores and finds tiles under the same keys as the library and ``ziggurat tile``.
@@ -84,8 +94,11 @@ def create_app(roots: Sequence[str | os.PathLike[str]], cache: str | TileCache |
     osd = openseadragon_dir()
     if osd is not None:
         routes.append(Mount("/vendor/openseadragon", StaticFiles(directory=osd), name="openseadragon"))
+    middleware = [Middleware(CORSMiddleware, allow_origins=[cors], allow_methods=["GET", "HEAD"],
+                             expose_headers=["ETag", "Content-Length"])] if cors else []  # fmt: skip
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={HTTPException: http_error, ZigguratError: ziggurat_error, Exception: internal_error},
     )
     app.state.catalog = Catalog(roots, rescan_seconds=rescan_seconds)
@@ -94,5 +107,6 @@ def create_app(roots: Sequence[str | os.PathLike[str]], cache: str | TileCache |
 
 
 def from_environment() -> Starlette:
-    """The app configured by ``ZIGGURAT_SERVE_ROOTS`` (JSON list) and ``ZIGGURAT_SERVE_CACHE``."""
-    return create_app(json.loads(os.environ[ENV_ROOTS]), os.environ.get(ENV_CACHE))
+    """The app configured by ``ZIGGURAT_SERVE_ROOTS`` (JSON list), ``ZIGGURAT_SERVE_CACHE`` and
+    ``ZIGGURAT_SERVE_CORS``."""
+    return create_app(json.loads(os.environ[ENV_ROOTS]), os.environ.get(ENV_CACHE), cors=os.environ.get(ENV_CORS))

@@ -2,8 +2,10 @@
 
 Volumes (NIfTI files, OME-Zarr stores) are served too: the catalog opens them as Images and
 hands out each requested plane as a 2-D Image (a small LRU), so the same tile routes serve both.
-An id is a hash of the image's name (its path relative to its root, prefixed with the root's own
-name), so it survives restarts and never exposes or accepts a filesystem path. Folders are
+An id is a hash of the image's name (its path relative to its root, prefixed with the root's label:
+its base name, or as many trailing folders as tell it apart from the other roots), so it survives
+restarts and never exposes or accepts a filesystem path; a root given twice or inside another is
+refused at start-up (its images would be listed twice). Folders are
 rescanned when a listing is older than ``rescan_seconds`` or an unknown id is asked for, so new
 files appear without a restart; a file that disappeared answers "not found". Symlinks are
 followed only when their target stays inside a served root.
@@ -22,6 +24,7 @@ from ..cache.lru import LRU
 from ..errors import ImageNotFoundError, ZigguratError
 from ..io.listing import list_images
 from ..io.locations import is_url
+from ..model.display import display_plane
 from ..model.image import Image, open_image
 from ..model.planes import plane
 from ..sources.registry import detect
@@ -44,6 +47,28 @@ def image_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
+def root_labels(roots: Sequence[Path]) -> list[str]:
+    """Each root's label: its base name, or as many trailing parts as make it unique among ``roots``.
+
+    ZigguratError for a root given twice or lying inside another root folder (ambiguous names).
+    """
+    for i, a in enumerate(roots):
+        for b in roots[i + 1 :]:
+            if a == b:
+                raise ZigguratError(f"{a}: given twice; serve each folder once")
+            for inner, outer in ((a, b), (b, a)):
+                if outer.is_dir() and inner.is_relative_to(outer):
+                    raise ZigguratError(f"{inner} lies inside {outer}, which is served too; serve one of them")
+    labels = []
+    for root in roots:
+        parts = root.parts[1:] or (root.anchor,)
+        n = 1
+        while n < len(parts) and any(o != root and o.parts[1:][-n:] == parts[-n:] for o in roots):
+            n += 1
+        labels.append("/".join(parts[-n:]))
+    return labels
+
+
 def _version(path: Path) -> str | None:
     try:
         st = path.stat()
@@ -63,13 +88,14 @@ class Catalog:
         for root in self.roots:
             if not root.exists():
                 raise ImageNotFoundError(f"{root}: no such file or folder to serve")
+        self.labels = dict(zip(self.roots, root_labels(self.roots)))
         self.rescan_seconds = rescan_seconds
         self.max_open = max_open
         self._entries: dict[str, Entry] = {}
         self._scanned = -float("inf")
         # count-bounded LRUs; an evicted Image is closed by GC once no request still reads it
         self._open: LRU[str, tuple[str, Image]] = LRU(max_open, sizeof=lambda v: 1)
-        self._planes: LRU[tuple[str, str, str | None, int], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
+        self._planes: LRU[tuple[str, str, str | None, int, int, str], Image] = LRU(MAX_PLANES, sizeof=lambda v: 1)
         self._rejected: dict[Path | str, str] = {}  # files that failed to open, by version
         # what the registry said of each path at its version: this scan's, and the last scan's
         self._kinds: dict[Path, tuple[str | None, str | None]] = {}
@@ -102,7 +128,7 @@ class Catalog:
 
     def _walk(self, root: Path) -> list[tuple[str, Path]]:
         if root.is_file():
-            return [(root.name, root)] if self._inside(root) else []
+            return [(self.labels[root], root)] if self._inside(root) else []
         out = []
         for folder, dirs, files in os.walk(root):  # never descends into symlinked folders
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -115,7 +141,7 @@ class Catalog:
                 link = Path(folder, fname)
                 path = link.resolve()
                 if self._inside(path):
-                    out.append((f"{root.name}/{link.relative_to(root).as_posix()}", path))
+                    out.append((f"{self.labels[root]}/{link.relative_to(root).as_posix()}", path))
         return out
 
     def _is_image(self, path: Path) -> bool:
@@ -180,12 +206,17 @@ class Catalog:
         self._open.put(entry.id, (entry.version, image))
         return image
 
-    def plane(self, entry: Entry, volume: Image, axis: str | None, index: int) -> Image:
-        """Plane ``index`` along ``axis`` of ``volume`` (any 2-D image with ``axis=None``) as a ``yxc``
-        Image, kept in a small LRU."""
-        key = (entry.id, entry.version, axis, index)
+    def plane(self, entry: Entry, volume: Image, axis: str | None, index: int, t: int = 0,
+              view: str = "storage") -> Image:  # fmt: skip
+        """Plane ``index`` along ``axis`` at time ``t`` of ``volume`` (any 2-D image with ``axis=None``)
+        as a ``yxc`` Image — in storage order, or oriented for the screen (``view="radiological"`` or
+        ``"neurological"``, :mod:`ziggurat.model.display`) — kept in a small LRU."""
+        key = (entry.id, entry.version, axis, index, t, view)
         image = self._planes.get(key)
         if image is None:
-            image = plane(volume, axis, index)
+            if axis is None or view == "storage":
+                image = plane(volume, axis, index, t=t)
+            else:
+                image = display_plane(volume, axis, index, t=t, convention=view)
             self._planes.put(key, image)
         return image

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,7 @@ def _series(path: Path, slices: list[tuple[Path, Any]], uneven: str) -> tuple[np
         "positions": positions.tolist(),
         "even_spacing": bool(even),
         "gantry_tilt": float(first.get("GantryDetectorTilt", 0) or 0),
+        "window": _file_window(first),
     }}  # fmt: skip
     affine = _affine(row, col, spacing_yx, positions[0], step)
     return volume, Metadata.volume("dicom", "zyx", (z_spacing, *spacing_yx), affine, extra=extra)
@@ -229,6 +231,12 @@ def _instance_stack(slices: list[tuple[Path, Any]]) -> tuple[np.ndarray, Metadat
     }}  # fmt: skip
     volume = np.stack([p.astype(dtype, copy=False) for p in planes])
     return volume, Metadata.volume("dicom", "zyx", (1.0, *spacing_yx), extra=extra)
+def _file_window(ds: Any) -> list[float] | None:
+    """The file's first (WindowCenter, WindowWidth), in rescaled units (HU for CT), if it gives one."""
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if center is None or width is None:
+        return None
+    return [float(v[0]) if isinstance(v, Sequence) and not isinstance(v, str) else float(v) for v in (center, width)]
 
 
 def _multiframe(path: Path, ds: Any) -> tuple[np.ndarray, Metadata]:

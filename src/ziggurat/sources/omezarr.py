@@ -64,7 +64,19 @@ def read_store(path: str | os.PathLike[str] | RemotePath) -> StoreInfo:
         meta.units = units
     channels = (ome.get("omero") or attrs.get("omero") or {}).get("channels", [])
     meta.channel_names = [str(c.get("label", f"C{i}")) for i, c in enumerate(channels) if isinstance(c, dict)]
+    meta.channel_colors = [_rgb(c.get("color")) for c in channels if isinstance(c, dict)]
     return StoreInfo(version, zarr_format, paths, meta)
+
+
+def _rgb(text: object) -> tuple[int, int, int] | None:
+    """An omero ``RRGGBB`` colour as (r, g, b); None when absent or malformed."""
+    if not isinstance(text, str) or len(text) != 6:
+        return None
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return None
+    return value >> 16, (value >> 8) & 255, value & 255
 
 
 class OmeZarrSource(NoAssociatedImages):

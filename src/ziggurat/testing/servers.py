@@ -86,3 +86,40 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServeProcess:
+    """``ziggurat serve ARGS --port P`` in a child process, ready once ``/api/images`` answers.
+
+    ``with ServeProcess([...]) as served:`` gives ``served.base`` (``http://127.0.0.1:P``); after
+    the block, ``served.out`` and ``served.err`` hold what the server printed.
+    """
+
+    def __init__(self, args: list[str], timeout: float = 30.0) -> None:
+        import sys
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.argv = [sys.executable, "-m", "ziggurat.cli", "serve", *args, "--port", str(self.port)]
+        self.timeout = timeout
+        self.out = self.err = ""
+
+    def __enter__(self) -> ServeProcess:
+        import urllib.error
+        import urllib.request
+
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/api/images?limit=1", timeout=2):
+                    return self
+            except (urllib.error.URLError, OSError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"ziggurat serve did not start: {self.err[-2000:]}") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.out, self.err = self.process.communicate(timeout=30)

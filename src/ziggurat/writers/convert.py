@@ -11,7 +11,7 @@ from ..io.locations import is_url
 from ..model.image import Image, open_image
 from ..sources.base import Metadata
 from .omezarr.builder import MIN_LEVEL, SHARD_BYTES, build_pyramid
-from .omezarr.ngff import CONVERT_COMPRESSION
+from .omezarr.ngff import CONVERT_COMPRESSION, with_spacing
 
 
 def convert(
@@ -24,6 +24,8 @@ def convert(
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    spacing: Sequence[float] | None = None,
+    unit: str | None = None,
 ) -> Path | str:
     """Read ``source`` (any volume ``ziggurat.open`` reads) and write it to ``out`` atomically.
 
@@ -43,9 +45,11 @@ def convert(
                 f"{out}: NIfTI is written to local files only; write OUT.zarr to object storage"
             )
 
+        if spacing is not None or unit is not None:
+            raise UnsupportedFormatError(f"{out}: spacing and unit apply to OME-Zarr outputs (NIfTI keeps the affine)")
         return write_nifti(volume, out, overwrite=overwrite)
     return to_omezarr(volume, out, chunks=chunks, levels=levels, compression=compression, overwrite=overwrite,
-                      progress=progress, workers=workers)  # fmt: skip
+                      progress=progress, workers=workers, spacing=spacing, unit=unit)  # fmt: skip
 
 
 def to_omezarr(
@@ -58,10 +62,15 @@ def to_omezarr(
     overwrite: bool = True,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    spacing: Sequence[float] | None = None,
+    unit: str | None = None,
 ) -> Path | str:
     """Write an open Volume as OME-Zarr the way ``convert`` does (see :func:`convert`)."""
     meta = volume.metadata
-    store_meta = Metadata(meta.format, meta.axes, meta.scale, meta.units, volume.affine, extra=dict(meta.extra))
+    store_meta = Metadata(meta.format, meta.axes, meta.scale, meta.units, volume.affine, extra=dict(meta.extra),
+                          channel_names=list(meta.channel_names), channel_colors=list(meta.channel_colors))  # fmt: skip
+    if spacing is not None or unit is not None:
+        store_meta = with_spacing(store_meta, spacing, unit)
     return build_pyramid(volume, out, halve="yx", chunks=chunks, levels=levels, min_size=MIN_LEVEL,
                          compression=compression, meta=store_meta, shard_bytes=SHARD_BYTES, overwrite=overwrite,
                          progress=progress, workers=workers)  # fmt: skip

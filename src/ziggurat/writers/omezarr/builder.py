@@ -40,7 +40,7 @@ from ...io.upload import upload_tree
 from ...kernels import METHODS, reduce2
 from ...sources.base import Metadata
 from .inputs import InputArray
-from .ngff import PYRAMID_COMPRESSION, chunk_shape, codec, ngff_attributes, world
+from .ngff import PYRAMID_COMPRESSION, chunk_shape, codec, ngff_attributes, omero, world
 from .shards import Mapper, Stored, array_metadata, write_shard
 
 SPATIAL_CHUNK = {3: 64, 2: 512}  # chunk edge per spatial axis: 64^3 voxels in 3-D, 512^2 pixels in 2-D
@@ -286,7 +286,7 @@ def build_pyramid(
         workers = sum(client.nthreads().values()) if client is not None else os.cpu_count() or 1  # type: ignore[attr-defined]
     axes = array.axes
     if meta is None:
-        meta = Metadata("ome-zarr", axes, tuple(array.spacing or (1.0,) * len(axes)))
+        meta = array.metadata
     elif meta.axes != axes or len(meta.scale or ()) != len(axes):
         raise UnsupportedFormatError(f"array has axes {axes!r} but metadata names {meta.axes!r}")
     dtype = array.dtype.newbyteorder("=")
@@ -312,6 +312,7 @@ def build_pyramid(
                     done += nbytes
                     if progress:
                         progress(done, total)
+            _add_omero(tmp, the_plan, meta)
         if remote is not None:
             upload_tree(out, remote, overwrite=overwrite)
     finally:
@@ -354,6 +355,17 @@ def _create_store(path: str, p: Plan, meta: Metadata, method: str, name: str, bl
     for i, level in enumerate(p.levels):
         document = array_metadata(level.shape, p.dtype, level.chunks, level.shards, p.axes, blosc)
         _write_json(Path(path, str(i), "zarr.json"), document)
+
+
+def _add_omero(path: str, p: Plan, meta: Metadata) -> None:
+    """Channel names, colours and windows (from the coarsest level) into the group's ``ome`` attribute."""
+    last = len(p.levels) - 1
+    coarsest = InputArray(os.path.join(path, str(last)), axes=p.axes)
+    pixels = coarsest.read([(0, n) for n in p.levels[last].shape])
+    group = Path(path, "zarr.json")
+    document = json.loads(group.read_text())
+    document["attributes"]["ome"]["omero"] = omero(meta, pixels, p.levels[0].shape)
+    _write_json(group, document)
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import UnsupportedFormatError
 from ...io.locations import REMOTE_SCHEMES, local_path, scheme_of
 from ...model.image import Image, open_image
-from ...sources.base import SLIDE_AXES, SupportsStoredChunks
+from ...sources.base import SLIDE_AXES, Metadata, SupportsStoredChunks
 from ...sources.zarr import DEFAULT_AXES
 from .shards import Stored
 
@@ -34,18 +34,31 @@ class InputArray:
 
     # opened lazily, once per process: never pickled
     @cached_property
-    def _opened(self) -> tuple[_Box, str | None, tuple[float, ...] | None]:
+    def _opened(self) -> tuple[_Box, Metadata | None]:
         return _open(self.source)
 
     shape = property(lambda self: self._opened[0].shape)
     dtype = property(lambda self: np.dtype(self._opened[0].dtype))
     chunks = property(lambda self: self._opened[0].chunks)
-    spacing = property(lambda self: self._opened[2])
+
+    @property
+    def spacing(self) -> tuple[float, ...] | None:
+        facts = self._opened[1]
+        return None if facts is None else facts.scale
+
+    @property
+    def metadata(self) -> Metadata:
+        """What the source says in this array's axis order: steps, units (None where unknown), channels."""
+        facts = self._opened[1]
+        if facts is None or facts.axes != self.axes:
+            return Metadata("ome-zarr", self.axes, (1.0,) * len(self.axes), (None,) * len(self.axes))
+        return facts
 
     @property
     def axes(self) -> str:
         """Axis names of the array as read: ``yx``, ``cyx``, ``zyx``, ``czyx``, ..."""
-        axes = self._axes or self._opened[1] or DEFAULT_AXES.get(len(self.shape))
+        facts = self._opened[1]
+        axes = self._axes or (facts.axes if facts is not None else None) or DEFAULT_AXES.get(len(self.shape))
         if axes is None or len(axes) != len(self.shape):
             raise UnsupportedFormatError(f"{self.source}: cannot name the axes of a {len(self.shape)}-D array")
         return axes
@@ -78,16 +91,16 @@ class _Box:
         self.stored, self.stored_codec = stored, stored_codec
 
 
-def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
-    """(reader, axes or None, spacing or None) for any supported source."""
+def _open(source: object) -> tuple[_Box, Metadata | None]:
+    """(reader, what the source says — axes, steps, units, channels — or None) for any supported source."""
     if isinstance(source, np.ndarray):
         array = source
         return _Box(array.shape, array.dtype, array.shape,
-                    lambda b: np.ascontiguousarray(array[tuple(slice(a, z) for a, z in b)])), None, None  # fmt: skip
+                    lambda b: np.ascontiguousarray(array[tuple(slice(a, z) for a, z in b)])), None  # fmt: skip
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if scheme_of(path) not in (None, "file", *REMOTE_SCHEMES):  # memory://, gs://, ...: fsspec's Zarr
-            return _remote_array(path), None, None
+            return _remote_array(path), None
         source = open_image(local_path(path))  # s3:// and http(s):// open through the registry
     if not isinstance(source, Image):
         raise UnsupportedFormatError(f"cannot build a pyramid from {type(source).__name__}")
@@ -101,14 +114,20 @@ def _open(source: object) -> tuple[_Box, str | None, tuple[float, ...] | None]:
             return np.moveaxis(level.read(((y0, y1), (x0, x1), (c0, c1))), -1, 0)
 
         mpp = source.mpp
-        spacing = (1.0, mpp[1] / 1000, mpp[0] / 1000) if mpp else None
-        return _Box((c, h, w), level.dtype, (c, ty, tx), read), "cyx", spacing
+        scale, unit = ((1.0, mpp[1], mpp[0]), "micrometer") if mpp else ((1.0, 1.0, 1.0), None)
+        facts = Metadata(source.format, "cyx", scale, (None, unit, unit), channel_names=list(source.channel_names),
+                         channel_colors=list(source.channel_colors))  # fmt: skip
+        return _Box((c, h, w), level.dtype, (c, ty, tx), read), facts
     reader = level.reader
     if isinstance(reader, SupportsStoredChunks):
         box = _Box(level.shape, level.dtype, level.chunks, level.read, reader.stored_chunk, reader.stored_codec)
     else:
         box = _Box(level.shape, level.dtype, level.chunks, level.read)
-    return box, source.axes, source.scale
+    meta = source.metadata
+    units = meta.units if len(meta.units) == len(meta.axes) else (None,) * len(meta.axes)
+    steps = meta.scale or (1.0,) * len(meta.axes)
+    return box, Metadata(meta.format, meta.axes, steps, units, meta.affine, channel_names=list(meta.channel_names),
+                         channel_colors=list(meta.channel_colors))  # fmt: skip
 
 
 def _remote_array(url: str) -> _Box:

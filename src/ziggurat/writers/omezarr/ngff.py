@@ -4,22 +4,32 @@ Pure functions (no I/O): the builder asks them for chunk shapes and the group's 
 ``ome`` attribute holds one multiscale (axes with type and unit, a ``scale`` per level and, for
 axis-aligned affines with positive steps, a ``translation`` shifted by half a coarser voxel); the
 ``ziggurat`` attribute holds the world affine and the source's own metadata (e.g. the verbatim NIfTI
-header) so that exporting back is exact.
+header) so that exporting back is exact. Units come from the source only: an axis whose unit the
+source does not know gets none (never a made-up millimetre). The ``omero`` block names each channel,
+gives its colour and its display window (measured on the coarsest level), so napari and ome-zarr-py
+show what the viewer shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ...errors import UnsupportedFormatError
+from ...render.style import PALETTE
 from ...sources.base import Metadata
 
 PRESETS = ("axial", "isotropic", "auto")
 ISOTROPIC = 32  # 32³: a random 64³ patch decodes 27 x 128 KiB instead of 8 x 1 MiB (docs/volumes.md)
-UNITS = {"z": "millimeter", "y": "millimeter", "x": "millimeter", "t": "second"}
+#: what ``--unit`` accepts, to NGFF (UDUNITS-2) names
+UNIT_NAMES = {"nm": "nanometer", "um": "micrometer", "µm": "micrometer", "micron": "micrometer",
+              "mm": "millimeter", "cm": "centimeter", "m": "meter", "angstrom": "angstrom",
+              **{n: n for n in ("nanometer", "micrometer", "millimeter", "centimeter", "meter")}}  # fmt: skip
+#: the window's percentiles, as the viewer's auto window (render.style's default)
+WINDOW_PERCENTILES = (0.5, 99.5)
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 
 # name -> (blosc compressor, level); byte shuffle for items wider than a byte. Chosen by measurement
@@ -40,8 +50,79 @@ def codec(name: str) -> tuple[str, int]:
 
 
 def unit_of(meta: Metadata, index: int) -> str | None:
-    """The unit of axis ``index``: as the metadata says, else millimetres for z y x, seconds for t."""
-    return meta.units[index] if meta.units else UNITS.get(meta.axes[index])
+    """The unit of axis ``index`` as the metadata says it; None when the source does not know."""
+    return meta.units[index] if index < len(meta.units) else None
+
+
+def unit_name(text: str) -> str:
+    """The NGFF name of a unit given as ``nm``, ``um``/``µm``, ``mm``, ... (UnsupportedFormatError if unknown)."""
+    try:
+        return UNIT_NAMES[text.strip().lower() if text != "µm" else text]
+    except KeyError:
+        raise UnsupportedFormatError(f"unknown unit {text!r}; use one of nm, um, mm, cm, m") from None
+
+
+def with_spacing(meta: Metadata, spacing: Sequence[float] | None, unit: str | None) -> Metadata:
+    """``meta`` with the spatial axes' steps (in z y x order of those present) and/or unit replaced.
+
+    New steps drop the affine (it no longer agrees with them); the source's other facts stay.
+    """
+    spatial = [i for i, a in enumerate(meta.axes) if a in "zyx"]
+    scale = list(meta.scale or (1.0,) * len(meta.axes))
+    units = list(meta.units or (None,) * len(meta.axes))
+    affine = meta.affine
+    if spacing is not None:
+        if len(spacing) != len(spatial) or min(spacing) <= 0:
+            names = ",".join(meta.axes[i].upper() for i in spatial)
+            raise UnsupportedFormatError(f"spacing: expected {len(spatial)} positive steps ({names}), got {spacing}")
+        for i, step in zip(spatial, spacing):
+            scale[i] = float(step)
+        affine = None
+    if unit is not None:
+        for i in spatial:
+            units[i] = unit_name(unit)
+    return replace(meta, scale=tuple(scale), units=tuple(units), affine=affine)
+
+
+def omero(meta: Metadata, coarsest: np.ndarray, shape: Sequence[int]) -> dict[str, Any]:
+    """The ``omero`` block: per channel its label, colour (RRGGBB) and window, from ``coarsest``
+    (the smallest level, in ``meta.axes`` order; ``shape`` is level 0's); ``greyscale`` for one
+    channel, else ``color``."""
+    axes = meta.axes
+    per_channel = np.moveaxis(coarsest, axes.index("c"), 0) if "c" in axes else coarsest[None]
+    dtype = coarsest.dtype
+    rgb = len(per_channel) == 3 and dtype == np.uint8 and not meta.channel_names
+    names = ["red", "green", "blue"] if rgb else meta.channel_names
+    channels = []
+    for i, values in enumerate(per_channel):
+        finite = values[np.isfinite(values)] if dtype.kind == "f" else values.ravel()
+        start, end = (float(v) for v in np.percentile(finite, WINDOW_PERCENTILES)) if finite.size else (0.0, 1.0)
+        if dtype == np.uint8:
+            start, end = 0.0, 255.0  # as the viewer draws 8-bit channels
+        if dtype.kind in "ui":
+            low, high = float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
+        else:
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        channels.append({
+            "label": names[i] if i < len(names) else str(i),
+            "color": _color(meta, i, len(per_channel)),
+            "window": {"min": low, "max": high, "start": start, "end": max(end, start + 1e-6)},
+            "active": True,
+        })  # fmt: skip
+    model = "greyscale" if len(channels) == 1 else "color"
+    return {"channels": channels, "rdefs": {"model": model, "defaultT": 0, "defaultZ": _middle(meta, shape)}}
+
+
+def _color(meta: Metadata, index: int, count: int) -> str:
+    """RRGGBB: the file's colour, else white for one channel, else the viewer's palette."""
+    given = meta.channel_colors[index] if index < len(meta.channel_colors) else None
+    if given is not None:
+        return "".join(f"{v:02X}" for v in given)
+    return "FFFFFF" if count == 1 else PALETTE[index % len(PALETTE)].lstrip("#").upper()
+
+
+def _middle(meta: Metadata, shape: Sequence[int]) -> int:
+    return int(shape[meta.axes.index("z")] // 2) if "z" in meta.axes else 0
 
 
 def world(meta: Metadata) -> np.ndarray:
