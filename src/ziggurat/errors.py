@@ -49,3 +49,7 @@ class CacheConfigError(ZigguratError, ValueError):
 
 class AxesError(ZigguratError, TypeError):
     """The image's axes do not allow this operation (a slide call on a volume, a plane of a slide)."""
+
+
+class ResourceLimitError(ZigguratError, MemoryError):
+    """A read would need more memory or work than the budget allows (``ZIGGURAT_MAX_BYTES``)."""

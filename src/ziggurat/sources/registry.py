@@ -22,6 +22,7 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from .base import Source, SourceClass
+from .guards import typed_errors
 
 ENTRY_POINT_GROUP = "ziggurat.sources"
 HEAD_BYTES = 512
@@ -101,11 +102,13 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         cls = load_backend(backend)
         if cls is None:
             raise BackendUnavailableError(f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'")
-        return cls(path, **options)
+        with typed_errors(path):
+            return cls(path, **options)
     first_error: Exception | None = None
     for _, _, cls in ranked(path):
         try:
-            return cls(path, **options)
+            with typed_errors(path):  # a third-party exception from a damaged file becomes CorruptImageError
+                return cls(path, **options)
         except (UnsupportedCodecError, UnsupportedFormatError, CorruptImageError) as exc:
             # a lower-ranked backend (openslide) may still read what the first one cannot
             first_error = first_error or exc

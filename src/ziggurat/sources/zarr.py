@@ -50,11 +50,18 @@ def open_array(path: str | os.PathLike[str], zarr_format: int) -> LevelReader:
         raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
 
 
+#: metadata documents are small; a larger one is not read (it would cost its size in memory)
+MAX_JSON_BYTES = 16 << 20
+
+
 def load_json(path: Path) -> dict[str, Any] | None:
-    """A JSON document, or None when the file is missing or is not a JSON object."""
+    """A JSON document, or None when the file is missing, is not a JSON object, is larger than
+    ``MAX_JSON_BYTES`` or nests deeper than the parser can follow."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            return None
         document = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
 
