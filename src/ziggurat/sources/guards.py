@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -176,3 +177,33 @@ def check_tiff_segments(read: Callable[[int, int], bytes], page: Any, where: str
     for offset, count in zip(page.dataoffsets, page.databytecounts):
         if count:
             check_codec_header(read(int(offset), min(int(count), 4096)), height, width, where)
+
+
+class ClampedFile(io.BufferedReader):
+    """A file whose ``read(n)`` never asks for more than what is left: a damaged length field
+    claiming 4 GB makes a parser (pydicom) allocate what the file holds, not what it claims."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            size = max(0, min(size, self._size - self.tell()))
+        return super().read(size)
+
+
+def check_dicom_frames(ds: Any, where: str) -> None:
+    """Before pydicom decodes pixel data: the whole array fits the budget, and every compressed
+    frame's codec header claims no more than Rows x Columns."""
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples, bits = int(ds.get("SamplesPerPixel", 1) or 1), int(ds.get("BitsAllocated", 8) or 8)
+    check_allocation(rows * cols * frames * samples * max(1, bits // 8), f"{where}: pixel data")
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax is None or not syntax.is_compressed or "PixelData" not in ds:
+        return
+    from pydicom.encaps import generate_fragments
+
+    for fragment in generate_fragments(ds.PixelData):
+        check_codec_header(bytes(fragment[:4096]), rows, cols, f"{where}: a frame")

@@ -72,7 +72,10 @@ def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, Sou
         while claims and -claims[0][0] >= rank:
             score, claimed, best = heapq.heappop(claims)
             yield -score, claimed, best
-        score = cls.probe(path, head)
+        try:
+            score = cls.probe(path, head)
+        except Exception:  # a probe that trips over a damaged file does not claim it (nor break detection)
+            score = 0
         if score > 0:
             heapq.heappush(claims, (-score, name, cls))
     while claims:

@@ -78,7 +78,7 @@ def _small_box(shape: Sequence[int], axes: str, far: bool) -> tuple[tuple[int, i
     return tuple(box)
 
 
-def exercise(path: Path, area: str, pristine: bool) -> str:
+def exercise(path: Path, pristine: bool) -> str:
     """Read ``path`` the way users do; the reference check for a pristine copy. Returns a summary."""
     from ..model.image import open_image
 
@@ -102,22 +102,25 @@ def exercise(path: Path, area: str, pristine: bool) -> str:
             image.sagittal(0)
             image.coronal(0)
         if pristine:
-            _check_reference(image, path, area)
+            _check_reference(image, path)
         return f"{image.axes} {image.shape}"
     finally:
         image.close()
 
 
-def _check_reference(image: Any, path: Path, area: str) -> None:
+def _check_reference(image: Any, path: Path) -> None:
     """The pristine copy's level-0 corner box equals what the anchor library reads."""
     from . import sources as ref
 
     readers: dict[str, Callable[[Path], ref.Reference]] = {
         "tiff": ref.tiff_reference, "pillow": ref.pillow_reference, "nifti": ref.nifti_reference,
         "dicom": ref.dicom_reference, "omezarr": ref.omezarr_reference,
-        "zarr": lambda p: ref.zarr_reference(p, image.axes),
+        "zarr": lambda p: ref.zarr_reference(p, image.axes), "tiffstack": ref.tiffstack_reference,
+        "n5": lambda p: ref.n5_reference(p, image.axes),
     }  # fmt: skip
-    reference = readers[area](path)
+    if image.backend not in readers:
+        return
+    reference = readers[image.backend](path)
     box = _small_box(image.levels[0].shape, image.axes, far=True)
     ours = image.levels[0].read(box)
     theirs = reference.levels[0][tuple(slice(a, b) for a, b in box)]
@@ -152,7 +155,7 @@ def run_case(case: Case, folder: Path) -> dict[str, Any]:
     try:
         path = materialise(case, folder)
         base = _peak_reset()
-        detail = exercise(path, case.area, case.kind == "pristine")
+        detail = exercise(path, case.kind == "pristine")
     except ZigguratError as exc:  # typed, unless it only wraps an allocation that already failed
         outcome = "memory" if isinstance(exc.__cause__, MemoryError) else "typed"
         detail = f"{type(exc).__name__}: {exc}"[:300]

@@ -34,6 +34,7 @@ REAL_SEEDS = (
     ("tiff", "ome-tiff/multi-channel-z-series.ome.tif"),
     ("tiff", "tiff/pathml_smalltif.tif"),
     ("tiff", "tiff/kidney-48-5.tif"),
+    ("tiffstack", "tiff-stack/calcium_imaging.tif"),
     ("dicom", "dicom/single/pydicom_CT_small.dcm"),
     ("dicom", "dicom/single/pydicom_MR_small_RLE.dcm"),
     ("dicom", "dicom/single/pydicom_MR_small_bigendian.dcm"),
@@ -174,7 +175,9 @@ def _kinds(area: str, path: Path) -> list[str]:
         return [*common, "nifti-field", "nifti-field", "gzip-bomb"]
     if area == "pillow":
         return [*common, "codec-lie"]
-    return [*common, "dicom-field"]
+    if area == "dicom":
+        return [*common, "dicom-field", "codec-lie"]
+    return common
 
 
 def _params(kind: str, rng: random.Random) -> dict[str, Any]:
