@@ -139,13 +139,18 @@ class StreamedResize:
         largest = max(abs(int(info.min)), int(info.max)) if info is not None else 1
         self._exact = dtype.kind in "iub" and largest * h * w * 4 < 2**62
         self._acc = np.dtype(np.int64) if self._exact else np.dtype(np.float64)
+        # x sums of one strip stay as narrow as their bound allows (the bulk of the work)
+        self._acc_x = _sum_type(largest * 2 * w) if self._exact else self._acc
         self._h, self._height, self._width, self._dtype = h, height, width, dtype
         self._sums = np.zeros((height, width, *shape[2:]), self._acc)
         self._unit_x = 1
 
     def add(self, y0: int, strip: np.ndarray) -> None:
         """Rows [y0, y0 + len(strip)) of the input."""
-        xs, self._unit_x = _interval_sums(strip, self._width, 1, self._acc)
+        # x as the first axis: its taps gather whole contiguous rows (about 2x faster than columns)
+        across = np.ascontiguousarray(np.swapaxes(strip, 0, 1))
+        sums, self._unit_x = _interval_sums(across, self._width, 0, self._acc_x)
+        xs = np.swapaxes(sums, 0, 1).astype(self._acc)
         q = np.arange(y0, y0 + strip.shape[0], dtype=np.int64)
         h, height = self._h, self._height
         lo = (q * height) // h  # the output row each input row starts in
