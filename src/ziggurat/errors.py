@@ -57,3 +57,7 @@ class UnsupportedSchemeError(ZigguratError, ValueError):
 
 class RemoteStorageError(ZigguratError, OSError):
     """Object storage failed after the bounded retries (server error, timeout, short response, denied)."""
+
+
+class ResourceLimitError(ZigguratError, MemoryError):
+    """A read would need more memory or work than the budget allows (``ZIGGURAT_MAX_BYTES``)."""

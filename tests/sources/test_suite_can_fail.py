@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import ziggurat
+from ziggurat.errors import CorruptImageError
 from ziggurat.model.image import Image
 from ziggurat.model.level import Level
 from ziggurat.model.slide import SlideView
@@ -201,7 +202,10 @@ def test_check_fails_on_a_broken_image(name: str, patched: Callable[[list[tuple[
     make, reference, broken, patches = CASES[name]
     image = (broken or make)()
     patched(patches)
-    # the reader's own error where the broken reader raises; else the check's assertion
-    expected = {"workers": RuntimeError, "empty_boxes": ValueError}.get(name, (AssertionError, pytest.fail.Exception))
+    # the reader's own error where the broken reader raises (a RuntimeError reaches the caller as the
+    # CorruptImageError the level read path wraps it in); else the check's assertion
+    expected = {"workers": CorruptImageError, "empty_boxes": ValueError}.get(
+        name, (AssertionError, pytest.fail.Exception)
+    )
     with pytest.raises(expected):
         run(name, image, reference())

@@ -384,5 +384,6 @@ def test_killed_cli_leaves_no_descriptor(larger_slide: Path, tmp_path: Path, sig
     if signal_name == "SIGINT":  # cleaned up: nothing at all is left
         assert proc.returncode == 130 and "interrupted" in err
         assert list(tmp_path.iterdir()) == []
-    else:  # killed outright: only hidden partial files, never OUT.dzi or OUT_files
-        assert all(p.name.startswith(".out") and ".partial-" in p.name for p in tmp_path.iterdir())
+    else:  # killed outright: only hidden partial files (and the dead writer's lock), never OUT.dzi or OUT_files
+        hidden = [p.name for p in tmp_path.iterdir()]
+        assert all(n.startswith(".out") and (".partial-" in n or n.endswith(".lock")) for n in hidden), hidden

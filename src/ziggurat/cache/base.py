@@ -74,24 +74,44 @@ class TileCache(ABC):
 
 
 class SharedCache(TileCache):
-    """A networked backend: every server call goes through :meth:`_guard`."""
+    """A networked backend: every server call goes through :meth:`_guard`, a circuit breaker.
 
-    #: seconds to wait after a failure before trying the server again
+    Closed (the server answers): calls go through. The first failure opens the circuit: for
+    ``retry_after`` seconds every call is a miss at once, with no network I/O. Then it is half-open:
+    exactly one call probes the server while the others still skip it; a success closes the
+    circuit, a failure opens it again. An outage therefore costs each caller at most one timeout
+    (the calls already in flight when it began), then one probe per ``retry_after``.
+    """
+
+    #: seconds to wait after a failure before one call probes the server again
     retry_after = 1.0
 
     def __init__(self) -> None:
         super().__init__()
         self._down_since: float | None = None
         self._retry_at = 0.0
+        self._probing = False
         self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
         return self._down_since is None
 
+    def _admit(self) -> bool:
+        """May this call reach the server? (closed; or half-open and no other probe in flight)"""
+        if self._down_since is None:
+            return True
+        with self._lock:
+            if self._down_since is None:
+                return True
+            if self._probing or time.monotonic() < self._retry_at:
+                return False
+            self._probing = True
+            return True
+
     def _guard(self, operation: Callable[[], T], default: T) -> T:
-        """Run one server call; on failure count it, warn once per outage and back off."""
-        if self._down_since is not None and time.monotonic() < self._retry_at:
+        """Run one server call; on failure count it, warn once per outage and open the circuit."""
+        if not self._admit():
             self.errors += 1
             return default
         try:
@@ -103,6 +123,7 @@ class SharedCache(TileCache):
                 if first:
                     self._down_since = time.monotonic()
                 self._retry_at = time.monotonic() + self.retry_after
+                self._probing = False
             if first:
                 warnings.warn(
                     f"tile cache {self.url} unavailable ({type(exc).__name__}: {exc}); serving tiles from the source",
@@ -113,5 +134,6 @@ class SharedCache(TileCache):
         if self._down_since is not None:
             with self._lock:
                 self._down_since = None
+                self._probing = False
             log.info("tile cache %s reachable again", self.url)
         return result

@@ -42,6 +42,10 @@ class RandomAccessFile:
         return self._fd
 
     def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:  # before allocating ``length`` bytes
+            raise CorruptImageError(
+                f"{self.path}: {length} bytes at offset {offset} lie past the end of the file ({self.size} bytes)"
+            )
         data = os.pread(self._descriptor(), length, offset)
         if len(data) != length:
             raise CorruptImageError(

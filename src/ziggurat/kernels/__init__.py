@@ -8,6 +8,6 @@
 """
 
 from .reduce import METHODS, reduce2, sum2, sum2_bands
-from .resize import resize_area
+from .resize import StreamedResize, resize_area
 
-__all__ = ["METHODS", "reduce2", "resize_area", "sum2", "sum2_bands"]
+__all__ = ["METHODS", "StreamedResize", "reduce2", "resize_area", "sum2", "sum2_bands"]

@@ -117,3 +117,56 @@ def _tap_sums(array: np.ndarray, taps: list[np.ndarray] | list[slice], axis: int
     for k in range(1, len(taps)):
         out += tap(k)
     return out
+
+
+class StreamedResize:
+    """:func:`resize_area` of an (H, W, ...) array fed as row strips, top to bottom, so a thumbnail
+    of a level too large to hold is computed in memory of about one strip plus the output.
+
+    Each strip is summed along x exactly as :func:`resize_area` does; a row then adds to the (at
+    most two, when shrinking) output rows it overlaps, weighted by the overlap in units of 1 /
+    ``height`` of a row. Integers whose sums fit in int64 give the same result as
+    :func:`resize_area`; floats (and wider integers) agree to rounding.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, height: int, width: int) -> None:
+        h, w = shape[:2]
+        if not (1 <= height <= h and 1 <= width <= w):
+            raise UnsupportedFormatError(f"a streamed resize shrinks: {h} x {w} cannot become {height} x {width}")
+        if dtype.kind not in "iubf":
+            raise UnsupportedFormatError(f"area resize of {dtype} pixels is not supported")
+        info = np.iinfo(dtype) if dtype.kind in "iu" else None
+        largest = max(abs(int(info.min)), int(info.max)) if info is not None else 1
+        self._exact = dtype.kind in "iub" and largest * h * w * 4 < 2**62
+        self._acc = np.dtype(np.int64) if self._exact else np.dtype(np.float64)
+        # x sums of one strip stay as narrow as their bound allows (the bulk of the work)
+        self._acc_x = _sum_type(largest * 2 * w) if self._exact else self._acc
+        self._h, self._height, self._width, self._dtype = h, height, width, dtype
+        self._sums = np.zeros((height, width, *shape[2:]), self._acc)
+        self._unit_x = 1
+
+    def add(self, y0: int, strip: np.ndarray) -> None:
+        """Rows [y0, y0 + len(strip)) of the input."""
+        # x as the first axis: its taps gather whole contiguous rows (about 2x faster than columns)
+        across = np.ascontiguousarray(np.swapaxes(strip, 0, 1))
+        sums, self._unit_x = _interval_sums(across, self._width, 0, self._acc_x)
+        xs = np.swapaxes(sums, 0, 1).astype(self._acc)
+        q = np.arange(y0, y0 + strip.shape[0], dtype=np.int64)
+        h, height = self._h, self._height
+        lo = (q * height) // h  # the output row each input row starts in
+        w_lo = np.minimum((q + 1) * height, (lo + 1) * h) - q * height
+        shape = (-1,) + (1,) * (xs.ndim - 1)
+        np.add.at(self._sums, lo, xs * w_lo.astype(self._acc).reshape(shape))
+        rest = w_lo < height
+        if rest.any():
+            w_hi = (height - w_lo[rest]).astype(self._acc).reshape(shape)
+            np.add.at(self._sums, lo[rest] + 1, xs[rest] * w_hi)
+
+    def result(self) -> np.ndarray:
+        n = self._h * self._unit_x
+        if self._exact:
+            return round_half_up(self._sums, n, self._dtype)
+        if self._dtype.kind == "f":
+            return (self._sums / n).astype(self._dtype)
+        rounded: np.ndarray = np.floor(self._sums / n + 0.5).astype(self._dtype)
+        return rounded

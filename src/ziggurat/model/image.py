@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..sources.base import Metadata, Source
+from ..sources.guards import typed_errors
 from ..sources.registry import open_source
 from .level import Level
 from .slide import SlideView, openslide_downsample
@@ -32,15 +33,17 @@ _anonymous = itertools.count()
 class AssociatedImages(Mapping[str, np.ndarray]):
     """Label, macro and thumbnail images, decoded on first access."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, path: str | None = None) -> None:
         self._source = source
+        self._path = path
         self._cache: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._source.metadata.associated_names:
             raise KeyError(name)
         if name not in self._cache:
-            self._cache[name] = self._source.read_associated(name)
+            with typed_errors(self._path, f" ({name} image)"):
+                self._cache[name] = self._source.read_associated(name)
         return self._cache[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -74,10 +77,10 @@ class Image(SlideView, VolumeView):
         base = tuple(source.levels[0].shape)
         spatial = "y" in axes and "x" in axes
         self.levels: tuple[Level, ...] = tuple(
-            Level(reader, i, axes, openslide_downsample(base, tuple(reader.shape), axes) if spatial else 1.0)
+            Level(reader, i, axes, openslide_downsample(base, tuple(reader.shape), axes) if spatial else 1.0, path)
             for i, reader in enumerate(source.levels)
         )
-        self.associated_images = AssociatedImages(source)
+        self.associated_images = AssociatedImages(source, path)
 
     # -- the array ------------------------------------------------------------------------
     @property
@@ -173,7 +176,8 @@ def open_image(path: str | os.PathLike[str], backend: str | None = None, **optio
     """Open any supported image with the best-rated (or the named) backend: ``ziggurat.open``."""
     path = os.fspath(path)
     source = open_source(path, backend, **options)
-    return Image(source, path, source.name, options)
+    with typed_errors(path):
+        return Image(source, path, source.name, options)
 
 
 def reopen(path: str, backend: str | None, options: Mapping[str, Any]) -> Image:

@@ -14,19 +14,23 @@ import numpy as np
 
 from ..errors import AxesError, OutOfRangeError
 from ..sources.base import SLIDE_AXES, Box, LevelReader, SupportsRawTiles
+from ..sources.guards import check_allocation, typed_errors
 from .indexing import expand_key, span
 
 
 class Level:
     """One pyramid level; ``downsample`` is level-0 pixels per pixel of this level in y and x."""
 
-    def __init__(self, reader: LevelReader, index: int, axes: str, downsample: float = 1.0) -> None:
+    def __init__(
+        self, reader: LevelReader, index: int, axes: str, downsample: float = 1.0, name: str | None = None
+    ) -> None:
         if len(reader.shape) != len(axes):
             raise AxesError(f"level {index} has shape {reader.shape} but the image's axes are {axes!r}")
         self.reader = reader
         self.index = index
         self.axes = axes
         self.downsample = downsample
+        self.name = name  # the file, for error messages
         self.shape: tuple[int, ...] = tuple(int(n) for n in reader.shape)
         self.dtype: np.dtype[Any] = np.dtype(reader.dtype)
         self.chunks: tuple[int, ...] = tuple(int(n) for n in reader.chunks)
@@ -42,18 +46,26 @@ class Level:
         """Pixels of an in-bounds box, one (start, stop) pair per axis, as a new array."""
         if len(box) != len(self.shape) or any(not 0 <= a <= b <= n for (a, b), n in zip(box, self.shape)):
             raise OutOfRangeError(f"box {tuple(box)} outside level {self.index} of shape {self.shape} ({self.axes})")
-        return self.reader.read(box)
+        return self._read(box)
+
+    def _read(self, box: Box) -> np.ndarray:
+        """The reader's pixels of an in-bounds box, within the byte budget, failures typed: every
+        read goes through here, so a source's third-party exception never escapes untyped."""
+        where = f"{self.name or 'image'}: level {self.index} box {tuple(box)}"
+        check_allocation(int(np.prod([b - a for a, b in box], dtype=object)) * self.dtype.itemsize, where)
+        with typed_errors(self.name, f" (level {self.index}, box {tuple(box)})"):
+            return self.reader.read(box)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         spans = [span(k, n) for k, n in zip(expand_key(key, self.ndim), self.shape)]
-        block = self.reader.read(tuple((a, b) for (a, b, _), _ in spans))
+        block = self._read(tuple((a, b) for (a, b, _), _ in spans))
         if any(step != 1 for (_, _, step), _ in spans):
             block = block[tuple(slice(None, None, step) for (_, _, step), _ in spans)]
         squeeze = tuple(i for i, (_, sq) in enumerate(spans) if sq)
         return block.squeeze(squeeze) if squeeze else block
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        full = self.reader.read(tuple((0, n) for n in self.shape))
+        full = self._read(tuple((0, n) for n in self.shape))
         return full if dtype is None else full.astype(dtype)
 
     # -- the slide view of a ``yxc`` level ----------------------------------------------------

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import AxesError, OutOfRangeError
-from ..kernels import resize_area
+from ..kernels import StreamedResize, resize_area
 from ..sources.base import SLIDE_AXES, Metadata, format_number
 from .level import Level
+
+#: a thumbnail reads a level whole up to this size, else in strips of about THUMBNAIL_STRIP_BYTES
+THUMBNAIL_WHOLE_BYTES = 64 << 20
+THUMBNAIL_STRIP_BYTES = 32 << 20
 
 
 class SlideView:
@@ -142,7 +146,17 @@ class SlideView:
         scale = max(w0 / max_size[0], h0 / max_size[1], 1.0)
         out_w, out_h = max(1, round(w0 / scale)), max(1, round(h0 / scale))
         lvl = self.levels[self.get_best_level_for_downsample(scale)]
-        return resize_area(lvl[:, :], out_h, out_w)
+        lh, lw, channels = lvl.shape
+        row_bytes = lw * channels * lvl.dtype.itemsize
+        if lh * row_bytes <= THUMBNAIL_WHOLE_BYTES or out_h > lh or out_w > lw:
+            return resize_area(lvl[:, :], out_h, out_w)
+        # a large level (one-level slides): read it strip by strip, never whole
+        rows = max(1, THUMBNAIL_STRIP_BYTES // row_bytes)
+        rows = max(lvl.chunks[0], rows - rows % lvl.chunks[0])  # whole stored tiles per strip
+        resize = StreamedResize(lvl.shape, lvl.dtype, out_h, out_w)
+        for y in range(0, lh, rows):
+            resize.add(y, lvl.rect(y, 0, min(rows, lh - y), lw))
+        return resize.result()
 
 
 def openslide_downsample(base: tuple[int, ...], shape: tuple[int, ...], axes: str) -> float:
@@ -151,5 +165,6 @@ def openslide_downsample(base: tuple[int, ...], shape: tuple[int, ...], axes: st
     return (base[x] / shape[x] + base[y] / shape[y]) / 2
 
 
-def _opaque(dtype: np.dtype[Any]) -> float:
-    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+def _opaque(dtype: np.dtype[Any]) -> int | float:
+    """The alpha of an opaque pixel: the type's maximum (an int: a float of uint64's would overflow)."""
+    return int(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0

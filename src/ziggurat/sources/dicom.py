@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
 from .base import ArrayReader, Metadata, NoAssociatedImages
+from .guards import ClampedFile, check_dicom_frames
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 UNEVEN_TOLERANCE = 0.01  # relative spread of slice steps still called even
@@ -46,12 +47,13 @@ def _pydicom() -> Any:
 def _read(path: Path) -> Any:
     pydicom = _pydicom()
     try:
-        return pydicom.dcmread(path)
+        return pydicom.dcmread(ClampedFile(path))  # a damaged length reads what is there, no more
     except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as exc:
         raise CorruptImageError(f"{path}: not a readable DICOM file: {exc}") from exc
 
 
 def _pixels(ds: Any, path: Path) -> np.ndarray:
+    check_dicom_frames(ds, str(path))  # the budget, and frame headers that claim more than Rows x Columns
     try:
         return np.asarray(ds.pixel_array)
     except Exception as exc:  # pydicom raises many types for bad pixel data or missing handlers

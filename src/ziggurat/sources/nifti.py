@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import gzip
+import math
+import os
 from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, CorruptImageError, UnsupportedFormatError
 from .base import Box, Metadata, NoAssociatedImages
+from .guards import GZIP_MAX_RATIO, check_allocation
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -34,6 +37,8 @@ class NiftiReader:
         self._path = path
         self._proxy = proxy
         self.shape: tuple[int, ...] = tuple(reversed(proxy.shape))
+        self._gzipped = path.lower().endswith(".gz")
+        _check_size(path, self.shape, proxy)
         probe = np.asarray(proxy[(slice(0, 1),) * len(proxy.shape)])
         self.dtype: np.dtype[Any] = probe.dtype.newbyteorder("=")
         self.chunks: tuple[int, ...] = self.shape
@@ -42,11 +47,30 @@ class NiftiReader:
         if any(a == b for a, b in box):  # nibabel's proxy cannot read an empty slice
             return np.empty(tuple(b - a for a, b in box), self.dtype)
         key = tuple(slice(a, b) for a, b in reversed(box))
+        if self._gzipped:  # nibabel inflates the stream up to the last voxel the box needs
+            last = np.ravel_multi_index(tuple(b - 1 for a, b in reversed(box)), self._proxy.shape, order="F")
+            check_allocation((int(last) + 1) * self.dtype.itemsize, f"{self._path}: inflating voxels of box {box}")
         try:
             block = np.asarray(self._proxy[key])
         except (OSError, EOFError, ValueError, gzip.BadGzipFile) as exc:
             raise CorruptImageError(f"{self._path}: cannot read voxels: {exc}") from exc
         return np.array(block.T, dtype=self.dtype, order="C")  # a copy: nibabel may hand out read-only arrays
+
+
+def _check_size(path: str, shape: tuple[int, ...], proxy: Any) -> None:
+    """Refuse a header that claims more voxels than the file can hold, before any read: an
+    uncompressed file must be as long as its voxels, a gzip file cannot inflate past ~1032:1."""
+    if not shape or min(shape) < 1:
+        raise CorruptImageError(f"{path}: NIfTI dimensions {shape} (a dimension is zero or negative)")
+    itemsize = np.dtype(proxy.dtype).itemsize
+    needed = math.prod(shape) * itemsize + int(proxy.offset)
+    size = os.path.getsize(path)
+    if path.lower().endswith(".gz"):
+        if needed > size * GZIP_MAX_RATIO:
+            raise CorruptImageError(f"{path}: the header claims {needed:,} bytes of voxels, more than a "
+                                    f"{size:,}-byte gzip file can hold")  # fmt: skip
+    elif needed > size:
+        raise CorruptImageError(f"{path}: the header claims {needed:,} bytes of voxels, the file has {size:,}")
 
 
 def nifti_meta(image: Any) -> Metadata:
@@ -88,7 +112,7 @@ class NiftiSource(NoAssociatedImages):
     def __init__(self, path: str) -> None:
         nib = _nibabel()
         try:
-            image = nib.load(path)
+            image = nib.load(path, mmap=False)  # no memory map: a file truncated while open must not SIGBUS
             reader = NiftiReader(path, image.dataobj)
         except (OSError, EOFError, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError) as exc:
             raise CorruptImageError(f"{path}: not a readable NIfTI file: {exc}") from exc

@@ -48,6 +48,8 @@ def read_store(path: str | os.PathLike[str] | RemotePath) -> StoreInfo:
         datasets = multiscale["datasets"]
         scale = next(t["scale"] for t in datasets[0]["coordinateTransformations"] if t["type"] == "scale")
         paths = [str(d["path"]) for d in datasets]
+        if any(Path(p).is_absolute() or ".." in Path(p).parts for p in paths):
+            raise CorruptImageError(f"{path}: a multiscale dataset path leaves the store: {paths}")
         units = tuple(a.get("unit") if isinstance(a, dict) else None for a in multiscale["axes"])
     except (KeyError, IndexError, StopIteration, TypeError) as exc:
         raise UnsupportedFormatError(f"{path}: no OME-NGFF multiscales metadata ({exc!r})") from exc
@@ -93,7 +95,11 @@ class OmeZarrSource(NoAssociatedImages):
         node = load_json(root / "zarr.json")
         if node is None and (root / "zarr.json").is_file():
             return 10  # a damaged store: opening it says so (CorruptImageError)
-        attrs = node.get("attributes", {}).get("ome", {}) if node is not None else load_json(root / ".zattrs") or {}
+        if node is not None:
+            attributes = node.get("attributes")
+            attrs = attributes.get("ome") if isinstance(attributes, dict) else None
+        else:
+            attrs = load_json(root / ".zattrs")
         return 85 if isinstance(attrs, dict) and "multiscales" in attrs else 0
 
     def __init__(self, path: str) -> None:

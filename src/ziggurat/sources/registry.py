@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..io.locations import configure, is_url
 from .base import Source, SourceClass
+from .guards import typed_errors
 
 ENTRY_POINT_GROUP = "ziggurat.sources"
 HEAD_BYTES = 512
@@ -105,7 +106,10 @@ def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, Sou
         while claims and -claims[0][0] >= rank:
             score, claimed, best = heapq.heappop(claims)
             yield -score, claimed, best
-        score = cls.probe(path, head)
+        try:
+            score = cls.probe(path, head)
+        except Exception:  # a probe that trips over a damaged file does not claim it (nor break detection)
+            score = 0
         if score > 0:
             heapq.heappush(claims, (-score, name, cls))
     while claims:
@@ -142,11 +146,13 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         cls = load_backend(backend)
         if cls is None:
             raise BackendUnavailableError(f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'")
-        return cls(path, **options)
+        with typed_errors(path):
+            return cls(path, **options)
     first_error: Exception | None = None
     for _, _, cls in ranked(path):
         try:
-            return cls(path, **options)
+            with typed_errors(path):  # a third-party exception from a damaged file becomes CorruptImageError
+                return cls(path, **options)
         except (UnsupportedCodecError, UnsupportedFormatError, CorruptImageError) as exc:
             # a lower-ranked backend (openslide) may still read what the first one cannot
             first_error = first_error or exc

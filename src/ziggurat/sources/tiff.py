@@ -27,6 +27,8 @@ from ..io.files import RandomAccessFile
 from ..io.opening import ByteFile, open_file, parser_input
 from ..io.pools import decode_pool
 from .base import Box, LevelReader, Metadata, format_number
+from .contiguous import ContiguousLevel
+from .guards import check_allocation, check_codec_header, check_ifd_chain, check_tiff_segments
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ASSOCIATED = ("thumbnail", "label", "macro")
@@ -171,6 +173,9 @@ class SegmentLevel:
         if not data:
             return np.zeros((th, tw, self.shape[2] if self._planes == 1 else 1), self.dtype)
         decode, args = self._decoder
+        where = f"{self._file.path}: tile row {row} col {col} (level {self._key[1]})"
+        check_codec_header(data, th, tw, where)
+        check_allocation(th * tw * self.shape[2] * self.dtype.itemsize, where)
         try:
             tile, _, _ = decode(data, index, **args)
         except Exception as exc:  # codecs raise their own error types
@@ -182,33 +187,6 @@ class SegmentLevel:
             pad = ((0, th - tile.shape[0]), (0, tw - tile.shape[1]), (0, 0))
             tile = np.pad(tile, pad)
         return np.asarray(tile, dtype=self.dtype)
-
-
-class MemmapLevel:
-    """An uncompressed level stored contiguously: a memory map reads any rectangle directly."""
-
-    def __init__(self, path: str, page: Any, byteorder: str) -> None:
-        keyframe = page.keyframe
-        offset = int(page.dataoffsets[0])
-        h, w, samples = keyframe.imagelength, keyframe.imagewidth, keyframe.samplesperpixel
-        dtype = np.dtype(keyframe.dtype).newbyteorder(byteorder)
-        planar = keyframe.planarconfig == 2 and samples > 1
-        shape = (samples, h, w) if planar else (h, w, samples)
-        self._array = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
-        self._planar = planar
-        self.shape = (h, w, samples)
-        self.dtype = dtype.newbyteorder("=")
-        rps = keyframe.tilelength if keyframe.is_tiled else keyframe.rowsperstrip
-        self.tile_shape = (min(rps, h), w)
-        self.chunks: tuple[int, ...] = (*self.tile_shape, samples)
-
-    def read(self, box: Box) -> np.ndarray:
-        (y0, y1), (x0, x1), (c0, c1) = box
-        if self._planar:
-            block = np.moveaxis(self._array[c0:c1, y0:y1, x0:x1], 0, -1)
-        else:
-            block = self._array[y0:y1, x0:x1, c0:c1]
-        return np.array(block, dtype=self.dtype, order="C")  # a copy: never a view of the read-only map
 
 
 class ChannelStack:
@@ -304,6 +282,8 @@ class TiffSource:
     def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
         self._file = open_file(path)  # a local file or an s3:// / http(s):// object
+        if isinstance(self._file, RandomAccessFile):
+            check_ifd_chain(path)
         try:
             self._tif = tifffile.TiffFile(parser_input(self._file))
             series = self._tif.series
@@ -370,7 +350,11 @@ class TiffSource:
             and keyframe.predictor == 1
             and isinstance(self._file, RandomAccessFile)  # a remote file cannot be memory-mapped
         ):
-            return MemmapLevel(self.path, page, self._tif.byteorder)
+            h, w, samples = keyframe.imagelength, keyframe.imagewidth, keyframe.samplesperpixel
+            dtype = np.dtype(keyframe.dtype).newbyteorder(self._tif.byteorder)
+            rows = keyframe.tilelength if keyframe.is_tiled else keyframe.rowsperstrip
+            planar = keyframe.planarconfig == 2 and samples > 1
+            return ContiguousLevel(self._file, int(page.dataoffsets[0]), (h, w, samples), dtype, planar, rows)
         return SegmentLevel(self._file, page, (self._identity, *key), decoded)
 
     # -- metadata -------------------------------------------------------------------------
@@ -499,6 +483,9 @@ class TiffSource:
     def read_associated(self, name: str) -> np.ndarray:
         for series in self._series[1:]:
             if series.name.lower() == name:
+                for page in series.pages:
+                    check_tiff_segments(self._file.read, page, f"{self.path}: {name} image")
+                check_allocation(int(np.prod(series.shape)) * series.dtype.itemsize, f"{self.path}: {name} image")
                 try:
                     data = series.asarray()
                 except Exception as exc:

@@ -71,11 +71,18 @@ def _remote_array(path: RemotePath, zarr_format: int) -> Any:
         raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
 
 
+#: metadata documents are small; a larger local one is not read (it would cost its size in memory)
+MAX_JSON_BYTES = 16 << 20
+
+
 def load_json(path: Path | RemotePath) -> dict[str, Any] | None:
-    """A JSON document, or None when the file is missing or is not a JSON object."""
+    """A JSON document, or None when the file is missing, is not a JSON object, is larger than
+    ``MAX_JSON_BYTES`` or nests deeper than the parser can follow."""
     try:
+        if isinstance(path, Path) and path.stat().st_size > MAX_JSON_BYTES:
+            return None
         document = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
 

@@ -192,6 +192,9 @@ class ChunkReader:
         path = self._file(shard)
         fd = os.open(path, os.O_RDONLY)
         try:
+            size = os.fstat(fd).st_size
+            if stop > size:  # a damaged index: refuse before allocating what it claims
+                raise CorruptImageError(f"{path}: the shard index points {stop - size:,} bytes past the file's end")
             if stop - start <= 2 * needed + 65536:
                 blob = memoryview(os.pread(fd, stop - start, start))
                 return [(c, None if s is None else blob[s[0] - start : s[0] - start + s[1]]) for c, s in spans]

@@ -206,6 +206,59 @@ class CacheTests:
             cache.set(f"n{i}", bytes([i]))
             assert cache.get(f"n{i}") == bytes([i])
 
+    @pytest.mark.parametrize("fault", ["kill", "freeze"])
+    def test_outage_under_load_costs_one_timeout(self, server: LocalServer | None, fault: str) -> None:
+        """16 threads read and write while the server is killed or frozen for 1.2 s, then back: no call
+        fails, none waits much past the socket timeout, and the circuit breaker keeps the calls that
+        wait for a timeout to the first wave plus one probe per ``retry_after`` (without it: every
+        thread at every retry)."""
+        server = self._needs_server(server)
+        cache = self.make_cache(server)
+        for part in shared_parts(cache):
+            part.retry_after = 0.2
+        cache.set("warm", b"v")
+        latencies: list[float] = []
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def load(n: int) -> None:
+            i = 0
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    cache.get(f"t{n}-{i % 50}")
+                    cache.set(f"t{n}-{i % 50}", b"x" * 100)
+                except BaseException as exc:  # the point: nothing may escape
+                    failures.append(exc)
+                latencies.append(time.monotonic() - started)
+                i += 1
+
+        threads = [threading.Thread(target=load, args=(n,)) for n in range(16)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CacheUnavailableWarning)
+            for t in threads:
+                t.start()
+            time.sleep(0.3)
+            before = len(latencies)
+            server.pause() if fault == "freeze" else server.stop()
+            time.sleep(1.2)
+            server.pause(False) if fault == "freeze" else server.start()
+            deadline = time.monotonic() + 5
+            while not all(p.available for p in shared_parts(cache)):
+                assert time.monotonic() < deadline, "the cache never came back"
+                time.sleep(0.05)
+            time.sleep(0.3)
+            stop.set()
+            for t in threads:
+                t.join()
+        assert not failures
+        during = latencies[before:]
+        p99 = sorted(during)[int(len(during) * 0.99)]
+        assert p99 < 0.3 and max(during) < 3, f"p99 {p99:.2f} s, max {max(during):.2f} s"
+        timeouts = sum(1 for d in during if d >= 0.24)  # the socket timeout is 0.25 s
+        assert timeouts <= 16 + 2 * 1.2 / 0.2, f"{timeouts} calls waited for a timeout during a 1.2 s outage"
+        assert cache.get("warm") == b"v" or fault == "kill"  # a frozen server kept its data
+
     def test_unreachable_at_start_never_raises(self, server: LocalServer | None) -> None:
         self._needs_server(server)
         cache = self.make_unreachable(free_port())

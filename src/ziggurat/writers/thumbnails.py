@@ -33,7 +33,7 @@ import numpy as np
 import tifffile
 
 from ..errors import ImageNotFoundError, UnsupportedFormatError
-from ..io.atomic import OutputExistsError, atomic_path
+from ..io.atomic import OutputExistsError, atomic_path, output_lock
 from ..kernels import reduce2, sum2_bands
 from ..kernels.reduce import wide_type
 from ..model.image import open_image
@@ -148,7 +148,7 @@ class _Outputs:
     def write(self, level: int, index: int, image: np.ndarray) -> None:
         path = self.path(level, index)
         data = png_gray8(image) if self.fmt == "png" else None
-        with atomic_path(path) as tmp:
+        with atomic_path(path, lock=False) as tmp:  # under the run's lock of the folder
             if data is not None:
                 Path(tmp).write_bytes(data)
             else:
@@ -199,38 +199,40 @@ def build_thumbnails(
     shape = (int(first.shape[0]), int(first.shape[1]))
     counts = level_counts(count, shape, levels, pair_average)
     settings = Settings(lo_hi, pair_average, format, len(counts), count, shape)
-    _check_settings(Path(out), settings)
-    for stale in Path(out).glob("*/.*.partial-*"):  # temporaries of a run that was killed outright
-        stale.unlink()
-    group = 2 if pair_average else 1
-    windower = Windower(first.dtype, 4 * group, lo_hi)
-    cascade = _Cascade(outputs, counts)
+    with output_lock(Path(out)):  # a second run on the same folder fails at once
+        _check_settings(Path(out), settings)
+        # temporaries of a run that was killed outright (a live run would hold the lock)
+        for stale in Path(out).glob("*/.*.partial-*"):
+            stale.unlink()
+        group = 2 if pair_average else 1
+        windower = Windower(first.dtype, 4 * group, lo_hi)
+        cascade = _Cascade(outputs, counts)
 
-    def level1(j: int) -> tuple[np.ndarray | None, bool]:
-        """Level-1 image j (None when nothing needs it) and whether it was written now."""
-        if not cascade.needed(0, j):
-            return None, False
-        if outputs.exists(1, j):
-            return outputs.read(1, j), False
-        sources = [plane(z) for z in range(j * group, min((j + 1) * group, count))]
-        planes = sources * (group // len(sources))  # an odd last slice counts twice
-        image = windower.half(planes)
-        outputs.write(1, j, image)
-        return image, True
+        def level1(j: int) -> tuple[np.ndarray | None, bool]:
+            """Level-1 image j (None when nothing needs it) and whether it was written now."""
+            if not cascade.needed(0, j):
+                return None, False
+            if outputs.exists(1, j):
+                return outputs.read(1, j), False
+            sources = [plane(z) for z in range(j * group, min((j + 1) * group, count))]
+            planes = sources * (group // len(sources))  # an odd last slice counts twice
+            image = windower.half(planes)
+            outputs.write(1, j, image)
+            return image, True
 
-    workers = workers or os.cpu_count() or 1
-    done = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="zig-thumbs") as pool:
-        ahead: deque[Future[tuple[np.ndarray | None, bool]]] = deque()
-        jobs = iter(range(counts[0]))
-        for j in jobs:  # keep 2 jobs per worker in flight; hand results to the cascade in order
-            ahead.append(pool.submit(level1, j))
-            if len(ahead) >= 2 * workers:
+        workers = workers or os.cpu_count() or 1
+        done = 0
+        with ThreadPoolExecutor(workers, thread_name_prefix="zig-thumbs") as pool:
+            ahead: deque[Future[tuple[np.ndarray | None, bool]]] = deque()
+            jobs = iter(range(counts[0]))
+            for j in jobs:  # keep 2 jobs per worker in flight; hand results to the cascade in order
+                ahead.append(pool.submit(level1, j))
+                if len(ahead) >= 2 * workers:
+                    done = _drain_one(ahead, cascade, done, group, count, progress)
+            while ahead:
                 done = _drain_one(ahead, cascade, done, group, count, progress)
-        while ahead:
-            done = _drain_one(ahead, cascade, done, group, count, progress)
-    cascade.finish()
-    return {"window": lo_hi, "levels": len(counts), "written": cascade.written, "images": sum(counts)}
+        cascade.finish()
+        return {"window": lo_hi, "levels": len(counts), "written": cascade.written, "images": sum(counts)}
 
 
 def _drain_one(
@@ -304,5 +306,5 @@ def _check_settings(out: Path, settings: Settings) -> None:
         if theirs != mine:
             raise OutputExistsError(f"{out}: holds thumbnails made with other settings {theirs}; use another folder")
         return
-    with atomic_path(path) as tmp:
+    with atomic_path(path, lock=False) as tmp:  # under the run's lock of the folder
         Path(tmp).write_text(json.dumps(mine, indent=1))

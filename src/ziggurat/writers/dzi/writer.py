@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import EncodingError, OutOfRangeError, ZigguratError
-from ...io.atomic import OutputExistsError, atomic_path
+from ...io.atomic import OutputExistsError, atomic_group, atomic_path
 from ...model.image import Image
 from ...model.level import Level
 from ...render.encode import check_quality, encoding_for
@@ -96,11 +96,9 @@ def write_dzi(
             for path in (dzi, files):
                 if path.exists() and not overwrite:
                     raise OutputExistsError(f"{path}: exists (use --overwrite to replace it)")
-            with atomic_path(dzi, overwrite=overwrite) as tmp_dzi:
-                with atomic_path(files, directory=True, overwrite=overwrite) as tmp_files:
-                    paths = _dz_paths(tmp_files, grid, encoding.extension)
-                    job.run(paths, encoding, quality, workers, progress)
-                # the tiles are in place; the descriptor comes last, so OUT.dzi means complete
+            # the descriptor is put in place last and removed first, so OUT.dzi means a complete tree
+            with atomic_group([(files, True), (dzi, False)], overwrite=overwrite) as (tmp_files, tmp_dzi):
+                job.run(_dz_paths(tmp_files, grid, encoding.extension), encoding, quality, workers, progress)
                 xml = dzi_xml(grid.width, grid.height, grid.tile_size, grid.overlap, encoding.extension)
                 Path(tmp_dzi).write_text(xml, encoding="utf-8")
     finally:

@@ -1,0 +1,166 @@
+"""Bounded work for hostile input, each class reproduced by hand: codec headers that lie, IFD loops,
+files truncated while open, NIfTI headers and gzip streams that claim too much, thumbnails of
+large one-level slides, the read budget, and RGBA reads of 64-bit images."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel
+import numpy as np
+import pytest
+import tifffile
+
+import ziggurat
+from ziggurat.errors import CorruptImageError, ResourceLimitError
+from ziggurat.kernels import StreamedResize, resize_area
+from ziggurat.sources.guards import budget, codec_dimensions
+
+
+def _lying_jpeg_tiff(path: Path) -> None:
+    """A ~1 KB TIFF whose one 16 x 16 JPEG tile's SOF claims 65,500 x 65,500."""
+    tifffile.imwrite(path, np.full((16, 16, 3), 128, np.uint8), tile=(16, 16), compression="jpeg", photometric="rgb")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\xff\xc0")
+    data[at + 5 : at + 9] = struct.pack(">HH", 65500, 65500)
+    path.write_bytes(bytes(data))
+
+
+def test_a_tile_whose_jpeg_header_lies_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "lie.tif"
+    _lying_jpeg_tiff(path)
+    assert path.stat().st_size < 2048
+    with ziggurat.open(path, decoded_cache=False) as image:
+        start = time.perf_counter()
+        with pytest.raises(CorruptImageError, match=r"lie\.tif.*claims 65500 x 65500.*holds 16 x 16"):
+            image.read_region((0, 0), 0, (16, 16))
+        assert time.perf_counter() - start < 1
+
+
+def test_codec_headers_are_read() -> None:
+    import imagecodecs
+
+    picture = np.zeros((30, 50, 3), np.uint8)
+    assert codec_dimensions(imagecodecs.jpeg_encode(picture)) == (30, 50)
+    assert codec_dimensions(imagecodecs.png_encode(picture)) == (30, 50)
+    assert codec_dimensions(imagecodecs.jpeg2k_encode(picture, codecformat="j2k")) == (30, 50)
+    assert codec_dimensions(b"\x00" * 40) is None
+
+
+def test_an_ifd_chain_that_loops_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for _ in range(3):
+            tif.write(np.zeros((8, 8), np.uint8))
+    with tifffile.TiffFile(path) as tif:
+        first, last = tif.pages[0].offset, tif.pages[-1].offset
+    with open(path, "r+b") as fh:
+        fh.seek(last)
+        (n,) = struct.unpack("<H", fh.read(2))
+        fh.seek(last + 2 + 12 * n)
+        fh.write(struct.pack("<I", first))
+    start = time.perf_counter()
+    with pytest.raises(CorruptImageError, match=r"loop\.tif.*IFD chain loops"):
+        ziggurat.open(path)
+    assert time.perf_counter() - start < 1
+
+
+def test_an_uncompressed_tiff_truncated_while_open_gives_a_typed_error(tmp_path: Path) -> None:
+    """Before: a memory map, and SIGBUS killed the process. A child process proves there is no signal."""
+    path = tmp_path / "raw.tif"
+    tifffile.imwrite(
+        path, np.arange(512 * 512 * 3, dtype=np.uint32).reshape(512, 512, 3) % 251, rowsperstrip=8, photometric="rgb"
+    )
+    script = f"""
+import os, ziggurat
+from ziggurat.errors import CorruptImageError
+image = ziggurat.open({str(path)!r})
+before = image.read_region((0, 400), 0, (64, 64))
+os.truncate({str(path)!r}, 4096)  # what `cp small.tif served.tif` does first
+try:
+    image.read_region((0, 400), 0, (64, 64))
+except CorruptImageError as exc:
+    print("typed", "raw.tif" in str(exc))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.split() == ["typed", "True"]
+
+
+def _nifti2_claiming(path: Path, shape: tuple[int, ...]) -> None:
+    header = nibabel.Nifti2Header()
+    header.set_data_shape(shape)
+    header.set_data_dtype(np.int16)
+    path.write_bytes(header.binaryblock + b"\x00" * (4 + 20_000))
+
+
+def test_nifti_headers_claiming_too_much_fail_fast(tmp_path: Path) -> None:
+    path = tmp_path / "huge.nii"
+    _nifti2_claiming(path, (10**9, 1, 4))  # a 21 KB file claiming 10^9 px in-plane
+    start = time.perf_counter()
+    with pytest.raises(CorruptImageError, match=r"huge\.nii.*claims"):
+        ziggurat.open(path)
+    bomb = tmp_path / "bomb.nii.gz"
+    header = nibabel.Nifti1Header()
+    header.set_data_shape((2048, 2048, 2048))
+    header.set_data_dtype(np.int16)
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(header.binaryblock + b"\x00" * 4 + b"\x00" * (32 << 20))
+    with pytest.raises(CorruptImageError, match=r"bomb\.nii\.gz.*gzip file can hold"):
+        ziggurat.open(bomb)
+    assert time.perf_counter() - start < 2
+
+
+def test_reads_over_the_budget_are_refused(tmp_path: Path) -> None:
+    image = ziggurat.from_array(np.zeros((1000, 1000, 3), np.uint8))
+    with budget(1_000_000):
+        image.read_region((0, 0), 0, (500, 500))
+        with pytest.raises(ResourceLimitError, match=r"3,000,000 bytes, over the budget of 1,000,000"):
+            image.read_region((0, 0), 0, (1000, 1000))
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64, np.uint32, np.uint8])
+def test_rgba_regions_of_wide_integers(dtype: type) -> None:
+    image = ziggurat.from_array(np.full((40, 40, 1), 7, dtype))
+    region = image.read_region((-10, -10), 0, (20, 20), rgba=True)
+    assert region.dtype == dtype
+    assert region[0, 0, 1] == 0 and region[15, 15, 1] == np.iinfo(dtype).max and region[15, 15, 0] == 7
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.float32])
+def test_streamed_resize_is_the_area_resize(dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    array = rng.integers(0, 200, (999, 701, 3)).astype(dtype)
+    streamed = StreamedResize(array.shape, array.dtype, 97, 61)
+    for y in range(0, 999, 64):
+        streamed.add(y, array[y : y + 64])
+    np.testing.assert_array_equal(streamed.result(), resize_area(array, 97, 61))
+
+
+def test_thumbnail_of_a_large_one_level_slide_reads_in_strips(tmp_path: Path) -> None:
+    """10,000 x 10,000 RGB (300 MB decoded) as one level: the thumbnail's peak RSS stays far below it."""
+    path = tmp_path / "flat.tif"
+    import imagecodecs
+
+    tile = imagecodecs.jpeg_encode(np.full((256, 256, 3), 200, np.uint8), level=80)
+    side = 10_000
+    count = ((side + 255) // 256) ** 2
+    tifffile.imwrite(path, iter([tile] * count), shape=(side, side, 3), dtype=np.uint8, tile=(256, 256),
+                     compression="jpeg", photometric="rgb")  # fmt: skip
+    script = f"""
+import resource, ziggurat
+image = ziggurat.open({str(path)!r})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+thumb = image.get_thumbnail((512, 512))
+print(thumb.shape, int(thumb.mean()), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    shape, mean, grown = done.stdout.rsplit(" ", 2)
+    assert shape == "(512, 512, 3)" and abs(int(mean) - 200) <= 2
+    assert int(grown) < 120, f"thumbnail grew RSS by {grown} MiB"
