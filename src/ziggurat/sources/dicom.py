@@ -233,6 +233,8 @@ def _instance_stack(slices: list[tuple[Path, Any]]) -> tuple[np.ndarray, Metadat
     }}  # fmt: skip
     volume = np.stack([p.astype(dtype, copy=False) for p in planes])
     return volume, Metadata.volume("dicom", "zyx", (1.0, *spacing_yx), extra=extra)
+
+
 def _file_window(ds: Any) -> list[float] | None:
     """The file's first (WindowCenter, WindowWidth), in rescaled units (HU for CT), if it gives one."""
     center, width = ds.get("WindowCenter"), ds.get("WindowWidth")

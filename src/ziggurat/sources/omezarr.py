@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def read_store(path: str | os.PathLike[str] | RemotePath) -> StoreInfo:
         datasets = multiscale["datasets"]
         scale = next(t["scale"] for t in datasets[0]["coordinateTransformations"] if t["type"] == "scale")
         paths = [str(d["path"]) for d in datasets]
-        if any(Path(p).is_absolute() or ".." in Path(p).parts for p in paths):
+        if any(PurePosixPath(p).is_absolute() or ".." in PurePosixPath(p).parts for p in paths):
             raise CorruptImageError(f"{path}: a multiscale dataset path leaves the store: {paths}")
         units = tuple(a.get("unit") if isinstance(a, dict) else None for a in multiscale["axes"])
     except (KeyError, IndexError, StopIteration, TypeError) as exc:
