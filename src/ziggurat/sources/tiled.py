@@ -7,7 +7,6 @@ decode them (a TIFF tile, a DICOM frame).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -23,37 +22,14 @@ R = TypeVar("R")
 DecodedOption = bool | LRU[Any, Any]
 
 
-class _Requests:
-    """How many reads are decoding right now, process-wide: a read fans out only when it is alone."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-
-    def __enter__(self) -> bool:
-        """Whether this read is the only one (so it may spread its decode over every core)."""
-        with self._lock:
-            self._active += 1
-            return self._active == 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._active -= 1
-
-
-_requests = _Requests()
-
-
 def decode_all(decode: Callable[[T], R], jobs: Sequence[T]) -> list[R]:
-    """``decode`` over ``jobs``. A read alone in the process decodes the first job in the calling
-    thread while the decode pool takes the others; a read that starts while another is decoding
-    decodes its jobs in its own thread, since the cores are already busy and fanning out would only
-    make the concurrent reads fight for them (two 1024² reads at once were 0.86x pyvips that way)."""
-    with _requests as alone:
-        if len(jobs) <= 1 or not alone:
-            return [decode(job) for job in jobs]
-        futures = [decode_pool().submit(decode, job) for job in jobs[1:]]
-        return [decode(jobs[0])] + [f.result() for f in futures]
+    """``decode`` over ``jobs``: the calling thread decodes the first job while the decode pool takes
+    the others (one job is decoded in the calling thread alone). Decoding a request in its own thread
+    when another request is decoding was measured slower (docs/benchmarks.md, issue 11) and is not done."""
+    if len(jobs) <= 1:
+        return [decode(job) for job in jobs]
+    futures = [decode_pool().submit(decode, job) for job in jobs[1:]]
+    return [decode(jobs[0])] + [f.result() for f in futures]
 
 
 def cache_of(option: DecodedOption) -> LRU[Hashable, Any] | None:
