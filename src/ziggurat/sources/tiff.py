@@ -335,6 +335,7 @@ class TiffSource:
     def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
         self._lazy_tif: tifffile.TiffFile | None = None  # the scanned path's, opened on first read
+        self._lazy_pid = -1
         self._tif_lock = threading.Lock()
         layout = tiffscan.scan(path)
         if layout is not None:  # a plain pyramid or SVS: tifffile parses a page when it is first read
@@ -392,12 +393,15 @@ class TiffSource:
     def tiff_page(self, index: int) -> Any:
         """tifffile's page ``index`` (the file is parsed on first use, one page at a time)."""
         with self._tif_lock:
-            if self._lazy_tif is None:
+            if self._lazy_tif is None or self._lazy_pid != os.getpid():  # a forked child parses with its own handle
                 try:
-                    self._lazy_tif = tifffile.TiffFile(self.path)
+                    self._lazy_tif, self._lazy_pid = tifffile.TiffFile(self.path), os.getpid()
                 except Exception as exc:
                     raise CorruptImageError(f"{self.path}: not a readable TIFF ({exc})") from exc
-            return self._lazy_tif.pages[index]
+            try:
+                return self._lazy_tif.pages[index]
+            except Exception as exc:  # tifffile raises many types on damaged pages
+                raise CorruptImageError(f"{self.path}: damaged TIFF page {index} ({exc})") from exc
 
     def _level_reader(self, level: Any, index: int, decoded: DecodedOption) -> LevelReader:
         axes = level.axes
@@ -565,7 +569,7 @@ class TiffSource:
         if self._layout is None:
             self._tif.close()
         with self._tif_lock:
-            if self._lazy_tif is not None:
+            if self._lazy_tif is not None and self._lazy_pid == os.getpid():
                 self._lazy_tif.close()
                 self._lazy_tif = None
 
