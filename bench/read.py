@@ -1,5 +1,8 @@
 """Open time, random region reads and whole-slide thumbnails: ziggurat vs openslide, tiffslide and pyvips.
 
+Open time (``open + metadata``: open, level dimensions and MPP) is measured on the generated slide
+and on every SVS-like realdata file openslide opens.
+
     python -m bench read            # 40,000 x 30,000 generated JPEG slide; thumbnails of it and of realdata
     python -m bench read --quick    # 4,000 x 3,000, few reads (the test suite runs this)
     python -m bench read --thumbnails-only
@@ -247,6 +250,18 @@ def run_thumbnails(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tu
     return results, agreement
 
 
+def run_open(paths: list[Path], repeat: int = 30) -> list[Result]:
+    """``open + metadata`` of each SVS-like realdata file, every tool from a fresh handle."""
+    results = []
+    for path in paths:
+        Path(path).read_bytes()  # warm the page cache
+        for name in TOOLS:
+            if name != "ziggurat + decoded-tile cache":
+                secs = time_calls(lambda i, name=name, path=path: _open_metadata(name, path), repeat, warmup=3)
+                results.append(Result(f"open + metadata {path.name}", name, secs))
+    return results
+
+
 def print_thumbnails(results: list[Result], agreement: list[str]) -> None:
     print_table(results)
     print()
@@ -273,6 +288,9 @@ def main(argv: list[str]) -> int:
     slides = realdata_slides()
     if args.quick:
         slides = [p for p in slides if p.name == "CMU-1-Small-Region.svs"]
+    if not args.thumbnails_only:
+        print_table(run_open(slides, 5 if args.quick else 30))
+        print()
     print(f"thumbnails of {', '.join(p.name for p in [*slides, path])} (data in {DATA_DIR})")
     print_thumbnails(*run_thumbnails([*slides, path], sizes, repeat))
     return 0

@@ -12,6 +12,7 @@ def test_bench_read_quick(run_bench_quick: Callable[[str], str]) -> None:
     for tool in ("| ziggurat |", "| openslide |", "| tiffslide |", "| pyvips |"):
         assert tool in stdout
     assert "open + metadata" in stdout and "L0 256² unaligned" in stdout
+    assert "open + metadata CMU-1-Small-Region.svs" in stdout  # the SVS open case
     rows = re.findall(r"^\| (\S+) \| (\d+) \| (\d+x\d+) \| (\d+x\d+) \| ([\d.]+|nan) \|$", stdout, re.M)
     files = {row[0] for row in rows}
     assert any(name.startswith("slide-") for name in files), stdout[-2000:]  # the generated sample

@@ -12,6 +12,7 @@ from .base import Box, Metadata
 
 # formats the TIFF backend reads better; openslide ranks below it for these
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
+TIFF_HEADS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 class OpenSlideLevel:
@@ -43,6 +44,8 @@ class OpenSlideSource:
     def probe(cls, path: str, head: bytes) -> int:
         if os.path.isdir(path):
             return 0
+        if head[:4] in TIFF_HEADS and path.lower().endswith(TIFF_SUFFIXES):
+            return 10  # the tiff backend serves these; asking openslide here would cost a file parse per open
         try:
             vendor = openslide.OpenSlide.detect_format(path)
         except Exception:
@@ -51,7 +54,9 @@ class OpenSlideSource:
             return 0
         return 10 if path.lower().endswith(TIFF_SUFFIXES) else 60
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, decoded_cache: object = None) -> None:
+        """``decoded_cache`` is accepted (and ignored: openslide keeps its own tile cache) so that a
+        TIFF the tiff backend gave up on can fall back here with the same options."""
         try:
             self._slide = openslide.OpenSlide(path)
         except openslide.OpenSlideUnsupportedFormatError as exc:

@@ -15,29 +15,34 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import re
+import threading
 from typing import Any
 
 import numpy as np
 import tifffile
 
-from ..cache.lru import LRU, decoded_tiles
 from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
 from ..io.files import RandomAccessFile
 from ..io.opening import ByteFile, open_file, parser_input
-from ..io.pools import decode_pool
+from . import tiffscan
 from .base import Box, LevelReader, Metadata, format_number
 from .contiguous import ContiguousLevel
 from .guards import check_allocation, check_codec_header, check_ifd_chain, check_tiff_segments
+from .tiled import DecodedOption, cache_of, decode_all
 
+TAG_CODES = {
+    "ImageDescription": 270, "Make": 271, "Model": 272, "Software": 305, "DateTime": 306, "Artist": 315,
+    "HostComputer": 316, "Copyright": 33432, "DocumentName": 269, "XResolution": 282, "YResolution": 283,
+    "ResolutionUnit": 296,
+}  # fmt: skip
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ASSOCIATED = ("thumbnail", "label", "macro")
 STRING_TAGS = (
     "ImageDescription", "Make", "Model", "Software", "DateTime", "Artist", "HostComputer",
     "Copyright", "DocumentName",
 )  # fmt: skip
-#: ``decoded_cache``: True = the process default (``cache.decoded_tiles()``), False = none, or an LRU
-DecodedOption = bool | LRU[Any, Any]
 UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 #: tifffile's series axes -> ours; a shaped or generic page sequence (Q, I) is time, samples (S) channels
 TIFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c", "Q": "t", "I": "t"}
@@ -128,7 +133,7 @@ class SegmentLevel:
         tiles: list[np.ndarray | None] = [None] * len(wanted)
         missing = []
         option = self._decoded_option
-        cache = option if isinstance(option, LRU) else decoded_tiles() if option is True else None  # (empty: falsy)
+        cache = cache_of(option)
         for i, rc in enumerate(wanted):
             cached = cache.get((self._key, rc)) if cache is not None else None
             if cached is None:
@@ -145,9 +150,7 @@ class SegmentLevel:
             for i, group in zip(missing, indices):
                 jobs.append((wanted[i], [(j, blobs[pos + k]) for k, j in enumerate(group)]))
                 pos += len(group)
-            # the calling thread decodes one tile itself while the pool decodes the others
-            futures = [decode_pool().submit(self._decode_tile, job) for job in jobs[1:]]
-            decoded = [self._decode_tile(jobs[0])] + [f.result() for f in futures]
+            decoded = decode_all(self._decode_tile, jobs)
             for i, tile in zip(missing, decoded):
                 tiles[i] = tile
                 if cache is not None:
@@ -187,6 +190,35 @@ class SegmentLevel:
             pad = ((0, th - tile.shape[0]), (0, tw - tile.shape[1]), (0, 0))
             tile = np.pad(tile, pad)
         return np.asarray(tile, dtype=self.dtype)
+
+
+class ScannedLevel:
+    """A level whose geometry came from :mod:`.tiffscan`: tifffile parses its page on the first read."""
+
+    def __init__(self, source: TiffSource, page: tiffscan.Page, index: int, decoded: DecodedOption) -> None:
+        h, w, samples = page.shape
+        bits = page.get(258, 8)
+        bits = bits[0] if isinstance(bits, tuple) else bits
+        self.shape = (h, w, samples)
+        self.dtype = np.dtype(f"u{int(bits) // 8}")
+        self.tile_shape = (int(page.get(323)), int(page.get(322)))
+        self.chunks: tuple[int, ...] = (*self.tile_shape, samples)
+        self._source, self._page, self._index, self._decoded = source, page.index, index, decoded
+        self._reader: SegmentLevel | None = None
+
+    @property
+    def reader(self) -> SegmentLevel:
+        if self._reader is None:
+            source = self._source
+            page = source.tiff_page(self._page)
+            self._reader = SegmentLevel(source._file, page, (source._identity, self._index, 0), self._decoded)
+        return self._reader
+
+    def read(self, box: Box) -> np.ndarray:
+        return self.reader.read(box)
+
+    def raw_tiles(self, positions: list[tuple[int, int]]) -> list[bytes] | None:
+        return self.reader.raw_tiles(positions)
 
 
 class ChannelStack:
@@ -282,11 +314,19 @@ class TiffSource:
     def __init__(self, path: str, *, decoded_cache: DecodedOption = True) -> None:
         self.path = path
         self._file = open_file(path)  # a local file or an s3:// / http(s):// object
+        self._lazy_tif: tifffile.TiffFile | None = None  # the scanned path's, opened on first read
+        self._lazy_pid = -1
+        self._tif_lock = threading.Lock()
         if isinstance(self._file, RandomAccessFile):
             check_ifd_chain(path)
+            layout = tiffscan.scan(path)
+            if layout is not None:  # a plain pyramid or SVS: tifffile parses a page when it is first read
+                self._open_scanned(layout, decoded_cache)
+                return
+        self._layout: tiffscan.Layout | None = None
         try:
-            self._tif = tifffile.TiffFile(parser_input(self._file))
-            series = self._tif.series
+            tif = self._tif = tifffile.TiffFile(parser_input(self._file))
+            series = tif.series
         except Exception as exc:  # tifffile raises many types on damaged files
             raise CorruptImageError(f"{path}: not a readable TIFF ({exc})") from exc
         if not series or not series[0].pages:
@@ -310,8 +350,36 @@ class TiffSource:
         self.metadata = self._metadata()
 
     def _check_codec(self, page: Any) -> None:
-        if page.compression != 1 and page.compression not in tifffile.TIFF.DECOMPRESSORS:
-            raise UnsupportedCodecError(f"{self.path}: TIFF compression {page.compression} cannot be decoded")
+        _check_codec(self.path, page.compression)
+
+    def _open_scanned(self, layout: tiffscan.Layout, decoded: DecodedOption) -> None:
+        self._layout = layout
+        self._identity = self._file.identity
+        first = layout.pages[0]
+        _check_codec(self.path, first.get(259, 1))
+        self._axes = None
+        self.levels = [ScannedLevel(self, layout.pages[p], i, decoded) for i, p in enumerate(layout.levels)]
+        self.levels = [lvl for lvl in self.levels if 0 not in lvl.shape]
+        meta = Metadata.slide(layout.vendor, None, properties=_tag_properties(lambda name: first.get(TAG_CODES[name])))
+        if layout.vendor == "aperio":
+            self._aperio(first.description, meta)
+        if meta.mpp is None:
+            meta.mpp = _resolution_values(first.get(296, 2), first.get(282), first.get(283))
+        meta.associated_names = list(layout.associated)
+        self.metadata = meta
+
+    def tiff_page(self, index: int) -> Any:
+        """tifffile's page ``index`` (the file is parsed on first use, one page at a time)."""
+        with self._tif_lock:
+            if self._lazy_tif is None or self._lazy_pid != os.getpid():  # a forked child parses with its own handle
+                try:
+                    self._lazy_tif, self._lazy_pid = tifffile.TiffFile(self.path), os.getpid()
+                except Exception as exc:
+                    raise CorruptImageError(f"{self.path}: not a readable TIFF ({exc})") from exc
+            try:
+                return self._lazy_tif.pages[index]
+            except Exception as exc:  # tifffile raises many types on damaged pages
+                raise CorruptImageError(f"{self.path}: damaged TIFF page {index} ({exc})") from exc
 
     def _level_reader(self, level: Any, index: int, decoded: DecodedOption) -> LevelReader:
         axes = level.axes
@@ -360,19 +428,7 @@ class TiffSource:
     # -- metadata -------------------------------------------------------------------------
     def _metadata(self) -> Metadata:
         tif, page = self._tif, self._series[0].keyframe
-        props: dict[str, str] = {}
-        for name in STRING_TAGS:
-            tag = page.tags.get(name)
-            if tag is not None and isinstance(tag.value, str):
-                props[f"tiff.{name}"] = tag.value
-        for name in ("XResolution", "YResolution"):
-            tag = page.tags.get(name)
-            if tag is not None:
-                num, den = tag.value
-                props[f"tiff.{name}"] = format_number(num / den if den else 0.0)
-        unit = page.tags.valueof("ResolutionUnit", 2)
-        props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
-        meta = Metadata.slide(_vendor(tif), None, properties=props)
+        meta = Metadata.slide(_vendor(tif), None, properties=_tag_properties(page.tags.valueof))
         if self._axes is not None:
             return self._stack_metadata(meta)
         if tif.is_svs:
@@ -481,6 +537,15 @@ class TiffSource:
         return meta
 
     def read_associated(self, name: str) -> np.ndarray:
+        if self._layout is not None:
+            page = self.tiff_page(self._layout.associated[name])  # KeyError for a name the file lacks
+            check_tiff_segments(self._file.read, page, f"{self.path}: {name} image")
+            check_allocation(int(np.prod(page.shape)) * page.dtype.itemsize, f"{self.path}: {name} image")
+            try:
+                data: np.ndarray = page.asarray()
+            except Exception as exc:
+                raise CorruptImageError(f"{self.path}: cannot decode {name} image ({exc})") from exc
+            return data if data.ndim == 3 else data[..., None]
         for series in self._series[1:]:
             if series.name.lower() == name:
                 for page in series.pages:
@@ -495,7 +560,12 @@ class TiffSource:
 
     def close(self) -> None:
         self._file.close()
-        self._tif.close()
+        if self._layout is None:
+            self._tif.close()
+        with self._tif_lock:
+            if self._lazy_tif is not None and self._lazy_pid == os.getpid():
+                self._lazy_tif.close()
+                self._lazy_tif = None
 
 
 def _stack_axes(series: Any) -> str | None:
@@ -540,10 +610,39 @@ def _vendor(tif: tifffile.TiffFile) -> str:
     return "generic-tiff"
 
 
+def _check_codec(path: str, compression: int) -> None:
+    if compression != 1 and compression not in tifffile.TIFF.DECOMPRESSORS:
+        raise UnsupportedCodecError(f"{path}: TIFF compression {compression} cannot be decoded")
+
+
+def _tag_properties(value: Any) -> dict[str, str]:
+    """openslide-style ``tiff.*`` properties from page 0's tags; ``value(name)`` gives a tag's value."""
+    props: dict[str, str] = {}
+    for name in STRING_TAGS:
+        text = value(name)
+        if isinstance(text, str):
+            props[f"tiff.{name}"] = text
+    for name in ("XResolution", "YResolution"):
+        rational = value(name)
+        if rational is not None:
+            num, den = rational
+            props[f"tiff.{name}"] = format_number(num / den if den else 0.0)
+    unit = value("ResolutionUnit")
+    unit = 2 if unit is None else unit
+    props["tiff.ResolutionUnit"] = {1: "none", 2: "inch", 3: "centimeter"}.get(unit, str(unit))
+    return props
+
+
 def _resolution_mpp(page: Any) -> tuple[float, float] | None:
+    """µm per pixel from a tifffile page's resolution tags."""
+    tags = page.tags
+    return _resolution_values(
+        tags.valueof("ResolutionUnit", 1), tags.valueof("XResolution"), tags.valueof("YResolution")
+    )
+
+
+def _resolution_values(unit: Any, xres: Any, yres: Any) -> tuple[float, float] | None:
     """µm per pixel from TIFF resolution tags (centimetre or inch units; 72/96 dpi is a default)."""
-    unit = page.tags.valueof("ResolutionUnit", 1)
-    xres, yres = page.tags.valueof("XResolution"), page.tags.valueof("YResolution")
     if unit not in (2, 3) or not xres or not yres or not xres[1] or not yres[1]:
         return None
     x, y = xres[0] / xres[1], yres[0] / yres[1]

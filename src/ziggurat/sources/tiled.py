@@ -24,7 +24,8 @@ DecodedOption = bool | LRU[Any, Any]
 
 def decode_all(decode: Callable[[T], R], jobs: Sequence[T]) -> list[R]:
     """``decode`` over ``jobs``: the calling thread decodes the first job while the decode pool takes
-    the others (one job is decoded in the calling thread alone)."""
+    the others (one job is decoded in the calling thread alone). Decoding a request in its own thread
+    when another request is decoding was measured slower (docs/benchmarks.md, issue 11) and is not done."""
     if len(jobs) <= 1:
         return [decode(job) for job in jobs]
     futures = [decode_pool().submit(decode, job) for job in jobs[1:]]
@@ -33,7 +34,7 @@ def decode_all(decode: Callable[[T], R], jobs: Sequence[T]) -> list[R]:
 
 def cache_of(option: DecodedOption) -> LRU[Hashable, Any] | None:
     """The LRU a ``decoded_cache`` option names (None: no caching)."""
-    return decoded_tiles() if option is True else option or None
+    return decoded_tiles() if option is True else option if isinstance(option, LRU) else None  # (an empty LRU is falsy)
 
 
 class TiledLevel:
