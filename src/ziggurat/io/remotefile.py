@@ -54,11 +54,6 @@ class RemoteFile:
         """What the bytes are, for cache keys: the URL, ETag and size."""
         return self.path, self.etag, self.size
 
-    @property
-    def head(self) -> bytes:
-        """The first bytes, fetched when the file was opened."""
-        return self._head
-
     def read(self, offset: int, length: int) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise CorruptImageError(
