@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import ziggurat
 from ziggurat.testing.s3 import LocalS3
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -44,3 +46,5 @@ def test_readme_commands(s3: LocalS3, realdata: Path, tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "ziggurat.cli", *argv[1:]], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=180)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
+    remote = ziggurat.open(s3.url("brain.zarr"), storage_options=s3.storage_options)
+    assert np.array_equal(remote.to_numpy(), ziggurat.open(tmp_path / "brain.nii.gz").to_numpy())

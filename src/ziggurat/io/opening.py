@@ -43,18 +43,19 @@ def open_file(path: str | os.PathLike[str]) -> ByteFile:
     text = os.fspath(path)
     if not is_url(text):
         return RandomAccessFile(local_path(text))
-    return recent("file", parse(text).url, lambda: RemoteFile(text))
+    return recent("file", parse(text).url, lambda: RemoteFile(text), once=True)
 
 
-def recent(kind: str, url: str, make: Callable[[], T]) -> T:
+def recent(kind: str, url: str, make: Callable[[], T], *, once: bool = False) -> T:
     """``make()``, or what it gave for the same URL in this process within ``REUSE_SECONDS``: the
-    probe and the open of one object share its first request."""
+    probe and the open of one object share its first request. ``once``: handed out again at most
+    once (an open file's cached bytes must not outlive the open that probed it)."""
     key = (os.getpid(), kind, url)
     now = time.monotonic()
     with _lock:
         for old in [k for k, (t, _) in _recent.items() if now - t > REUSE_SECONDS]:
             del _recent[old]
-        hit = _recent.get(key)
+        hit = _recent.pop(key, None) if once else _recent.get(key)
     if hit is not None:
         return hit[1]  # type: ignore[no-any-return]
     value = make()

@@ -24,7 +24,7 @@ from .remote import Store, store_for
 HEAD_BYTES = 1 << 20  # the speculative first read: header, IFDs and usually the small levels' offsets
 TAIL_BYTES = 512 * 1024  # read with it, in parallel: directories written after the pixels (SVS, NDPI)
 BLOCK_BYTES = 256 * 1024  # what a cache miss fetches: a few IFDs or an offsets array in one request
-CACHE_BYTES = 32 << 20  # blocks kept per file
+CACHE_BYTES = 8 << 20  # blocks kept per file (IFDs and offset arrays: a few MB at most)
 #: ranges closer than this are fetched as one: ~1 ms of transfer at 100 MB/s costs far less than a round trip
 REMOTE_GAP = 256 * 1024
 
@@ -53,11 +53,6 @@ class RemoteFile:
     def identity(self) -> tuple[object, ...]:
         """What the bytes are, for cache keys: the URL, ETag and size."""
         return self.path, self.etag, self.size
-
-    @property
-    def head(self) -> bytes:
-        """The first bytes, fetched when the file was opened."""
-        return self._head
 
     def read(self, offset: int, length: int) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:

@@ -36,14 +36,6 @@ class RemotePath:
             path = path / name
         return path
 
-    @property
-    def name(self) -> str:
-        return self.location.key.rstrip("/").rsplit("/", 1)[-1]
-
-    @property
-    def stem(self) -> str:
-        return self.name.rsplit(".", 1)[0] if "." in self.name else self.name
-
     def read_bytes(self) -> bytes:
         """The object's bytes (FileNotFoundError, typed ImageNotFoundError, when it is missing)."""
         return recent("bytes", self.location.url, lambda: store_for(self.location).get(self.location.key))
