@@ -32,6 +32,8 @@ from .store import (
 )
 
 JOURNAL = ".ingest-journal.jsonl"
+#: a cohort is an archive: zstd-5 stores noisy MRI-like volumes ~13% smaller than convert's lz4hc-9
+COMPRESSION = "zstd-5"
 
 
 @dataclass
@@ -55,11 +57,13 @@ def ingest(
     workers: int | None = None,
     client: Any = None,
     progress: bool = False,
+    compression: str = COMPRESSION,
 ) -> IngestReport:
     """Ingest a BIDS dataset, a DICOM tree or a folder of slides (``manifest``: CSV/TSV with columns
     ``slide``, ``subject`` and labels) into the cohort at ``out`` (created, or appended to).
 
-    Volumes are stored as OME-Zarr under ``out/images``; slides are referenced where they are. Runs on
+    Volumes are stored as OME-Zarr under ``out/images`` (``compression``: see
+    :data:`~ziggurat.writers.omezarr.ngff.COMPRESSIONS`); slides are referenced where they are. Runs on
     ``workers`` local processes or a dask.distributed ``client``; ``progress`` shows a bar on stderr.
     """
     source, root = Path(src), Path(out).resolve()
@@ -74,7 +78,7 @@ def ingest(
     root.mkdir(parents=True, exist_ok=True)
     with open(journal, "a", encoding="utf-8") as log:
         for outcome in run_all(
-            partial(ingest_item, root=str(root)),
+            partial(ingest_item, root=str(root), compression=compression),
             todo,
             workers=workers,
             client=client,
@@ -103,7 +107,7 @@ def ingest(
     return report
 
 
-def ingest_item(item: Item, root: str) -> dict[str, Any]:
+def ingest_item(item: Item, root: str, compression: str = COMPRESSION) -> dict[str, Any]:
     """One image's row (stored as OME-Zarr when ``item.store``), or ``{source, reason}`` when bad."""
     try:
         with _opened(item.files) as image:
@@ -117,7 +121,8 @@ def ingest_item(item: Item, root: str) -> dict[str, Any]:
             }
             if item.store:
                 relative = f"images/{safe_name(item.subject_id)}/{safe_name(item.image_id)}.zarr"
-                to_omezarr(image, Path(root) / relative, workers=1)  # the processes are the parallelism
+                # one writer thread: the processes are the parallelism
+                to_omezarr(image, Path(root) / relative, compression=compression, workers=1)
                 with open_image(Path(root) / relative) as stored:
                     row |= describe(image, stored) | {"uri": relative, "stored": True}
             else:
