@@ -115,9 +115,10 @@ def running(server: Server, slide: Path, workers: int, port: int, probe: str) ->
     """Start ``server`` on ``port`` (with a private memcached for ziggurat's 2 workers)."""
     from ziggurat.testing.servers import LocalServer
 
-    argv = [*server.argv, "--port", str(port), "--processes", str(workers)]
+    ours = server.name.startswith("ziggurat")
+    argv = [*server.argv, "--port", str(port), "--processes" if ours else "--workers", str(workers)]
     memcached = None
-    if server.name.startswith("ziggurat"):
+    if ours:
         memcached = LocalServer("memcached").start() if workers > 1 else None
         argv += ["--cache", memcached.url if memcached else "memory://"]
     # this tree's ziggurat, not whichever one the venv has installed

@@ -204,3 +204,23 @@ def test_a_busy_port_is_one_error_line_and_exit_2(sample_slide: Path, capsys: py
         f"ziggurat: error: cannot listen on 127.0.0.1:{port}: Address already in use "
         "(pick another --port, or --port 0)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "label"),
+    [("convert", "v.zarr", "writing"), ("dzi", "d", "tiles")],  # the bytes bar and the count bar
+)
+def test_progress_goes_to_stderr_and_results_to_stdout(
+    stack: Path, tmp_path: Path, command: str, output: str, label: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "100"}  # rich draws its bar as on a terminal
+    argv = [sys.executable, "-m", "ziggurat.cli", command, str(stack), str(tmp_path / output)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert done.stdout.count("\n") == 1 and done.stdout.startswith("wrote ")
+    assert label in done.stderr and "\x1b[" in done.stderr
+    quiet = subprocess.run([*argv, "--overwrite", "-q"], capture_output=True, text=True, env=env, timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""

@@ -181,7 +181,15 @@ def progress_bar(quiet: bool, label: str, unit: str = "") -> Iterator[Progress]:
     with Bar(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
              console=Console(stderr=True), transient=True) as bar:  # fmt: skip
         task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        drawn: list[bool] = []
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if not drawn:  # show it at once, even for a run shorter than the refresh period
+                drawn.append(True)
+                bar.refresh()
+
+        yield update
 
 
 class Run:
