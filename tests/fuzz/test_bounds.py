@@ -188,3 +188,19 @@ def test_damaged_files_never_break_the_listing(tmp_path: Path) -> None:
             answer = httpx.get(f"{url}/api/images", timeout=30)
             assert answer.status_code == 200
             assert [item["name"].rsplit("/", 1)[-1] for item in answer.json()["items"]] == ["good.tif"]
+
+
+def test_a_region_over_the_budget_is_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from ziggurat.server import create_app
+    from ziggurat.server.thread import live_server
+
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((2000, 2000, 3), np.uint8), photometric="rgb", tile=(256, 256))
+    monkeypatch.setenv("ZIGGURAT_MAX_BYTES", "1MB")
+    with live_server(create_app([tmp_path], cache="memory://", rescan_seconds=0)) as url:
+        ident = httpx.get(f"{url}/api/images", timeout=30).json()["items"][0]["id"]
+        small = httpx.get(f"{url}/api/images/{ident}/region?x=0&y=0&width=200&height=200&format=png", timeout=30)
+        wide = httpx.get(f"{url}/api/images/{ident}/region?x=0&y=0&width=2000&height=2000&format=png", timeout=30)
+    assert small.status_code == 200
+    assert wide.status_code == 413 and "budget" in wide.json()["error"]
