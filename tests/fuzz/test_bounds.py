@@ -164,3 +164,43 @@ print(thumb.shape, int(thumb.mean()), (resource.getrusage(resource.RUSAGE_SELF).
     shape, mean, grown = done.stdout.rsplit(" ", 2)
     assert shape == "(512, 512, 3)" and abs(int(mean) - 200) <= 2
     assert int(grown) < 120, f"thumbnail grew RSS by {grown} MiB"
+
+
+def test_damaged_files_never_break_the_listing(tmp_path: Path) -> None:
+    """A TIFF with ImageWidth 0, a NIfTI with an unknown datatype and one with a zero dimension sit
+    beside a good image: the listing answers 200 with the good one, every time."""
+    import httpx
+
+    from ziggurat.server import create_app
+    from ziggurat.server.thread import live_server
+
+    tifffile.imwrite(tmp_path / "good.tif", np.zeros((64, 64, 3), np.uint8), photometric="rgb")
+    tifffile.imwrite(tmp_path / "zero.tif", np.zeros((64, 64), np.uint8))
+    with tifffile.TiffFile(tmp_path / "zero.tif", mode="r+b") as tif:
+        tif.pages[0].tags["ImageWidth"].overwrite(0)
+    for name, (at, value) in {"dtype.nii": (70, 999), "zerodim.nii": (42, 0)}.items():
+        nibabel.save(nibabel.Nifti1Image(np.zeros((4, 5, 6), np.int16), np.eye(4)), tmp_path / name)
+        data = bytearray((tmp_path / name).read_bytes())
+        data[at : at + 2] = struct.pack("<h", value)
+        (tmp_path / name).write_bytes(bytes(data))
+    with live_server(create_app([tmp_path], cache="memory://", rescan_seconds=0)) as url:
+        for _ in range(3):
+            answer = httpx.get(f"{url}/api/images", timeout=30)
+            assert answer.status_code == 200
+            assert [item["name"].rsplit("/", 1)[-1] for item in answer.json()["items"]] == ["good.tif"]
+
+
+def test_a_region_over_the_budget_is_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from ziggurat.server import create_app
+    from ziggurat.server.thread import live_server
+
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((2000, 2000, 3), np.uint8), photometric="rgb", tile=(256, 256))
+    monkeypatch.setenv("ZIGGURAT_MAX_BYTES", "1MB")
+    with live_server(create_app([tmp_path], cache="memory://", rescan_seconds=0)) as url:
+        ident = httpx.get(f"{url}/api/images", timeout=30).json()["items"][0]["id"]
+        small = httpx.get(f"{url}/api/images/{ident}/region?x=0&y=0&width=200&height=200&format=png", timeout=30)
+        wide = httpx.get(f"{url}/api/images/{ident}/region?x=0&y=0&width=2000&height=2000&format=png", timeout=30)
+    assert small.status_code == 200
+    assert wide.status_code == 413 and "budget" in wide.json()["error"]

@@ -157,3 +157,18 @@ def test_temporaries_of_a_dead_run_are_cleaned_by_the_next(tmp_path: Path) -> No
     with atomic_path(out, directory=True) as tmp:
         (Path(tmp) / "zarr.json").write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+def test_a_second_thumbnails_run_on_the_same_folder_fails_cleanly(tmp_path: Path) -> None:
+    """While a run holds the folder (here: this process, as a first run would), a second run stops
+    at once with one line and touches nothing; once the folder is free, a run completes."""
+    stack = write_stack(tmp_path / "stack", (8, 64, 64))
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "ziggurat.cli", "thumbnails", str(stack), str(out)]
+    with output_lock(out):
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0 and "another writer" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+    _run(argv)
+    assert (out / "settings.json").exists() and _hidden(tmp_path) == []

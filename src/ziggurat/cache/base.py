@@ -88,6 +88,7 @@ class SharedCache(TileCache):
 
     def __init__(self) -> None:
         super().__init__()
+        self.failed_calls = 0  # calls that reached the server and failed (``errors`` counts skips too)
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._probing = False
@@ -118,6 +119,7 @@ class SharedCache(TileCache):
             result = operation()
         except Exception as exc:
             self.errors += 1
+            self.failed_calls += 1
             with self._lock:
                 first = self._down_since is None
                 if first:

@@ -110,11 +110,11 @@ def output_lock(out: str | os.PathLike[str]) -> Iterator[None]:
 def clean_stale(out: str | os.PathLike[str]) -> None:
     """Remove the temporaries of earlier runs that died (call holding :func:`output_lock`)."""
     target = Path(out)
-    for stale in target.parent.glob(f".{glob_escape(target.name)}.partial-*"):
+    for stale in target.parent.glob(f".{_glob_escape(target.name)}.partial-*"):
         _remove(stale)
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
 
 

@@ -15,6 +15,7 @@ from ..errors import (
     EncodingError,
     ImageNotFoundError,
     OutOfRangeError,
+    ResourceLimitError,
     StyleError,
     UnsupportedCodecError,
     UnsupportedFormatError,
@@ -34,6 +35,7 @@ ERROR_STATUS: tuple[tuple[type[ZigguratError], int], ...] = (
     (UnsupportedFormatError, 422),
     (CorruptImageError, 422),
     (UnsupportedCodecError, 422),
+    (ResourceLimitError, 413),  # over the read budget (ZIGGURAT_MAX_BYTES)
 )
 
 

@@ -114,6 +114,8 @@ class NiftiSource(NoAssociatedImages):
         try:
             image = nib.load(path, mmap=False)  # no memory map: a file truncated while open must not SIGBUS
             reader = NiftiReader(path, image.dataobj)
+        except CorruptImageError:
+            raise
         except (OSError, EOFError, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError) as exc:
             raise CorruptImageError(f"{path}: not a readable NIfTI file: {exc}") from exc
         self.metadata = nifti_meta(image)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import inspect
 import os
 from collections.abc import Iterator
 from importlib import metadata
@@ -146,10 +147,12 @@ def open_source(path: str, backend: str | None = None, **options: Any) -> Source
         cls = load_backend(backend)
         if cls is None:
             raise BackendUnavailableError(f"backend {backend!r} needs an optional extra: pip install 'ziggurat[all]'")
+        inspect.signature(cls).bind(path, **options)  # an unknown option is the caller's TypeError
         with typed_errors(path):
             return cls(path, **options)
     first_error: Exception | None = None
     for _, _, cls in ranked(path):
+        inspect.signature(cls).bind(path, **options)  # an unknown option is the caller's TypeError
         try:
             with typed_errors(path):  # a third-party exception from a damaged file becomes CorruptImageError
                 return cls(path, **options)

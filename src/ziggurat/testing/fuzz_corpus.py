@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -109,6 +110,8 @@ def generated_seeds(folder: Path) -> list[tuple[str, Path]]:
     once("zarr", "array-v3.zarr", lambda p: _zarr(p, 3))
     once("zarr", "array-v2.zarr", lambda p: _zarr(p, 2))
     once("omezarr", "ome.zarr", _omezarr)
+    if importlib.util.find_spec("tensorstore") is not None:
+        once("n5", "array.n5", _n5)
     return seeds
 
 
@@ -143,6 +146,18 @@ def _omezarr(path: Path) -> None:
     data = np.random.default_rng(5).integers(0, 3000, (5, 130, 150)).astype(np.uint16)
     meta = Metadata.volume("array", "zyx", (2.0, 0.5, 0.5), None)
     to_omezarr(Image(ArraySource([data], meta)), path, chunks=(2, 64, 64))
+
+
+def _n5(path: Path) -> None:
+    import tensorstore
+
+    data = np.random.default_rng(6).integers(0, 60000, (5, 45, 70)).astype(np.uint16)
+    spec = {
+        "driver": "n5", "kvstore": {"driver": "file", "path": str(path)}, "create": True,
+        "metadata": {"dimensions": list(data.shape), "blockSize": [2, 16, 32], "dataType": "uint16",
+                     "compression": {"type": "gzip"}},
+    }  # fmt: skip
+    tensorstore.open(spec).result().write(data).result()
 
 
 def real_seeds(realdata: Path | None) -> list[tuple[str, Path]]:
@@ -387,7 +402,11 @@ def _json_files(folder: Path) -> list[Path]:
 
 
 def _chunk_files(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.rglob("*") if f.is_file() and (f.name[0].isdigit() or f.parent.name == "c"))
+    return sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and not f.name.endswith(".json") and (f.name[0].isdigit() or f.parent.name == "c")
+    )
 
 
 def _walk(node: Any) -> Iterator[tuple[Any, Any]]:
