@@ -40,10 +40,8 @@ def test_slide_pixels_match_the_local_file(s3: LocalS3, realdata: Path, name: st
     if name.endswith(".svs"):  # tifffile decodes the same (y, x, c) pixels
         assert np.array_equal(level.read(((0, level.shape[0]), (0, level.shape[1]), (0, 3))), truth)
     else:
-        assert np.array_equal(
-            level.read(((0, 64), (0, 80), (0, level.shape[2]))),
-            ziggurat.open(realdata / name).levels[0].read(((0, 64), (0, 80), (0, level.shape[2]))),
-        )
+        box = tuple((0, min(n, 80)) for n in level.shape)  # any axes: yxc slides, czyx stacks
+        assert np.array_equal(level.read(box), ziggurat.open(realdata / name).levels[0].read(box))
 
 
 def test_slide_open_and_region_request_counts(s3: LocalS3, realdata: Path) -> None:

@@ -53,8 +53,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
 
 
 def _argv(writer: str, source: Path, out: Path) -> list[str]:
-    extra = ["--overwrite"] if writer == "dzi" else []
-    return [sys.executable, "-m", "ziggurat.cli", writer, str(source), str(out), *extra]
+    return [sys.executable, "-m", "ziggurat.cli", writer, str(source), str(out), "--overwrite"]
 
 
 def _outputs(writer: str, out: Path) -> list[Path]:
@@ -112,7 +111,7 @@ def test_killed_writer_leaves_old_or_new(writer: str, inputs: dict[str, tuple[Pa
 def test_killed_thumbnails_keep_only_complete_files(tmp_path: Path) -> None:
     stack = write_stack(tmp_path / "stack", (48, 256, 256))
     ref, work = tmp_path / "ref", tmp_path / "work"
-    argv = [sys.executable, "-m", "ziggurat.cli", "thumbnails", str(stack)]
+    argv = [sys.executable, "-m", "ziggurat.cli", "thumbnails", "--resume", str(stack)]
     seconds = _run([*argv, str(ref)])
     reference = {p.relative_to(ref): p.read_bytes() for p in ref.rglob("*") if p.is_file()}
     rng = random.Random("kill-thumbnails")

@@ -32,6 +32,7 @@ from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormat
 from ..io.files import RandomAccessFile
 from .base import Metadata, format_number
 from .dicom import _pydicom, is_dicom
+from .guards import check_codec_header
 from .tiled import DecodedOption, TiledLevel, decode_all
 
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
@@ -255,6 +256,8 @@ class FrameLevel(TiledLevel):
         data = _read(frame)
         th, tw = self.tile_shape
         samples = self.shape[2]
+        if self.syntax not in NATIVE:  # a header that claims more than the frame holds is refused before decoding
+            check_codec_header(data, th, tw, f"{file.path}: the frame at byte {fragments[0][0]}")
         try:
             if self.syntax in NATIVE:
                 tile = np.frombuffer(data, self.dtype.newbyteorder(NATIVE[self.syntax]))
