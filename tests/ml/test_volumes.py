@@ -12,6 +12,7 @@ import zarr
 
 import ziggurat
 from ziggurat.ml import VolumePatches, VolumeSlices
+from ziggurat.ml.volumes import _entry_shape
 
 
 def test_random_patches_equal_numpy_slicing(volumes: list[np.ndarray]) -> None:
@@ -124,5 +125,7 @@ def test_bad_input_is_refused(volumes: list[np.ndarray]) -> None:
         VolumePatches([ziggurat.from_array(np.zeros((8, 8, 3), np.uint8))], patch_size=4)
     with pytest.raises(ValueError, match="overlap"):
         VolumePatches([ziggurat.from_array(volumes[0], axes="zyx")], patch_size=8, overlap=8)
+    with pytest.raises(ValueError, match="cannot stack"):
+        _entry_shape([ziggurat.from_array(v, axes="zyx") for v in volumes[:2]], 0)
     with pytest.raises(IndexError):
         VolumePatches([ziggurat.from_array(volumes[0], axes="zyx")], patch_size=8, samples_per_epoch=2)[2]

@@ -27,6 +27,14 @@ def _spatial(image: Image, level: int) -> tuple[int, int, int]:
     return z, y, x
 
 
+def _entry_shape(images: list[Image], level: int) -> tuple[int, int, int]:
+    """The (z, y, x) shape of a level shared by every modality of an entry (stacked as channels)."""
+    shapes = {_spatial(image, level) for image in images}
+    if len(shapes) != 1:
+        raise ValueError(f"{images[0].path or 'image'}: modalities of different shapes {sorted(shapes)} cannot stack")
+    return shapes.pop()
+
+
 def read_block(images: list[Image], level: int, box: list[tuple[int, int]], dtype: np.dtype[Any]) -> np.ndarray:
     """(C, *box) of every image stacked: a ``c`` axis gives channels, other leading axes index 0;
     parts of ``box`` outside the volume are zeros."""
@@ -48,7 +56,7 @@ class _Volumes(PatchDataset):
         super().__init__(image_set(images, modalities, labels, max_open), seed)
         self.level = level
         self.dtype = np.dtype(dtype)
-        self.shapes = [_spatial(self.images.image(k), level) for k in range(len(self.images))]
+        self.shapes = [_entry_shape(self.images.images(k), level) for k in range(len(self.images))]
         if not self.shapes:
             raise ValueError("no volumes to sample from")
 
