@@ -8,7 +8,7 @@ patch positions where the tool lets us choose them:
 - ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork);
 - a plain loop: ``nibabel.load(...).get_fdata()`` then crop (what a patch costs without a chunked store);
 - TorchIO ``Queue`` + ``UniformSampler`` and MONAI ``LoadImaged`` + ``RandSpatialCropd`` when installed
-  (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2.
+  (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2; not with ``--quick``.
 Slides: ``SlidePatches`` at level 0 (random, workers 0 and 2) vs a plain ``openslide.read_region`` loop
 at the same locations. Each figure is the median of ``--repeats`` full epochs, worker start-up included
 (ziggurat's volume epochs are 8x longer than the slow anchors'; slide tools get one untimed warm-up epoch).
@@ -85,7 +85,7 @@ def loader_epoch(dataset: Any, workers: int, key: str = "image") -> Callable[[],
     return run
 
 
-def volume_tools(gz: list[Path], stores: list[Path], patches: int) -> dict[str, Callable[[], int]]:
+def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
     import nibabel
 
     import ziggurat
@@ -104,6 +104,8 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int) -> dict[str, 
 
     tools = {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
              "nibabel load + crop": nibabel_loop}  # fmt: skip
+    if not anchors:
+        return tools
     tio = _optional("torchio")
     if tio is not None:
         subjects = tio.SubjectsDataset([tio.Subject(image=tio.ScalarImage(p)) for p in gz])
@@ -173,18 +175,18 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.quick:
-        shape, n, patches, slide_size, repeats = (72, 80, 80), 2, 16, (2000, 1500), 1
+        shape, n, patches, slide_size, repeats = (72, 80, 80), 1, 8, (2000, 1500), 1
     else:
         shape, n, patches, repeats = (155, 240, 240), args.volumes, args.patches, args.repeats
         slide_size = tuple(int(v) for v in args.slide.split("x"))
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"cpus={os.cpu_count()}, load average {load}, batch {BATCH}, {patches} patches per epoch\n")
     gz, stores = write_volumes(n, shape)
-    rates = {tool: throughput(run, repeats) for tool, run in volume_tools(gz, stores, patches).items()}
+    rates = {tool: throughput(run, repeats) for tool, run in volume_tools(gz, stores, patches, not args.quick).items()}
     print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
     slide = sample_slide(*slide_size)
     rates = {tool: throughput(run, repeats, warmup=True) for tool, run in slide_tools(slide, patches * 8).items()}
     print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates, 256 * 256 * 3 / 1e6))
-    missing = [m for m in ("torchio", "monai") if _optional(m) is None]
-    print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed): {', '.join(missing) or 'none'}")
+    missing = ["torchio", "monai"] if args.quick else [m for m in ("torchio", "monai") if _optional(m) is None]
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed, or --quick): {', '.join(missing) or 'none'}")
     return 0

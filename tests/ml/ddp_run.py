@@ -1,10 +1,9 @@
 """Two DDP ranks (gloo, CPU) train a tiny 3-D CNN on VolumePatches of an OME-Zarr; rank 0 writes what
-each rank saw and the final weights of both (run by test_train.py as a script: spawn needs __main__)."""
+each rank saw and the final weights of both (run by test_train.py as a script, in a fresh process)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import torch
@@ -18,6 +17,7 @@ from ziggurat.ml import ShardSampler, VolumePatches
 
 def run(rank: int, store: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{out}.rendezvous", rank=rank, world_size=2)
+    torch.set_num_threads(1)  # two ranks on two cores
     torch.manual_seed(0)
     layers = [torch.nn.Conv3d(1, 2, 3), torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten(), torch.nn.Linear(2, 1)]
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Sequential(*layers))
@@ -46,5 +46,5 @@ def run(rank: int, store: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    mp.spawn(run, args=(sys.argv[1], sys.argv[2]), nprocs=2)
+    # fork: the ranks start without re-importing torch (spawn is what test_shards' DataLoader workers use)
+    mp.start_processes(run, args=(sys.argv[1], sys.argv[2]), nprocs=2, start_method="fork")
