@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "ziggurat"
 #: lowest first (docs/architecture.md); a module may import its own layer and the ones before it
 LAYERS = ["version", "errors", "io", "cache", "kernels", "sources", "model", "render", "tiles", "writers", "interop",
-          "openslide", "cohort", "server", "testing", "cli", "__init__"]  # fmt: skip
+          "openslide", "cohort", "ml", "server", "testing", "cli", "__init__"]  # fmt: skip
 
 
 def module_name(path: Path) -> str:

@@ -1,0 +1,192 @@
+"""ML loaders: random 64^3 patches/s from MRI-like volumes and 256^2 slide patches/s at level 0.
+
+``python -m bench ml [--quick] [--volumes N] [--patches N] [--slide WxH]``
+
+Volumes: N generated MRI-like heads (float32 155 x 240 x 240), stored as ``.nii.gz`` (what TorchIO
+and MONAI read) and as OME-Zarr with 32^3 chunks (what ziggurat reads). Tools, on the same random
+patch positions where the tool lets us choose them:
+- ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork);
+- a plain loop: ``nibabel.load(...).get_fdata()`` then crop (what a patch costs without a chunked store);
+- TorchIO ``Queue`` + ``UniformSampler`` and MONAI ``LoadImaged`` + ``RandSpatialCropd`` when installed
+  (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2; not with ``--quick``.
+Slides: ``SlidePatches`` at level 0 (random, workers 0 and 2) vs a plain ``openslide.read_region`` loop
+at the same locations. Each figure is the median of ``--repeats`` full epochs, worker start-up included
+(ziggurat's volume epochs are 8x longer than the slow anchors'; slide tools get one untimed warm-up epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.harness import DATA_DIR, peak_rss_mb, sample_slide
+
+PATCH = 64
+BATCH = 8
+OURS = 8  # ziggurat's epochs are this many times longer than the anchors' (worker start-up amortised alike)
+
+
+def _optional(name: str) -> Any:
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def write_volumes(n: int, shape: tuple[int, int, int]) -> tuple[list[Path], list[Path]]:
+    """(.nii.gz, OME-Zarr) of ``n`` MRI-like volumes, written once under the bench data folder."""
+    import nibabel
+
+    import ziggurat
+    from ziggurat.testing.phantom import mri_volume
+    from ziggurat.writers.convert import to_omezarr
+
+    folder = DATA_DIR / f"ml-{'x'.join(map(str, shape))}"
+    folder.mkdir(parents=True, exist_ok=True)
+    gz, stores = [], []
+    for k in range(n):
+        nii, store = folder / f"vol-{k}.nii.gz", folder / f"vol-{k}.zarr"
+        if not store.exists() or not nii.exists():
+            volume = mri_volume(shape, seed=k)
+            nibabel.save(nibabel.Nifti1Image(volume.T, np.eye(4)), nii)  # NIfTI is x-fastest: (x, y, z)
+            to_omezarr(ziggurat.from_array(volume, axes="zyx"), store, chunks=(32, 32, 32))
+        gz.append(nii)
+        stores.append(store)
+    return gz, stores
+
+
+def throughput(run: Callable[[], int], repeats: int, warmup: bool = False) -> float:
+    """Median patches/s of ``run`` (returns how many patches it made), after one untimed run if ``warmup``."""
+    if warmup:
+        run()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = run()
+        rates.append(count / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def loader_epoch(dataset: Any, workers: int, key: str = "image") -> Callable[[], int]:
+    from torch.utils.data import DataLoader
+
+    def run() -> int:
+        loader = DataLoader(dataset, batch_size=BATCH, num_workers=workers,
+                            multiprocessing_context="fork" if workers else None)  # fmt: skip
+        return sum(len(batch[key]) for batch in loader)
+
+    return run
+
+
+def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
+    import nibabel
+
+    import ziggurat
+    from ziggurat.ml import VolumePatches
+
+    images = [ziggurat.open(s) for s in stores]
+    dataset = VolumePatches(images, patch_size=PATCH, samples_per_epoch=patches * OURS, seed=1)
+    positions = [dataset.position(i, 0) for i in range(patches)]  # the anchors' (slow) epochs are shorter
+
+    def nibabel_loop() -> int:
+        for entry, (z, y, x) in positions:
+            data = nibabel.load(gz[entry]).get_fdata(dtype=np.float32)
+            block = np.ascontiguousarray(data[x : x + PATCH, y : y + PATCH, z : z + PATCH].T)
+            assert block.shape == (PATCH,) * 3
+        return len(positions)
+
+    tools = {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
+             "nibabel load + crop": nibabel_loop}  # fmt: skip
+    if not anchors:
+        return tools
+    tio = _optional("torchio")
+    if tio is not None:
+        subjects = tio.SubjectsDataset([tio.Subject(image=tio.ScalarImage(p)) for p in gz])
+        for workers in (0, 2):
+            sampler = tio.data.UniformSampler(PATCH)
+            per_volume = max(patches // len(gz), 1)
+            queue = tio.Queue(subjects, max_length=4 * BATCH, samples_per_volume=per_volume, sampler=sampler,
+                              num_workers=workers, shuffle_subjects=False)  # fmt: skip
+            tools[f"torchio Queue, workers {workers}"] = _torchio_epoch(queue)
+    if _optional("monai") is not None:
+        from monai.data import Dataset
+        from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, RandSpatialCropd
+
+        transform = Compose([LoadImaged("image"), EnsureChannelFirstd("image"),
+                             RandSpatialCropd("image", (PATCH,) * 3, random_size=False)])  # fmt: skip
+        files = [{"image": str(gz[entry])} for entry, _ in positions]
+        for workers in (0, 2):
+            tools[f"monai LoadImaged + RandSpatialCropd, workers {workers}"] = loader_epoch(
+                Dataset(files, transform), workers
+            )
+    return tools
+
+
+def _torchio_epoch(queue: Any) -> Callable[[], int]:
+    from torch.utils.data import DataLoader
+
+    def run() -> int:
+        return sum(len(batch["image"]["data"]) for batch in DataLoader(queue, batch_size=BATCH, num_workers=0))
+
+    return run
+
+
+def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
+    import openslide
+
+    import ziggurat
+    from ziggurat.ml import SlidePatches
+
+    dataset = SlidePatches([ziggurat.open(path)], patch_size=256, level=0, samples_per_epoch=patches, seed=1)
+    locations = [dataset.position(i, 0)[1] for i in range(patches)]
+
+    def openslide_loop() -> int:
+        slide = openslide.OpenSlide(str(path))
+        for y, x in locations:
+            region = np.asarray(slide.read_region((x, y), 0, (256, 256)))[..., :3]
+            assert region.shape == (256, 256, 3)
+        return len(locations)
+
+    return {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
+            "openslide read_region loop": openslide_loop}  # fmt: skip
+
+
+def table(title: str, rates: dict[str, float], megabytes: float) -> str:
+    ours = rates["ziggurat, workers 0"]
+    lines = [f"| {title} | patches/s | MB/s | vs ziggurat workers 0 |", "|---|---|---|---|"]
+    lines += [f"| {tool} | {rate:.1f} | {rate * megabytes:.1f} | {rate / ours:.2f}x |" for tool, rate in rates.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench ml")
+    parser.add_argument("--quick", action="store_true", help="tiny data, few patches (what the test runs)")
+    parser.add_argument("--volumes", type=int, default=3)
+    parser.add_argument("--patches", type=int, default=96)
+    parser.add_argument("--slide", default="40000x30000")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.quick:
+        shape, n, patches, slide_size, repeats = (72, 80, 80), 1, 8, (2000, 1500), 1
+    else:
+        shape, n, patches, repeats = (155, 240, 240), args.volumes, args.patches, args.repeats
+        slide_size = tuple(int(v) for v in args.slide.split("x"))
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"cpus={os.cpu_count()}, load average {load}, batch {BATCH}, {patches} patches per epoch\n")
+    gz, stores = write_volumes(n, shape)
+    rates = {tool: throughput(run, repeats) for tool, run in volume_tools(gz, stores, patches, not args.quick).items()}
+    print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
+    slide = sample_slide(*slide_size)
+    rates = {tool: throughput(run, repeats, warmup=True) for tool, run in slide_tools(slide, patches * 8).items()}
+    print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates, 256 * 256 * 3 / 1e6))
+    missing = ["torchio", "monai"] if args.quick else [m for m in ("torchio", "monai") if _optional(m) is None]
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed, or --quick): {', '.join(missing) or 'none'}")
+    return 0

@@ -1,0 +1,101 @@
+"""The images a dataset samples from: reopen recipes (not open handles), subjects and label values.
+
+A dataset holds, per entry, one recipe per modality — ``(callable, args)``, what ``Image.__reduce__``
+gives, so a file-backed Image is reopened from its path and an in-memory one travels with its arrays —
+and opens them on first use in each process, keeping at most ``max_open`` open (the one LRU).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+from ..cache.lru import LRU
+from ..model.image import Image, reopen
+
+Recipe: TypeAlias = tuple[Any, tuple[Any, ...]]
+
+
+class ImageSet:
+    """Entries of one or more images (modalities stacked as channels) with subjects and labels."""
+
+    def __init__(
+        self,
+        recipes: list[tuple[Recipe, ...]],
+        subjects: list[str | None],
+        labels: dict[str, list[Any]],
+        max_open: int = 64,
+    ) -> None:
+        self.recipes = recipes
+        self.subjects = subjects
+        self.labels = labels
+        self.max_open = max_open
+        self._open: tuple[int, LRU[tuple[int, int], Image]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.recipes)
+
+    def image(self, entry: int, modality: int = 0) -> Image:
+        """The open Image of ``entry`` (its ``modality``-th image), opened once per process."""
+        held = self._open
+        if held is None or held[0] != os.getpid():  # a forked child must not share the parent's handles
+            held = self._open = (os.getpid(), LRU(self.max_open, sizeof=lambda _: 1))
+        image = held[1].get((entry, modality))
+        if image is None:
+            make, args = self.recipes[entry][modality]
+            image = make(*args)
+            held[1].put((entry, modality), image)
+        return image
+
+    def images(self, entry: int) -> list[Image]:
+        return [self.image(entry, m) for m in range(len(self.recipes[entry]))]
+
+    def sample_fields(self, entry: int) -> dict[str, Any]:
+        """The fields every sample of ``entry`` carries: subject and label values."""
+        fields: dict[str, Any] = {"subject": self.subjects[entry] or ""}
+        fields.update({name: values[entry] for name, values in self.labels.items()})
+        return fields
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_open": None}
+
+
+def image_set(
+    images: Any, modalities: Sequence[str] | None = None, labels: Sequence[str] = (), max_open: int = 64
+) -> ImageSet:
+    """An :class:`ImageSet` from a Cohort or view (``modalities``: one entry per subject with these
+    images stacked; ``labels``: subjects/images columns carried by every sample) or a list of Images."""
+    if hasattr(images, "sql"):
+        return _from_view(images, modalities, labels, max_open)
+    if modalities or labels:
+        raise TypeError("modalities= and labels= need a Cohort or a view; pass a list of Images alone")
+    recipes: list[tuple[Recipe, ...]] = [(image.__reduce__(),) for image in images]
+    return ImageSet(recipes, [None] * len(recipes), {}, max_open)
+
+
+def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str], max_open: int) -> ImageSet:
+    extra = "".join(f', "{name}"' for name in labels)
+    table = view.sql(
+        f"SELECT i.subject_id, i.modality, i.uri{extra} FROM images i JOIN subjects s USING (subject_id) "
+        "ORDER BY i.subject_id, i.image_id",
+        "arrow",
+    ).to_pylist()
+    root = str(view.root)
+    rows: list[list[dict[str, Any]]]
+    if modalities:
+        by_subject: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in table:
+            by_subject.setdefault(row["subject_id"], {}).setdefault(row["modality"], row)
+        rows = [[found[m] for m in modalities] for found in by_subject.values() if all(m in found for m in modalities)]
+    else:
+        rows = [[row] for row in table]
+    recipes: list[tuple[Recipe, ...]] = [
+        tuple((reopen, (os.path.join(root, r["uri"]), None, {})) for r in group) for group in rows
+    ]
+    return ImageSet(
+        recipes,
+        [group[0]["subject_id"] for group in rows],
+        {name: [group[0][name] for group in rows] for name in labels},
+        max_open,
+    )

@@ -1,0 +1,114 @@
+"""2-D patches of slides (axes ``yxc``) at a level: a grid, or random, optionally inside a tissue mask
+thresholded once (Otsu) from the slide's smallest level."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..model.image import Image
+from .base import PatchDataset
+from .images import image_set
+from .sampling import clip_pad, grid_starts, rng, strides
+
+
+def otsu_threshold(values: np.ndarray) -> int:
+    """Otsu's threshold of 8-bit values: the level ``t`` maximising the between-class variance of
+    ``values <= t`` and ``values > t`` (the first such level, as scikit-image's ``threshold_otsu``)."""
+    hist = np.bincount(np.clip(values.ravel(), 0, 255).astype(np.int64), minlength=256).astype(np.float64)
+    weight = np.cumsum(hist)
+    mean = np.cumsum(hist * np.arange(256))
+    total, total_mean = weight[-1], mean[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_mean * weight - mean * total) ** 2 / (weight * (total - weight))
+    return int(np.argmax(np.nan_to_num(between)))
+
+
+def tissue_mask(image: Image) -> tuple[np.ndarray, float]:
+    """(mask of the smallest level where its grey is at most Otsu's threshold, level-0 pixels per mask
+    pixel): tissue on a bright glass background."""
+    low = image.levels[-1]
+    rgb = low.read(tuple((0, n) for n in low.shape))
+    grey = rgb[..., :3].mean(axis=-1).astype(np.uint8)
+    return grey <= otsu_threshold(grey), image.shape[1] / low.shape[1]
+
+
+class SlidePatches(PatchDataset):
+    """Square patches of ``patch_size`` pixels of ``level``: ``samples_per_epoch`` random ones (uniform
+    over slides, then over origins), or the grid with ``overlap`` when it is None. With ``tissue``,
+    only patches whose footprint is at least ``min_tissue`` tissue (random origins are drawn around
+    tissue pixels)."""
+
+    def __init__(self, images: Any, patch_size: int = 256, *, level: int = 0, samples_per_epoch: int | None = None,
+                 overlap: int = 0, tissue: bool = False, min_tissue: float = 0.5, seed: int = 0,
+                 labels: Sequence[str] = (), max_open: int = 64) -> None:  # fmt: skip
+        super().__init__(image_set(images, None, labels, max_open), seed)
+        self.patch = int(patch_size)
+        self.level = level
+        self.samples_per_epoch = samples_per_epoch
+        self.min_tissue = min_tissue
+        slides = [self.images.image(k) for k in range(len(self.images))]
+        if not slides or any(s.axes != "yxc" for s in slides):
+            raise ValueError("SlidePatches needs slides (axes 'yxc')")
+        self.sizes = [s.levels[level].shape[:2] for s in slides]  # (height, width) of the level
+        self.downsamples = [s.levels[level].downsample for s in slides]
+        self.masks = [tissue_mask(s) for s in slides] if tissue else None
+        self.grid: list[list[tuple[int, int]]] = []
+        self._ends: list[int] = []
+        if samples_per_epoch is None:
+            (step,) = strides((self.patch,), (overlap,))
+            for k, (h, w) in enumerate(self.sizes):
+                cells = itertools.product(grid_starts(h, self.patch, step), grid_starts(w, self.patch, step))
+                self.grid.append([c for c in cells if not tissue or self._tissue_fraction(k, *c) >= min_tissue])
+            self._ends = list(itertools.accumulate(len(g) for g in self.grid))
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch if self.samples_per_epoch is not None else self._ends[-1]
+
+    def _tissue_fraction(self, entry: int, y: int, x: int) -> float:
+        assert self.masks is not None
+        mask, scale = self.masks[entry]
+        per = self.downsamples[entry] / scale  # mask pixels per level pixel
+        y0, x0 = int(y * per), int(x * per)
+        y1, x1 = max(int((y + self.patch) * per), y0 + 1), max(int((x + self.patch) * per), x0 + 1)
+        window = mask[y0:y1, x0:x1]
+        return float(window.mean()) if window.size else 0.0
+
+    def position(self, index: int, epoch: int) -> tuple[int, tuple[int, int]]:
+        """(entry, level origin (y, x)) of sample ``index`` in ``epoch``."""
+        if self.samples_per_epoch is None:
+            entry = bisect.bisect_right(self._ends, index)
+            return entry, self.grid[entry][index - (self._ends[entry - 1] if entry else 0)]
+        r = rng(self.seed, epoch, index)
+        entry = int(r.integers(len(self.sizes)))
+        h, w = self.sizes[entry]
+        top, left = max(h - self.patch, 0), max(w - self.patch, 0)
+        if self.masks is None or not self.masks[entry][0].any():
+            return entry, (int(r.integers(top + 1)), int(r.integers(left + 1)))
+        mask, scale = self.masks[entry]
+        cells = np.flatnonzero(mask)
+        for _ in range(16):  # a centre on tissue, kept if the footprint is tissue enough
+            my, mx = divmod(int(cells[r.integers(len(cells))]), mask.shape[1])
+            per = scale / self.downsamples[entry]  # level pixels per mask pixel
+            cy, cx = (my + r.random()) * per, (mx + r.random()) * per
+            y = min(max(int(cy) - self.patch // 2, 0), top)
+            x = min(max(int(cx) - self.patch // 2, 0), left)
+            if self._tissue_fraction(entry, y, x) >= self.min_tissue:
+                break
+        return entry, (y, x)
+
+    def sample(self, index: int, epoch: int) -> dict[str, Any]:
+        entry, (y, x) = self.position(index, epoch)
+        level = self.images.image(entry).levels[self.level]
+        box = [(y, y + self.patch), (x, x + self.patch)]
+        inside, pad = clip_pad(box, level.shape[:2])
+        pixels = level.read((*inside, (0, level.shape[2])))
+        if any(p != (0, 0) for p in pad):
+            pixels = np.pad(pixels, [*pad, (0, 0)])
+        ds = self.downsamples[entry]
+        location = (round(x * ds), round(y * ds))  # level-0 (x, y), as openslide counts
+        return self._record(entry, pixels.transpose(2, 0, 1), location, self.level)

@@ -1,0 +1,138 @@
+"""3-D patches and 2-D slices of volumes (axes ending in ``zyx``; a ``c`` axis and stacked modalities
+become channels, any other leading axis is read at index 0)."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..model.image import Image
+from .base import PatchDataset
+from .images import image_set
+from .sampling import clip_pad, grid_starts, rng, strides
+
+ZYX = "zyx"
+
+
+def _spatial(image: Image, level: int) -> tuple[int, int, int]:
+    if not image.axes.endswith(ZYX):
+        raise ValueError(f"{image.path or 'image'}: axes {image.axes!r} are not a volume's (…zyx)")
+    if not 0 <= level < image.level_count:
+        raise ValueError(f"{image.path or 'image'}: no level {level} (it has {image.level_count})")
+    z, y, x = image.levels[level].shape[-3:]
+    return z, y, x
+
+
+def _entry_shape(images: list[Image], level: int) -> tuple[int, int, int]:
+    """The (z, y, x) shape of a level shared by every modality of an entry (stacked as channels)."""
+    shapes = {_spatial(image, level) for image in images}
+    if len(shapes) != 1:
+        raise ValueError(f"{images[0].path or 'image'}: modalities of different shapes {sorted(shapes)} cannot stack")
+    return shapes.pop()
+
+
+def read_block(images: list[Image], level: int, box: list[tuple[int, int]], dtype: np.dtype[Any]) -> np.ndarray:
+    """(C, *box) of every image stacked: a ``c`` axis gives channels, other leading axes index 0;
+    parts of ``box`` outside the volume are zeros."""
+    blocks = []
+    for image in images:
+        lvl = image.levels[level]
+        inside, pad = clip_pad(box, lvl.shape[-3:])
+        lead = [(0, n) if a == "c" else (0, 1) for a, n in zip(image.axes[:-3], lvl.shape[:-3])]
+        block = lvl.read(tuple(lead + inside)).reshape(-1, *(b - a for a, b in inside)).astype(dtype, copy=False)
+        if any(p != (0, 0) for p in pad):
+            block = np.pad(block, [(0, 0), *pad])
+        blocks.append(block)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+class _Volumes(PatchDataset):
+    def __init__(self, images: Any, level: int, seed: int, modalities: Sequence[str] | None,
+                 labels: Sequence[str], dtype: Any, max_open: int) -> None:  # fmt: skip
+        super().__init__(image_set(images, modalities, labels, max_open), seed)
+        self.level = level
+        self.dtype = np.dtype(dtype)
+        self.shapes = [_entry_shape(self.images.images(k), level) for k in range(len(self.images))]
+        if not self.shapes:
+            raise ValueError("no volumes to sample from")
+
+    def _location(self, origin: Sequence[int], entry: int) -> tuple[int, ...]:
+        """Level-0 voxels of a level origin (the level's downsample per axis)."""
+        full = self.images.image(entry).shape[-3:]
+        return tuple(round(o * f / n) for o, f, n in zip(origin, full, self.shapes[entry]))
+
+
+class VolumePatches(_Volumes):
+    """3-D patches of ``patch_size`` (z, y, x): ``samples_per_epoch`` random ones (uniform over
+    volumes, then over origins), or, when it is None, the grid of every volume with ``overlap``."""
+
+    def __init__(self, images: Any, patch_size: int | Sequence[int] = (64, 64, 64), *,
+                 samples_per_epoch: int | None = None, overlap: int | Sequence[int] = 0, level: int = 0,
+                 seed: int = 0, modalities: Sequence[str] | None = None, labels: Sequence[str] = (),
+                 dtype: Any = np.float32, max_open: int = 64) -> None:  # fmt: skip
+        super().__init__(images, level, seed, modalities, labels, dtype, max_open)
+        self.patch = _triple(patch_size)
+        self.samples_per_epoch = samples_per_epoch
+        self.grid: list[list[tuple[int, ...]]] = []
+        self._ends: list[int] = []
+        if samples_per_epoch is None:
+            step = strides(self.patch, _triple(overlap))
+            for shape in self.shapes:
+                axes = [grid_starts(n, p, s) for n, p, s in zip(shape, self.patch, step)]
+                self.grid.append(list(itertools.product(*axes)))
+            self._ends = list(itertools.accumulate(len(g) for g in self.grid))
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch if self.samples_per_epoch is not None else self._ends[-1]
+
+    def position(self, index: int, epoch: int) -> tuple[int, tuple[int, ...]]:
+        """(entry, level origin (z, y, x)) of sample ``index`` in ``epoch``."""
+        if self.samples_per_epoch is None:
+            entry = bisect.bisect_right(self._ends, index)
+            return entry, self.grid[entry][index - (self._ends[entry - 1] if entry else 0)]
+        r = rng(self.seed, epoch, index)
+        entry = int(r.integers(len(self.shapes)))
+        return entry, tuple(int(r.integers(max(n - p, 0) + 1)) for n, p in zip(self.shapes[entry], self.patch))
+
+    def sample(self, index: int, epoch: int) -> dict[str, Any]:
+        entry, origin = self.position(index, epoch)
+        box = [(o, o + p) for o, p in zip(origin, self.patch)]
+        pixels = read_block(self.images.images(entry), self.level, box, self.dtype)
+        return self._record(entry, pixels, self._location(origin, entry), self.level)
+
+
+class VolumeSlices(_Volumes):
+    """Every ``step``-th 2-D slice along ``axis`` ("z", "y" or "x") of every volume: (C, H, W) images."""
+
+    def __init__(self, images: Any, axis: str = "z", *, step: int = 1, level: int = 0, seed: int = 0,
+                 modalities: Sequence[str] | None = None, labels: Sequence[str] = (), dtype: Any = np.float32,
+                 max_open: int = 64) -> None:  # fmt: skip
+        super().__init__(images, level, seed, modalities, labels, dtype, max_open)
+        if axis not in ZYX:
+            raise ValueError(f"axis must be one of 'z', 'y', 'x', not {axis!r}")
+        self.axis = ZYX.index(axis)
+        self._ends = list(itertools.accumulate(len(range(0, s[self.axis], step)) for s in self.shapes))
+        self.step = step
+
+    def __len__(self) -> int:
+        return self._ends[-1]
+
+    def sample(self, index: int, epoch: int) -> dict[str, Any]:
+        entry = bisect.bisect_right(self._ends, index)
+        at = (index - (self._ends[entry - 1] if entry else 0)) * self.step
+        shape = self.shapes[entry]
+        box = [(at, at + 1) if a == self.axis else (0, n) for a, n in enumerate(shape)]
+        pixels = read_block(self.images.images(entry), self.level, box, self.dtype)
+        origin = tuple(at if a == self.axis else 0 for a in range(3))
+        return self._record(entry, pixels.squeeze(1 + self.axis), self._location(origin, entry), self.level)
+
+
+def _triple(value: int | Sequence[int]) -> tuple[int, ...]:
+    out = (int(value),) * 3 if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(out) != 3 or min(out) < 0:
+        raise ValueError(f"expected three non-negative sizes (z, y, x), got {value!r}")
+    return out

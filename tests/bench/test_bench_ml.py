@@ -1,0 +1,14 @@
+"""The ML loader benchmark runs end to end on tiny data (its anchors check their patch shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+
+def test_ml_benchmark_quick(run_bench_quick: Callable[[str], str]) -> None:
+    pytest.importorskip("torch")
+    out = run_bench_quick("ml")
+    for tool in ("ziggurat, workers 0", "ziggurat, workers 2", "nibabel load + crop", "openslide read_region loop"):
+        assert f"| {tool} |" in out

@@ -1,0 +1,77 @@
+"""Slide patches against tifffile's pixels of the same pyramid level, and the Otsu tissue mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import ziggurat
+from ziggurat.ml import SlidePatches, otsu_threshold
+
+
+@pytest.fixture(scope="module")
+def sample_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated pyramidal JPEG slide: 1500 x 1000, 256 px tiles, levels 750 x 500 and 375 x 250."""
+    from ziggurat.testing.sample import write_slide
+
+    return write_slide(tmp_path_factory.mktemp("slides") / "small.tif", 1500, 1000)
+
+
+@pytest.fixture(scope="module")
+def levels(sample_slide: Path) -> list[np.ndarray]:
+    with tifffile.TiffFile(sample_slide) as tif:
+        return [page.asarray() for page in tif.pages]
+
+
+def test_grid_patches_equal_tifffile(sample_slide: Path, levels: list[np.ndarray]) -> None:
+    ds = SlidePatches([ziggurat.open(sample_slide)], patch_size=256, level=0)
+    # rows 0, 256, 512 and 744 (flush with 1000); columns 0, 256, ..., 1024 and 1244 (flush with 1500)
+    assert len(ds) == 4 * 6
+    for i in (0, 5, len(ds) - 1):
+        s = ds[i]
+        x, y = s["location"].tolist()
+        assert s["image"].shape == (3, 256, 256)
+        np.testing.assert_array_equal(s["image"].numpy().transpose(1, 2, 0), levels[0][y : y + 256, x : x + 256])
+
+
+def test_random_patches_at_a_level(sample_slide: Path, levels: list[np.ndarray]) -> None:
+    ds = SlidePatches([ziggurat.open(sample_slide)], patch_size=128, level=1, samples_per_epoch=6, seed=5)
+    for i in range(len(ds)):
+        s = ds[i]
+        x, y = (s["location"] // 2).tolist()  # level 1 of this pyramid halves exactly
+        np.testing.assert_array_equal(s["image"].numpy().transpose(1, 2, 0), levels[1][y : y + 128, x : x + 128])
+        assert s["level"] == 1
+    ds.set_epoch(1)
+    assert [ds.position(i, 0) for i in range(6)] != [ds.position(i, 1) for i in range(6)]
+
+
+def test_otsu_matches_scikit_image() -> None:
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(90, 25, 5000), rng.normal(190, 20, 5000)]).clip(0, 255).astype(np.uint8)
+    assert otsu_threshold(values) == threshold_otsu(values)
+
+
+def test_tissue_mask_keeps_tissue_patches(sample_slide: Path, levels: list[np.ndarray]) -> None:
+    image = ziggurat.open(sample_slide)
+    every = SlidePatches([image], patch_size=256)
+    tissue = SlidePatches([image], patch_size=256, tissue=True, min_tissue=0.5)
+    assert 0 < len(tissue) < len(every)
+    grey = levels[0].mean(axis=-1)
+    thr = otsu_threshold(levels[-1].mean(axis=-1).astype(np.uint8)) + 1
+    kept = {tuple(tissue[i]["location"].tolist()) for i in range(len(tissue))}
+    for i in range(len(every)):
+        x, y = every[i]["location"].tolist()
+        fraction = float((grey[y : y + 256, x : x + 256] < thr).mean())
+        if (x, y) in kept:
+            assert fraction > 0.2  # the mask is a low level's, so allow its blur
+        elif fraction > 0.9:
+            pytest.fail(f"patch at {(x, y)} is {fraction:.0%} tissue but was dropped")
+    random = SlidePatches([image], patch_size=256, tissue=True, samples_per_epoch=8, seed=1)
+    for i in range(8):
+        x, y = random[i]["location"].tolist()
+        assert float((grey[y : y + 256, x : x + 256] < thr).mean()) > 0.2
