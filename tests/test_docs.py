@@ -57,6 +57,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, realdata: Path, sample_s
     root = tmp_path_factory.mktemp("docs")
     (root / "data").mkdir()
     shutil.copy(sample_slide, root / "data" / "sample.tif")  # 3000 x 2000, 3 levels
+    shutil.copy(sample_slide, root / "slide.tif")  # the object-storage example uploads it
     shutil.copy(realdata / "svs" / "CMU-1-Small-Region.svs", root / "slide.svs")
     shutil.copy(realdata / "nifti" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz", root / "brain.nii.gz")
     write_stack(root / "ct-slices", (8, 96, 96))
