@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 import ziggurat
 from ziggurat import TileService
 from ziggurat.render.style import THUMBNAIL_SIDE, Style
+from ziggurat.render.styled import styled
 
 QPTIFF = "qptiff/small_vectra.qptiff"
 
@@ -62,6 +63,19 @@ def test_brightfield_rgb_is_untouched(sample_slide: Path) -> None:
     with ziggurat.open(sample_slide) as image:
         assert not image.metadata.fluorescence
         assert [(w.low, w.high) for w in Style().resolve(image).windows] == [(0.0, 255.0)] * 3
+
+
+def test_brightfield_rgb_without_a_style_is_byte_identical(sample_slide: Path) -> None:
+    with ziggurat.open(sample_slide) as image, tifffile.TiffFile(sample_slide) as tif:
+        assert styled(image) is image
+        top = int(np.ceil(np.log2(max(image.dimensions))))  # DeepZoom's full-resolution level
+        png = TileService().tile(image, top, 1, 2, encoding="png", style=None)
+        expected = tif.pages[0].asarray()[512:768, 256:512]  # tile (1, 2) of 256 px, no overlap
+        np.testing.assert_array_equal(np.asarray(PILImage.open(io.BytesIO(png))), expected)
+        # asked for, "auto" does stretch the same slide: the percentiles of the thumbnail it measured
+        windows = Style.parse("fluorescence").resolve(image).windows
+        raw = image.get_thumbnail(THUMBNAIL_SIDE)
+        assert [(w.low, w.high) for w in windows] == [tuple(np.percentile(raw[:, :, c], (0.5, 99.5))) for c in range(3)]
 
 
 @pytest.mark.parametrize("name", ["tiff/pathml_smalltif.tif"])

@@ -89,6 +89,25 @@ def test_auto_window_uses_percentiles_of_the_image() -> None:
     assert renderer.windows[0].low == pytest.approx(low) and renderer.windows[0].high == pytest.approx(high)
 
 
+def test_auto_stretches_a_dim_8_bit_image_per_channel_by_hand() -> None:
+    # per channel, 10 % of the pixels sit at each end, so the 0.5 / 99.5 percentiles are the ends exactly
+    ramp = np.repeat(np.array([100, 110, 120, 130, 140], dtype=np.uint8), [10, 20, 40, 20, 10])
+    rgb = np.stack([ramp, ramp - 50, ramp + 100], axis=-1).reshape(10, 10, 3)
+    image = ziggurat.from_array(rgb)
+    assert not image.metadata.fluorescence
+    for spec in ({"min": "auto", "max": "auto"}, "fluorescence"):
+        renderer = Style.parse(spec).resolve(image)
+        assert [(w.low, w.high) for w in renderer.windows] == [(100, 140), (50, 90), (200, 240)]
+        # t = (v - low) / 40 -> rint(255 t): 0, 63.75, 127.5, 191.25, 255 on every channel
+        out = renderer(rgb).reshape(-1, 3)
+        for v, level in zip([100, 110, 120, 130, 140], [0, 64, 128, 191, 255]):
+            assert (out[ramp == v] == level).all()
+    np.testing.assert_array_equal(Style().resolve(image)(rgb), rgb)  # unset bounds: 0..255, untouched
+    # one bound "auto", the other unset: the unset one keeps its 8-bit default
+    (window,) = Style.parse({"channels": [{"index": 0, "min": "auto"}]}).resolve(image).windows
+    assert (window.low, window.high) == (100, 255)
+
+
 def test_channel_selection_by_name() -> None:
     arr = np.zeros((2, 2, 3), dtype=np.uint16)
     arr[..., 2] = 500
@@ -105,6 +124,8 @@ def test_round_trip_and_key() -> None:
     again = Style.parse(json.dumps(style.to_dict()))
     assert again == style and again.key == style.key
     assert Style.parse({"gamma": 0.9}).key != style.key
+    auto = Style.parse({"min": "auto", "max": "auto"})
+    assert auto.to_dict()["min"] == "auto" and Style.parse(auto.to_dict()) == auto and auto.key != Style().key
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ uint8: each selected channel is windowed to [0, 1], raised to ``1 / gamma`` (so 
 brightens mid-tones), optionally inverted, quantised to 256 levels and then either mapped through
 a colormap (one channel) or tinted with its colour and summed (additive composite, clipped).
 
-Defaults: uint8 channels window over 0..255, every other dtype — and the channels of a fluorescence
-image (``Metadata.fluorescence``: multiplex QPTIFF, OME channel pages), 8-bit or not — is ``auto``
-(0.5 / 99.5 percentiles per channel, of one thumbnail-sized view); one channel is drawn with
+Defaults: an unset bound of a uint8 channel is 0 or 255, every other dtype — and the channels of a
+fluorescence image (``Metadata.fluorescence``: multiplex QPTIFF, OME channel pages), 8-bit or not —
+is ``auto`` (0.5 / 99.5 percentiles per channel, of one thumbnail-sized view). An explicit ``"auto"``
+measures the image for every dtype, 8-bit included (a dim 8-bit image is stretched); unset and
+``"auto"`` are kept apart so a plain RGB slide still renders as itself. One channel is drawn with
 ``gray``; several are tinted with the file's channel colours, else red, green, blue, cyan, magenta,
 yellow, white in order, so a plain RGB image renders as itself.
 """
@@ -20,12 +22,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import StyleError
 from . import colormaps
+
+AUTO: Literal["auto"] = "auto"
+Bound = float | Literal["auto"] | None  # a window bound: a number, "auto" (measured), None (the default)
 
 PALETTE = ("#ff0000", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffff00", "#ffffff")
 THUMBNAIL_SIDE = 512
@@ -46,11 +51,11 @@ _CHANNEL_FIELDS = {"index", "min", "max", "color", "gamma", "invert"}
 
 @dataclass(frozen=True)
 class ChannelStyle:
-    """One selected channel: index (or name), window (None = auto), colour, gamma, invert."""
+    """One selected channel: index (or name), window (None = the style's), colour, gamma, invert."""
 
     index: int | str
-    min: float | None = None
-    max: float | None = None
+    min: Bound = None
+    max: Bound = None
     color: tuple[int, int, int] | None = None
     gamma: float | None = None
     invert: bool | None = None
@@ -62,8 +67,8 @@ class Style:
 
     channels: tuple[ChannelStyle, ...] | None = None
     colormap: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Bound = None
+    max: Bound = None
     gamma: float = 1.0
     invert: bool = False
     percentiles: tuple[float, float] = (0.5, 99.5)
@@ -163,19 +168,19 @@ class Style:
         return Renderer(windows, tuple(tables))
 
     def _window(self, channel: ChannelStyle, index: int, image: Any, view: list[np.ndarray]) -> tuple[float, float]:
-        low = channel.min if channel.min is not None else self.min
-        high = channel.max if channel.max is not None else self.max
-        if image.dtype == np.uint8 and low is None and high is None and not image.metadata.fluorescence:
-            return 0.0, 255.0
+        """The channel's (low, high): set numbers, else 8-bit brightfield's 0/255, else percentiles."""
+        bounds = [channel.min if channel.min is not None else self.min,
+                  channel.max if channel.max is not None else self.max]  # fmt: skip
+        if image.dtype == np.uint8 and not image.metadata.fluorescence:
+            bounds = [limit if b is None else b for b, limit in zip(bounds, (0.0, 255.0))]
+        low, high = (None if b is None or b == AUTO else float(b) for b in bounds)
         if low is None or high is None:
             if not view:
                 view.append(image.get_thumbnail(THUMBNAIL_SIDE))
             auto_low, auto_high = np.percentile(view[0][:, :, index], self.percentiles)
-            low = auto_low if low is None else low
-            high = auto_high if high is None else high
-            if high <= low:
-                high = low + 1.0
-        return float(low), float(high)
+            low = float(auto_low) if low is None else low
+            high = float(auto_high) if high is None else high
+        return low, (high if high > low else low + 1.0)
 
 
 @dataclass(frozen=True)
@@ -291,16 +296,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
 
 
-def _bound(value: Any, field: str) -> float | None:
-    if value is None or value == "auto":
-        return None
+def _bound(value: Any, field: str) -> Bound:
+    if value is None or value == AUTO:
+        return None if value is None else AUTO
     if not _is_number(value):
         raise StyleError(f"{field}: expected a number or 'auto', got {value!r}")
     return float(value)
 
 
-def _check_window(low: float | None, high: float | None, field: str) -> None:
-    if low is not None and high is not None and high <= low:
+def _check_window(low: Bound, high: Bound, field: str) -> None:
+    if isinstance(low, float) and isinstance(high, float) and high <= low:
         raise StyleError(f"{field}: must be greater than min ({high} <= {low})")
 
 
