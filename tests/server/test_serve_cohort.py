@@ -118,6 +118,10 @@ def test_tiles_of_cohort_images_are_served(client: httpx.Client, tables: tuple[p
         ({"where": "age >"}, 400),  # a parser error
         ({"where": "no_such_column = 1"}, 400),  # a binder error
         ({"where": "sex > 3"}, 400),  # a conversion error
+        ({"where": "1=1; COPY (SELECT 42) TO 'pwned.csv'"}, 400),  # a second statement
+        ({"where": "EXISTS (SELECT 1 FROM read_text('/etc/hostname'))"}, 400),  # files stay unread
+        ({"where": "age IN (SELECT age FROM subjects)"}, 400),
+        ({"where": "1=1 ORDER BY 1"}, 400),
         ({"where": "age > 40", "cohort": None}, 400),  # where without cohort
         ({"cohort": "0123456789abcdef"}, 404),
     ],
@@ -130,3 +134,4 @@ def test_bad_sql_is_400_with_duckdbs_message(client: httpx.Client, params: dict[
     assert body["status"] == status and body["error"] and "Traceback" not in response.text
     if "where" in query and query.get("cohort"):
         assert "where" in body["error"]
+    assert not Path("pwned.csv").exists()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from ..sources.base import SLIDE_AXES
 from ..tiles.grid import dzi_xml
 from ..tiles.service import TileService, grid_for
 from .catalog import Catalog, Entry
+from .cohorts import BadCondition
 from .http import int_param, json_response, metadata_headers, pixels
 
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
@@ -135,7 +135,7 @@ def _cohort_entries(catalog: Catalog, cohort_id: str | None, where: str | None) 
         return entries
     try:
         kept = catalog.cohorts.select(folder, where)
-    except duckdb.Error as exc:
+    except BadCondition as exc:
         raise HTTPException(400, f"bad 'where' expression: {exc}") from None
     return [e for e in entries if e.cohort is not None and e.cohort.image in kept]
 

@@ -3,19 +3,59 @@
 A folder holding ``cohort.json`` is listed through its tables, not walked: its stored OME-Zarr
 stores and the slides it references in place (possibly outside the served folder: the cohort names
 them, and only those are served) become entries carrying their subject id, modality and the
-subject's columns. ``where`` filters go through :meth:`ziggurat.Cohort.query` (DuckDB SQL).
+subject's columns. ``where`` filters go through :meth:`ziggurat.Cohort.query` (DuckDB SQL) once
+DuckDB's own parser has shown them to be one plain condition: a second statement (``1=1; COPY …``
+would run) or a subquery or table function (``read_text('/etc/…')``) is refused, since the text
+comes from any HTTP client.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ..cohort import Cohort
+from ..cohort.engine import database
 from ..cohort.store import MANIFEST
+
+
+class BadCondition(ValueError):
+    """A ``where`` text that is not one plain SQL condition over the cohort's columns."""
+
+
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a parsed-SQL JSON tree."""
+    if isinstance(tree, dict):
+        yield tree
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for child in tree:
+            yield from _nodes(child)
+
+
+def check_condition(where: str) -> None:
+    """BadCondition unless ``where`` parses as the WHERE of one SELECT, with no subquery or table function."""
+    cur = database().cursor()
+    try:
+        row = cur.execute("SELECT json_serialize_sql(?)", [f"SELECT 1 FROM subjects WHERE {where}"]).fetchone()
+    finally:
+        cur.close()
+    parsed: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    if parsed.get("error"):
+        raise BadCondition(parsed.get("error_message", "not SQL"))
+    statements = parsed["statements"]
+    node = statements[0]["node"] if len(statements) == 1 else {}
+    if node.get("type") != "SELECT_NODE" or node.get("modifiers") or node.get("group_expressions"):
+        raise BadCondition("not one condition (a second statement, ORDER BY, LIMIT or GROUP BY)")
+    if any(n.get("class") == "SUBQUERY" or n.get("type") == "TABLE_FUNCTION" for n in _nodes(node)):
+        raise BadCondition("subqueries and table functions are not allowed in a served filter")
 
 
 @dataclass(frozen=True)
@@ -72,5 +112,9 @@ class Cohorts:
         ]  # fmt: skip
 
     def select(self, folder: Path, where: str) -> set[str]:
-        """The cohort's image ids that ``where`` keeps (duckdb.Error for a bad expression)."""
-        return set(self.cohort(folder).query(where).image_ids)
+        """The cohort's image ids that ``where`` keeps (BadCondition, with DuckDB's message, for a bad one)."""
+        check_condition(where)
+        try:
+            return set(self.cohort(folder).query(where).image_ids)
+        except duckdb.Error as exc:
+            raise BadCondition(str(exc)) from None
