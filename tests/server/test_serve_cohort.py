@@ -135,3 +135,18 @@ def test_bad_sql_is_400_with_duckdbs_message(client: httpx.Client, params: dict[
     if "where" in query and query.get("cohort"):
         assert "where" in body["error"]
     assert not Path("pwned.csv").exists()
+
+
+def test_an_append_shows_up_and_a_broken_cohort_lists_nothing(tmp_path: Path) -> None:
+    first, manifest = write_slide_folder(tmp_path / "two", slides=2, size=(300, 200))
+    study = ingest(first, tmp_path / "grows", manifest=manifest, workers=1).root
+    with live_server(create_app([study], cache="memory://", rescan_seconds=0)) as url:
+        assert len(httpx.get(f"{url}/api/images").json()["items"]) == 2
+        more, manifest = write_slide_folder(tmp_path / "four", slides=4, size=(300, 200))
+        assert ingest(more, study, manifest=manifest, workers=1).added == 2  # slide-002, slide-003 are new
+        images = pd.read_parquet(current_tables(study).images)
+        items = httpx.get(f"{url}/api/images").json()["items"]
+        assert sorted(i["cohort"]["image_id"] for i in items) == sorted(images.image_id) and len(items) == 4
+        (study / "cohort.json").write_text("{not json")
+        response = httpx.get(f"{url}/api/images")
+        assert response.status_code == 200 and response.json()["items"] == []

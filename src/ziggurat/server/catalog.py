@@ -161,7 +161,7 @@ class Catalog:
         cohort_id = image_id(name)
         try:
             images = self.cohorts.images(folder, cohort_id)
-        except ZigguratError:
+        except (ZigguratError, OSError):  # unreadable, or replaced while we looked
             return []
         self.cohort_folders[cohort_id] = folder
         return [(f"{name}/{image}", path, facts) for image, path, facts in images]

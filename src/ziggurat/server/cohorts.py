@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from ..cohort import Cohort
+from ..cohort import Cohort, CohortError
 from ..cohort.engine import database
 from ..cohort.store import MANIFEST
 
@@ -90,6 +90,7 @@ class Cohorts:
 
     def __init__(self) -> None:
         self._open: dict[Path, tuple[int, Cohort]] = {}
+        self._listed: dict[Path, tuple[Cohort, list[tuple[str, Path, CohortImage]]]] = {}  # by cohort opened
 
     def cohort(self, folder: Path) -> Cohort:
         version = (folder / MANIFEST).stat().st_mtime_ns
@@ -99,17 +100,26 @@ class Cohorts:
         return held[1]
 
     def images(self, folder: Path, cohort_id: str) -> list[tuple[str, Path, CohortImage]]:
-        """(image id in the cohort, path, facts) of every image of the cohort at ``folder``."""
+        """(image id in the cohort, path, facts) of every image of the cohort at ``folder`` (read once
+        per table generation); CohortError if its tables do not read."""
         cohort = self.cohort(folder)
-        subjects = {row.pop("subject_id"): row for row in cohort.subjects_table("arrow").to_pylist()}
-        table = cohort.sql("SELECT image_id, subject_id, modality, uri FROM images ORDER BY subject_id, image_id",
-                           "arrow").to_pylist()  # fmt: skip
-        return [
+        held = self._listed.get(folder)
+        if held is not None and held[0] is cohort:
+            return held[1]
+        try:
+            subjects = {row.pop("subject_id"): row for row in cohort.subjects_table("arrow").to_pylist()}
+            table = cohort.sql("SELECT image_id, subject_id, modality, uri FROM images ORDER BY subject_id, image_id",
+                               "arrow").to_pylist()  # fmt: skip
+        except duckdb.Error as exc:
+            raise CohortError(f"{folder}: unreadable cohort tables ({exc})") from None
+        listing = [
             (row["image_id"], cohort.root / row["uri"],
              CohortImage(cohort_id, row["image_id"], row["subject_id"], row["modality"],
                          {k: _plain(v) for k, v in subjects.get(row["subject_id"], {}).items()}))
             for row in table
         ]  # fmt: skip
+        self._listed[folder] = (cohort, listing)
+        return listing
 
     def select(self, folder: Path, where: str) -> set[str]:
         """The cohort's image ids that ``where`` keeps (BadCondition, with DuckDB's message, for a bad one)."""
