@@ -386,7 +386,8 @@ NASTY = ["", "-1", "0", "99999999999999999999", "1e3", "NaN", "%00", "é", "{}",
 
 
 @pytest.mark.parametrize("param", ["x", "y", "width", "height", "level", "max", "quality", "tile_size",
-                                   "overlap", "format", "style", "offset", "limit", "axis", "slice"])  # fmt: skip
+                                   "overlap", "format", "style", "offset", "limit", "axis", "slice", "cohort",
+                                   "where"])  # fmt: skip
 def test_malformed_parameters_never_cause_a_server_error(client: httpx.Client, param: str) -> None:
     a = ident("a.tif")
     routes = ["/api/images", f"/api/images/{a}.dzi", f"/api/images/{a}_files/12/0_0.jpeg",

@@ -312,3 +312,35 @@ def test_the_index_page_pages_through_every_image(browser: Any, tmp_path: Path) 
         names = [e.text for e in browser.find_elements("css selector", ".card .name")]
         assert names == ["many/img200.png", "many/img201.png", "many/img202.png"]
         assert console_errors(browser) == []
+
+
+def test_a_cohort_is_grouped_by_subject_and_filtered_in_sql(browser: Any, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from ziggurat.cohort import ingest
+    from ziggurat.cohort.store import current_tables
+    from ziggurat.testing.cohorts import write_slide_folder
+
+    slides, manifest = write_slide_folder(tmp_path / "slides", slides=4, size=(400, 300))
+    study = ingest(slides, tmp_path / "study", manifest=manifest, workers=1).root
+    images = pd.read_parquet(current_tables(study).images)  # the truth: the Parquet table, read by pandas
+
+    def shown() -> dict[str, int]:
+        sections = browser.find_elements("css selector", "section.subject")
+        return {s.get_attribute("data-subject"): len(s.find_elements("css selector", ".card")) for s in sections}
+
+    with live_server(create_app([study], cache="memory://")) as base:
+        browser.get(base + "/")
+        wait_for(lambda: shown() == images.groupby("subject_id").size().to_dict())
+        tumours = images[images.label == "tumour"]
+        assert 0 < len(tumours) < len(images)
+        browser.find_element("id", "where").send_keys("label = 'tumour'")
+        browser.find_element("css selector", "#filter button").click()
+        wait_for(lambda: "where=" in browser.current_url)
+        wait_for(lambda: shown() == tumours.groupby("subject_id").size().to_dict())
+        assert _text(browser, "count") == f"{len(tumours)} image{'s' * (len(tumours) > 1)}"
+        assert console_errors(browser) == []
+        browser.find_element("id", "where").clear()
+        browser.find_element("id", "where").send_keys("label >")
+        browser.find_element("css selector", "#filter button").click()
+        wait_for(lambda: "syntax error" in _text(browser, "filter-error"))

@@ -25,6 +25,7 @@ from ..sources.base import SLIDE_AXES
 from ..tiles.grid import dzi_xml
 from ..tiles.service import TileService, grid_for
 from .catalog import Catalog, Entry
+from .cohorts import BadCondition
 from .http import int_param, json_response, metadata_headers, pixels
 
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
@@ -94,6 +95,7 @@ def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
         "channels": image.channels,
         "dtype": str(image.dtype),
         "volume": volume,
+        "cohort": entry.cohort.as_json() if entry.cohort else None,
     }
 
 
@@ -118,14 +120,36 @@ def auto_window(image: Image) -> list[list[float]]:
     return [[w.low, w.high] for w in renderer.windows]
 
 
+def _cohort_entries(catalog: Catalog, cohort_id: str | None, where: str | None) -> list[Entry]:
+    """The entries, or only those of cohort ``cohort_id`` whose images the SQL ``where`` keeps."""
+    entries = catalog.entries()
+    if cohort_id is None:
+        if where is not None:
+            raise HTTPException(400, "query parameter 'where' needs 'cohort' (the id of a served cohort)")
+        return entries
+    folder = catalog.cohort_folders.get(cohort_id)
+    if folder is None:
+        raise HTTPException(404, f"no served cohort with id {cohort_id!r}")
+    entries = [e for e in entries if e.cohort is not None and e.cohort.cohort == cohort_id]
+    if where is None or not where.strip():
+        return entries
+    try:
+        kept = catalog.cohorts.select(folder, where)
+    except BadCondition as exc:
+        raise HTTPException(400, f"bad 'where' expression: {exc}") from None
+    return [e for e in entries if e.cohort is not None and e.cohort.image in kept]
+
+
 async def list_images(request: Request) -> Response:
-    """``GET /api/images?offset=&limit=``: one page of the served images, by name."""
+    """``GET /api/images?offset=&limit=[&cohort=ID&where=SQL]``: one page of the served images, by
+    name; with ``cohort``, that cohort's images, those whose subject/image rows match ``where``."""
     catalog: Catalog = request.app.state.catalog
     offset = int_param(request, "offset", 0, 0, 1 << 31)
     limit = int_param(request, "limit", 100, 1, MAX_PAGE)
+    cohort_id, where = request.query_params.get("cohort"), request.query_params.get("where")
 
     def page() -> tuple[list[dict[str, Any]], int, str]:
-        items, versions, entries = [], [], catalog.entries()
+        items, versions, entries = [], [], _cohort_entries(catalog, cohort_id, where)
         for entry in entries[offset : offset + limit]:
             try:
                 items.append(_summary(catalog, entry, catalog.open(entry)))

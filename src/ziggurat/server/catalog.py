@@ -8,7 +8,9 @@ restarts and never exposes or accepts a filesystem path; a root given twice or i
 refused at start-up (its images would be listed twice). Folders are
 rescanned when a listing is older than ``rescan_seconds`` or an unknown id is asked for, so new
 files appear without a restart; a file that disappeared answers "not found". Symlinks are
-followed only when their target stays inside a served root.
+followed only when their target stays inside a served root. A cohort folder (``cohort.json``) is
+listed through its images table (:mod:`.cohorts`): one entry per image, named
+``<cohort folder's name>/<image id in the cohort>``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..cache.lru import LRU
@@ -28,6 +30,7 @@ from ..model.display import display_plane
 from ..model.image import Image, open_image
 from ..model.planes import plane
 from ..sources.registry import detect
+from .cohorts import CohortImage, Cohorts, is_cohort
 
 MAX_PLANES = 32
 
@@ -40,6 +43,7 @@ class Entry:
     name: str
     path: Path | str  # a str is an s3:// or http(s):// URL
     version: str  # changes whenever the file does: "<mtime_ns>-<size>" (an object's ETag and size)
+    cohort: CohortImage | None = None  # set for an image of a served cohort
 
 
 def image_id(name: str) -> str:
@@ -100,6 +104,8 @@ class Catalog:
         # what the registry said of each path at its version: this scan's, and the last scan's
         self._kinds: dict[Path, tuple[str | None, str | None]] = {}
         self._last_kinds: dict[Path, tuple[str | None, str | None]] = {}
+        self.cohorts = Cohorts()
+        self.cohort_folders: dict[str, Path] = {}  # a served cohort's id -> its folder
 
     # -- scanning -------------------------------------------------------------------------
     def entries(self) -> list[Entry]:
@@ -112,12 +118,13 @@ class Catalog:
         """Walk the roots again; keep files that are images and resolve inside a root."""
         found: dict[str, Entry] = {}
         self._last_kinds, self._kinds = self._kinds, {}  # paths gone from disk are forgotten
+        self.cohort_folders = {}
         for root in self.roots:
-            for name, path in self._walk(root):
+            for name, path, cohort in self._walk(root):
                 version = _version(path)
                 if version is None or self._rejected.get(path) == version:
                     continue
-                entry = Entry(image_id(name), name, path, version)
+                entry = Entry(image_id(name), name, path, version, cohort)
                 found[entry.id] = entry
         for url in self.remote_roots:
             for name, key, version in list_images(url):
@@ -126,11 +133,15 @@ class Catalog:
         self._entries = found
         self._scanned = time.monotonic()
 
-    def _walk(self, root: Path) -> list[tuple[str, Path]]:
+    def _walk(self, root: Path) -> list[tuple[str, Path, CohortImage | None]]:
         if root.is_file():
-            return [(self.labels[root], root)] if self._inside(root) else []
-        out = []
+            return [(self.labels[root], root, None)] if self._inside(root) else []
+        out: list[tuple[str, Path, CohortImage | None]] = []
         for folder, dirs, files in os.walk(root):  # never descends into symlinked folders
+            if is_cohort(Path(folder)):  # listed by its tables; its .zarr stores are not separate images
+                dirs[:] = []
+                out += self._cohort(root, Path(folder))
+                continue
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             # a folder the registry reads as one image (an OME-Zarr store, a DICOM series, a folder
             # of slices, a Zarr array) is listed whole and not descended into
@@ -141,8 +152,19 @@ class Catalog:
                 link = Path(folder, fname)
                 path = link.resolve()
                 if self._inside(path):
-                    out.append((f"{self.labels[root]}/{link.relative_to(root).as_posix()}", path))
+                    out.append((f"{self.labels[root]}/{link.relative_to(root).as_posix()}", path, None))
         return out
+
+    def _cohort(self, root: Path, folder: Path) -> list[tuple[str, Path, CohortImage | None]]:
+        """The images of the cohort at ``folder`` (none if its tables do not open)."""
+        name = "/".join([self.labels[root], *folder.relative_to(root).parts])
+        cohort_id = image_id(name)
+        try:
+            images = self.cohorts.images(folder, cohort_id)
+        except (ZigguratError, OSError):  # unreadable, or replaced while we looked
+            return []
+        self.cohort_folders[cohort_id] = folder
+        return [(f"{name}/{image}", path, facts) for image, path, facts in images]
 
     def _is_image(self, path: Path) -> bool:
         """Whether a backend claims ``path`` (the registry's probes; remembered per file version)."""
@@ -183,7 +205,7 @@ class Catalog:
             self._entries.pop(entry.id, None)
             raise ImageNotFoundError(f"image {entry.id!r} is no longer there")
         if version != entry.version:
-            entry = Entry(entry.id, entry.name, entry.path, version)
+            entry = replace(entry, version=version)
             self._entries[entry.id] = entry
         return entry
 

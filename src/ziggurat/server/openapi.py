@@ -51,7 +51,12 @@ def schema() -> dict[str, Any]:
         "paths": {
             "/api/images": _json("list served images, paginated by name",
                                  [_param("offset", q, "integer", "first item (default 0)"),
-                                  _param("limit", q, "integer", "page size, 1..1000 (default 100)")], "ImagePage"),
+                                  _param("limit", q, "integer", "page size, 1..1000 (default 100)"),
+                                  _param("cohort", q, "string", "only this served cohort's images (its id, from "
+                                         "an item's cohort.id)"),
+                                  _param("where", q, "string", "with cohort: a DuckDB SQL condition over its "
+                                         "subjects joined to images, e.g. age > 40 AND modality = 'T1w' "
+                                         "(a bad one is a 400 with DuckDB's message)")], "ImagePage"),
             "/api/images/{image_id}": _json("full metadata of one image", [ID], "ImageInfo"),
             "/api/images/{image_id}.dzi": _get("DeepZoom descriptor",
                                                [ID, *dz, _param("format", q, "string", "tile encoding (default jpeg)")],
@@ -83,7 +88,11 @@ def schema() -> dict[str, Any]:
                 "id": {"type": "string"}, "name": {"type": "string"}, "format": {"type": "string"},
                 "dimensions": {"type": "array", "items": {"type": "integer"}}, "levels": {"type": "integer"},
                 "mpp": {"type": ["array", "null"], "items": {"type": "number"}},
-                "channels": {"type": "integer"}, "dtype": {"type": "string"}}},
+                "channels": {"type": "integer"}, "dtype": {"type": "string"},
+                "cohort": {"type": ["object", "null"], "description": "for an image of a served cohort",
+                           "properties": {"id": {"type": "string"}, "image_id": {"type": "string"},
+                                          "subject_id": {"type": "string"}, "modality": {"type": ["string", "null"]},
+                                          "columns": {"type": "object"}}}}},
             "ImagePage": {"type": "object", "properties": {
                 "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
                 "items": {"type": "array", "items": {"$ref": "#/components/schemas/ImageSummary"}}}},

@@ -1,5 +1,6 @@
 // The image list: one card per served image, with its thumbnail, linking to the viewer; paged
-// (?page=N, PAGE_SIZE cards a page) so a folder of any size lists every image.
+// (?page=N, PAGE_SIZE cards a page) so a folder of any size lists every image. A cohort's images
+// are grouped by subject, and a filter box sends a SQL condition (?cohort=ID&where=SQL).
 "use strict";
 
 const PAGE_SIZE = 200;
@@ -43,7 +44,11 @@ function pager(page, total) {
     const link = document.createElement("a");
     link.textContent = text;
     link.className = "page-link";
-    if (n >= 1 && n <= pages && n !== page) link.href = `?page=${n}`;
+    if (n >= 1 && n <= pages && n !== page) {
+      const query = new URLSearchParams(location.search);
+      query.set("page", n);
+      link.href = `?${query}`;
+    }
     nav.append(link);
   };
   go(page - 1, "‹ previous");
@@ -54,16 +59,61 @@ function pager(page, total) {
   go(page + 1, "next ›");
 }
 
+// One section per subject (its id and columns, then its images' cards), in subject order.
+function subjects(items) {
+  const groups = new Map();
+  for (const item of items) {
+    const id = item.cohort.subject_id;
+    if (!groups.has(id)) groups.set(id, []);
+    groups.get(id).push(item);
+  }
+  return [...groups.keys()].sort().map((id) => {
+    const section = document.createElement("section");
+    section.className = "subject";
+    section.dataset.subject = id;
+    const title = document.createElement("h2");
+    const facts = document.createElement("span");
+    facts.className = "facts";
+    const columns = groups.get(id)[0].cohort.columns;
+    facts.textContent = Object.entries(columns).map(([k, v]) => `${k} ${v}`).join(", ");
+    title.append(id, facts);
+    const grid = document.createElement("div");
+    grid.className = "grid";
+    grid.append(...groups.get(id).map(card));
+    section.append(title, grid);
+    return section;
+  });
+}
+
+// The filter box, shown once cohort images are listed, sending the cohort's id and the condition.
+function filterBox(query, items) {
+  const cohort = query.get("cohort") || items.find((item) => item.cohort)?.cohort.id;
+  if (!cohort) return;
+  document.getElementById("filter").hidden = false;
+  document.getElementById("cohort").value = cohort;
+  document.getElementById("where").value = query.get("where") || "";
+}
+
 async function listImages() {
   const main = document.getElementById("images");
-  const page = Math.max(1, parseInt(new URLSearchParams(location.search).get("page") || "1", 10) || 1);
-  const response = await fetch(`/api/images?offset=${(page - 1) * PAGE_SIZE}&limit=${PAGE_SIZE}`);
+  const query = new URLSearchParams(location.search);
+  const page = Math.max(1, parseInt(query.get("page") || "1", 10) || 1);
+  const api = new URLSearchParams({ offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+  for (const key of ["cohort", "where"]) if (query.get(key)) api.set(key, query.get(key));
+  const response = await fetch(`/api/images?${api}`);
   const listing = await response.json();
+  if (!response.ok) {
+    filterBox(query, []);
+    document.getElementById("filter-error").textContent = listing.error;
+    return;
+  }
+  filterBox(query, listing.items);
   const first = listing.total ? listing.offset + 1 : 0;
   const last = listing.offset + listing.items.length;
   document.getElementById("count").textContent =
     `${listing.total} image${listing.total === 1 ? "" : "s"}` + (listing.total > PAGE_SIZE ? ` (${first}–${last})` : "");
-  main.append(...listing.items.map(card));
+  main.append(...listing.items.filter((item) => !item.cohort).map(card));
+  main.append(...subjects(listing.items.filter((item) => item.cohort)));
   pager(page, listing.total);
   if (!listing.items.length) main.textContent = "No images found under the served folders.";
 }
