@@ -210,8 +210,14 @@ class ScannedLevel:
     def reader(self) -> SegmentLevel:
         if self._reader is None:
             source = self._source
-            page = source.tiff_page(self._page)
-            self._reader = SegmentLevel(source._file, page, (source._identity, self._index, 0), self._decoded)
+            # tifffile reads a page's offsets and tables lazily through the one shared file handle:
+            # load them all under the source's lock, so later reads never touch tifffile's handle
+            with source._tif_lock:
+                if self._reader is None:
+                    page = source.tiff_page(self._page)
+                    reader = SegmentLevel(source._file, page, (source._identity, self._index, 0), self._decoded)
+                    _ = reader._segments, reader._decoder
+                    self._reader = reader
         return self._reader
 
     def read(self, box: Box) -> np.ndarray:
@@ -316,7 +322,7 @@ class TiffSource:
         self._file = open_file(path)  # a local file or an s3:// / http(s):// object
         self._lazy_tif: tifffile.TiffFile | None = None  # the scanned path's, opened on first read
         self._lazy_pid = -1
-        self._tif_lock = threading.Lock()
+        self._tif_lock = threading.RLock()
         if isinstance(self._file, RandomAccessFile):
             check_ifd_chain(path)
             layout = tiffscan.scan(path)
@@ -366,6 +372,10 @@ class TiffSource:
         if meta.mpp is None:
             meta.mpp = _resolution_values(first.get(296, 2), first.get(282), first.get(283))
         meta.associated_names = list(layout.associated)
+        icc = {name: layout.pages[p].get(tiffscan.ICC) for name, p in layout.associated.items()}
+        meta.extra["icc_profiles"] = {name: bytes(p) for name, p in icc.items() if isinstance(p, bytes) and p}
+        if isinstance(profile := first.get(tiffscan.ICC), bytes) and profile:
+            meta.extra["icc_profile"] = profile
         self.metadata = meta
 
     def tiff_page(self, index: int) -> Any:
@@ -538,13 +548,14 @@ class TiffSource:
 
     def read_associated(self, name: str) -> np.ndarray:
         if self._layout is not None:
-            page = self.tiff_page(self._layout.associated[name])  # KeyError for a name the file lacks
-            check_tiff_segments(self._file.read, page, f"{self.path}: {name} image")
-            check_allocation(int(np.prod(page.shape)) * page.dtype.itemsize, f"{self.path}: {name} image")
-            try:
-                data: np.ndarray = page.asarray()
-            except Exception as exc:
-                raise CorruptImageError(f"{self.path}: cannot decode {name} image ({exc})") from exc
+            with self._tif_lock:  # tifffile reads the page through its one shared handle
+                page = self.tiff_page(self._layout.associated[name])  # KeyError for a name the file lacks
+                check_tiff_segments(self._file.read, page, f"{self.path}: {name} image")
+                check_allocation(int(np.prod(page.shape)) * page.dtype.itemsize, f"{self.path}: {name} image")
+                try:
+                    data: np.ndarray = page.asarray()
+                except Exception as exc:
+                    raise CorruptImageError(f"{self.path}: cannot decode {name} image ({exc})") from exc
             return data if data.ndim == 3 else data[..., None]
         for series in self._series[1:]:
             if series.name.lower() == name:

@@ -125,6 +125,7 @@ def _svs(pages: list[Page]) -> Layout | None:
 
 #: tags whose values are read: geometry on every page, the text and resolution tags on page 0
 GEOMETRY = frozenset({254, 256, 257, 258, 259, 277, 284, 322, 323, 339, 32997})
+ICC = 34675  # InterColorProfile, kept as bytes (the openslide drop-in's color_profile)
 FIRST_PAGE = GEOMETRY | {269, 270, 271, 272, 282, 283, 296, 305, 306, 315, 316, 33432}
 
 
@@ -155,7 +156,7 @@ def _pages(fh: Any, size: int) -> list[Page]:
         wanted = FIRST_PAGE if not pages else GEOMETRY
         tags: dict[int, Any] = dict.fromkeys(entries["code"].tolist())
         for code, kind, count, inline in entries.tolist():
-            if code in wanted:
+            if code in wanted or code == ICC:
                 tags[code] = _value(fh, order, kind, count, inline, big, size)
         pages.append(Page(len(pages), tags))
         offset = struct.unpack(order + pointer, table[n * dtype.itemsize :])[0]
@@ -177,6 +178,8 @@ def _value(fh: Any, order: str, kind: int, count: int, inline: bytes, big: bool,
         data = fh.read(nbytes)
     if fmt == "s":
         return data.rstrip(b"\0").decode("utf-8", errors="replace")
+    if kind == 7:  # UNDEFINED: opaque bytes (an ICC profile)
+        return data
     values = struct.unpack(f"{order}{count * len(fmt)}{fmt[0]}", data)
     if len(fmt) == 2:  # rationals as (numerator, denominator)
         rationals = tuple(zip(values[::2], values[1::2]))
