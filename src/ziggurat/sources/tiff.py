@@ -324,11 +324,11 @@ class TiffSource:
         self._lazy_pid = -1
         self._tif_lock = threading.RLock()
         if isinstance(self._file, RandomAccessFile):
-            check_ifd_chain(path)
-            layout = tiffscan.scan(path)
+            layout = tiffscan.scan(path)  # None for anything unusual, an IFD loop included
             if layout is not None:  # a plain pyramid or SVS: tifffile parses a page when it is first read
                 self._open_scanned(layout, decoded_cache)
                 return
+            check_ifd_chain(path)  # before tifffile, which spins on some loops
         self._layout: tiffscan.Layout | None = None
         try:
             tif = self._tif = tifffile.TiffFile(parser_input(self._file))

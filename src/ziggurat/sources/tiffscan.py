@@ -147,7 +147,9 @@ def _pages(fh: Any, size: int) -> list[Page]:
     dtype = _entries(order, big)
     pages: list[Page] = []
     seen = set()
-    while offset and offset not in seen and len(pages) < MAX_PAGES:
+    while offset and len(pages) < MAX_PAGES:
+        if offset in seen:
+            raise ValueError("the IFD chain loops")  # tifffile's path names the loop as a typed error
         seen.add(offset)
         fh.seek(offset)
         n = struct.unpack(order + ("Q" if big else "H"), fh.read(count_size))[0]

@@ -158,11 +158,16 @@ class CacheTests:
             pytest.skip("no server behind this backend")
         return server
 
-    def test_server_down_degrades_to_misses_then_recovers(self, server: LocalServer | None) -> None:
-        server = self._needs_server(server)
+    def _quick_retrying(self, server: LocalServer) -> TileCache:
+        """A cache whose shared parts probe a down server again after 50 ms (not the default seconds)."""
         cache = self.make_cache(server)
         for part in shared_parts(cache):
             part.retry_after = 0.05
+        return cache
+
+    def test_server_down_degrades_to_misses_then_recovers(self, server: LocalServer | None) -> None:
+        server = self._needs_server(server)
+        cache = self._quick_retrying(server)
         cache.set("before", b"v")
         server.stop()
         try:
@@ -184,9 +189,7 @@ class CacheTests:
 
     def test_hung_server_times_out_into_misses(self, server: LocalServer | None) -> None:
         server = self._needs_server(server)
-        cache = self.make_cache(server)
-        for part in shared_parts(cache):
-            part.retry_after = 0.05
+        cache = self._quick_retrying(server)
         cache.set("k", b"v")
         server.pause()
         try:
