@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,34 @@ def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Pat
     assert file._cached <= 2 * BLOCK_BYTES
     with pytest.raises(CorruptImageError, match=re.escape(url)):
         file.read(len(blob) - 10, 20)
+
+
+def test_a_replaced_object_never_serves_stale_tiles(s3: LocalS3, tmp_path: Path) -> None:
+    from ziggurat.cache.memory import MemoryCache
+    from ziggurat.testing.sample import write_slide
+    from ziggurat.tiles.service import TileService
+
+    for seed, name in enumerate(("old", "new")):
+        write_slide(tmp_path / f"{name}.tif", 700, 500, seed=seed)
+    service = TileService(MemoryCache())  # one shared cache, as redis or memcached would be
+    url = _upload(s3, tmp_path / "old.tif", "replaced/slide.tif")
+    tiles = {"old": service.tile(ziggurat.open(url, storage_options=s3.storage_options), 9, 0, 0, encoding="png")}
+    _upload(s3, tmp_path / "new.tif", "replaced/slide.tif")
+    tiles["new"] = service.tile(ziggurat.open(url, storage_options=s3.storage_options), 9, 0, 0, encoding="png")
+    local = {name: service.tile(ziggurat.open(tmp_path / f"{name}.tif"), 9, 0, 0, encoding="png") for name in tiles}
+    assert tiles == local and tiles["old"] != tiles["new"]
+
+
+def test_a_rewritten_store_has_a_new_identity(s3: LocalS3) -> None:
+    from ziggurat.io.locations import configure
+
+    configure(s3.url(), s3.storage_options)
+    url = s3.url("replaced/v.zarr")
+    identities = []
+    for fill in (1, 2):
+        time.sleep(1.05 * (fill - 1))  # S3's Last-Modified counts seconds; the two zarr.json have one ETag
+        to_omezarr(ziggurat.from_array(np.full((4, 8, 8), fill, "u1"), axes="zyx"), url)
+        image = ziggurat.open(url)
+        assert int(image.to_numpy()[0, 0, 0]) == fill
+        identities.append(image.identity)
+    assert identities[0] != identities[1] and "zarr.json" in identities[0]

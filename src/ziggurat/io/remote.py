@@ -107,6 +107,14 @@ class Store:
         with self._errors(key):
             return bytes(obstore.get(self.client(), key).bytes())
 
+    def version(self, key: str) -> str:
+        """What changes with the object (see :func:`_version`), from one HEAD."""
+        import obstore
+
+        with self._errors(key):
+            meta = obstore.head(self.client(), key)
+        return _version(meta)
+
     def exists(self, key: str) -> bool:
         import obstore
 
@@ -140,13 +148,19 @@ class Store:
         with self._errors(prefix):
             for batch in obstore.list(self.client(), prefix or None, chunk_size=1000):
                 for meta in batch:
-                    yield str(meta["path"]), f"{meta.get('e_tag') or meta['last_modified']}-{meta['size']}"
+                    yield str(meta["path"]), _version(meta)
 
     def url(self, key: str) -> str:
         return self.root.child(key).url if key else self.root.url
 
     def _errors(self, key: str) -> _Translate:
         return _Translate(self.url(key), self._options)
+
+
+def _version(meta: Any) -> str:
+    """ETag, last-modified time, version id (versioned buckets) and size: an ETag alone is the same for
+    a rewrite with identical bytes (a store's zarr.json), while the data under it changed."""
+    return f"{meta.get('e_tag')}-{meta['last_modified'].isoformat()}-{meta.get('version')}-{meta['size']}"
 
 
 class _Translate:

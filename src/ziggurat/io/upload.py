@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ImageNotFoundError, RemoteStorageError
 from .locations import Location, is_url, parse
+from .opening import forget
 from .remote import store_for
 
 UPLOADS = 8  # objects in flight (each large one is itself sent as parallel parts)
@@ -92,3 +93,4 @@ def publish(root: Location, batches: Sequence[Sequence[tuple[str, Path]]], marke
     if stale:
         store.delete(stale)
     store.put(marker_key, marker_file)
+    forget()  # this process's next open reads the new output, not bytes shared from an earlier probe

@@ -355,6 +355,11 @@ class TiffSource:
         self.levels = [lvl for lvl in self.levels if 0 not in lvl.shape]
         self.metadata = self._metadata()
 
+    @property
+    def version(self) -> str:
+        """The bytes opened: path or URL, mtime or ETag, and size (what decoded tiles are keyed by)."""
+        return repr(self._identity)
+
     def _check_codec(self, page: Any) -> None:
         _check_codec(self.path, page.compression)
 
