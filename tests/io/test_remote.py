@@ -50,7 +50,7 @@ def test_slide_open_and_region_request_counts(s3: LocalS3, realdata: Path) -> No
     url = _upload(s3, realdata / "svs/CMU-1-Small-Region.svs", "counts/cmu.svs")
     slide = ziggurat.open(url, storage_options=s3.storage_options)
     opened = s3.proxy.reset()
-    assert opened.total == opened.gets() <= 3, opened
+    assert opened.total == opened.gets() <= 3 and opened.body_bytes <= 1_000_000, opened
     assert slide.dimensions == (2220, 2967)
     region = slide.read_region((1000, 1500), 0, (512, 512))
     assert s3.proxy.reset().gets() <= 1  # one coalesced round (here inside the speculative reads)
@@ -63,6 +63,25 @@ def small_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small speculative reads: the sample files are then read as if they were large."""
     monkeypatch.setattr(remotefile, "HEAD_BYTES", 64 * 1024)
     monkeypatch.setattr(remotefile, "TAIL_BYTES", 16 * 1024)
+    monkeypatch.setattr(remotefile, "WHOLE_GAP", 0)
+
+
+@pytest.mark.usefixtures("small_reads")
+def test_open_fetches_only_the_directories(s3: LocalS3, sample_slide: Path) -> None:
+    """Scaled down (64 KiB head, 16 KiB tail): the speculative ends, then one small block per IFD that
+    lies between them (tifffile says where each is); no tile-offset array is fetched until its level is read."""
+    assert s3.proxy is not None
+    url = _upload(s3, sample_slide, "counts/scan.tif")
+    with tifffile.TiffFile(sample_slide) as tif:
+        size, ifds, shapes = sample_slide.stat().st_size, [p.offset for p in tif.pages], [p.shape for p in tif.pages]
+    middle = {o // remotefile.BLOCK_BYTES for o in ifds if remotefile.HEAD_BYTES <= o < size - remotefile.TAIL_BYTES}
+    assert middle  # levels written one after another: their IFDs lie between the ends
+    s3.proxy.reset()
+    image = ziggurat.open(url, storage_options=s3.storage_options, decoded_cache=False)
+    opened = s3.proxy.reset()
+    assert opened.gets() == opened.total == 2 + len(middle), (opened, ifds, size)
+    assert opened.body_bytes <= remotefile.HEAD_BYTES + remotefile.TAIL_BYTES + len(middle) * remotefile.BLOCK_BYTES
+    assert [level.shape for level in image.levels] == [tuple(shape) for shape in shapes]
 
 
 @pytest.mark.usefixtures("small_reads")
