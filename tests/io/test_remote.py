@@ -261,7 +261,9 @@ def test_a_stalled_request_times_out_and_is_retried(s3: LocalS3, sample_slide: P
     assert np.array_equal(got, ziggurat.open(sample_slide, decoded_cache=False).levels[0].read(box))
 
 
-def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Path) -> None:
+def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from ziggurat.io import remote
     from ziggurat.io.remotefile import BLOCK_BYTES, RemoteFile
 
     assert s3.proxy is not None
@@ -284,6 +286,10 @@ def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Pat
     assert file._cached <= 2 * BLOCK_BYTES
     with pytest.raises(CorruptImageError, match=re.escape(url)):
         file.read(len(blob) - 10, 20)
+    monkeypatch.setattr(remote, "PART_BYTES", 1 << 20)  # a large range goes as parallel parts
+    s3.proxy.reset()
+    assert file.read_ranges([(5, len(blob) - 60_000), (len(blob) - 7, 7)]) == [blob[5:-60_000 + 5], blob[-7:]]
+    assert s3.proxy.reset().gets() == 3  # 3 MiB - 60 kB in 1 MiB parts; the last 7 bytes are the tail's
 
 
 def test_a_replaced_object_never_serves_stale_tiles(s3: LocalS3, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from .locations import Location, options_for
 
 MAX_RETRIES = 4
 RETRY_TIMEOUT = timedelta(seconds=30)
+PART_BYTES = 8 << 20  # ranges larger than this are fetched as parallel parts of this size
 #: option names other libraries use (s3fs, boto3) mapped to object_store's
 ALIASES = {
     "key": "access_key_id", "aws_access_key_id": "access_key_id", "secret": "secret_access_key",
@@ -80,7 +81,19 @@ class Store:
         return first, end, int(meta["size"]), meta.get("e_tag")
 
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-        """Many (offset, length) ranges of one object, fetched as parallel requests (no merging here)."""
+        """Many (offset, length) ranges of one object, fetched as parallel requests (no merging here);
+        a range over ``PART_BYTES`` goes as parallel parts (one connection streams less than a link)."""
+        counts = [max(1, -(-length // PART_BYTES)) for _, length in ranges]
+        if max(counts, default=1) == 1:
+            return self._get_ranges(key, ranges)
+        parts = [(o + i * PART_BYTES, min(PART_BYTES, n - i * PART_BYTES)) for (o, n), c in zip(ranges, counts)
+                 for i in range(c)]  # fmt: skip
+        # one request each: object_store would merge adjacent ranges back into one
+        with ThreadPoolExecutor(min(16, len(parts)), thread_name_prefix="zig-parts") as pool:
+            blobs = iter(list(pool.map(lambda part: self._get_ranges(key, [part])[0], parts)))
+        return [b"".join(next(blobs) for _ in range(c)) for c in counts]
+
+    def _get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         import obstore
 
         if not ranges:
