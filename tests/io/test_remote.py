@@ -288,7 +288,7 @@ def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Pat
         file.read(len(blob) - 10, 20)
     monkeypatch.setattr(remote, "PART_BYTES", 1 << 20)  # a large range goes as parallel parts
     s3.proxy.reset()
-    assert file.read_ranges([(5, len(blob) - 60_000), (len(blob) - 7, 7)]) == [blob[5:-60_000 + 5], blob[-7:]]
+    assert file.read_ranges([(5, len(blob) - 60_000), (len(blob) - 7, 7)]) == [blob[5 : -60_000 + 5], blob[-7:]]
     assert s3.proxy.reset().gets() == 3  # 3 MiB - 60 kB in 1 MiB parts; the last 7 bytes are the tail's
 
 
