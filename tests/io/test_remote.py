@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_slide_open_and_region_request_counts(s3: LocalS3, realdata: Path) -> No
     url = _upload(s3, realdata / "svs/CMU-1-Small-Region.svs", "counts/cmu.svs")
     slide = ziggurat.open(url, storage_options=s3.storage_options)
     opened = s3.proxy.reset()
-    assert opened.total == opened.gets() <= 3, opened
+    assert opened.total == opened.gets() <= 3 and opened.body_bytes <= 1_000_000, opened
     assert slide.dimensions == (2220, 2967)
     region = slide.read_region((1000, 1500), 0, (512, 512))
     assert s3.proxy.reset().gets() <= 1  # one coalesced round (here inside the speculative reads)
@@ -62,6 +63,25 @@ def small_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small speculative reads: the sample files are then read as if they were large."""
     monkeypatch.setattr(remotefile, "HEAD_BYTES", 64 * 1024)
     monkeypatch.setattr(remotefile, "TAIL_BYTES", 16 * 1024)
+    monkeypatch.setattr(remotefile, "WHOLE_GAP", 0)
+
+
+@pytest.mark.usefixtures("small_reads")
+def test_open_fetches_only_the_directories(s3: LocalS3, sample_slide: Path) -> None:
+    """Scaled down (64 KiB head, 16 KiB tail): the speculative ends, then one small block per IFD that
+    lies between them (tifffile says where each is); no tile-offset array is fetched until its level is read."""
+    assert s3.proxy is not None
+    url = _upload(s3, sample_slide, "counts/scan.tif")
+    with tifffile.TiffFile(sample_slide) as tif:
+        size, ifds, shapes = sample_slide.stat().st_size, [p.offset for p in tif.pages], [p.shape for p in tif.pages]
+    middle = {o // remotefile.BLOCK_BYTES for o in ifds if remotefile.HEAD_BYTES <= o < size - remotefile.TAIL_BYTES}
+    assert middle  # levels written one after another: their IFDs lie between the ends
+    s3.proxy.reset()
+    image = ziggurat.open(url, storage_options=s3.storage_options, decoded_cache=False)
+    opened = s3.proxy.reset()
+    assert opened.gets() == opened.total == 2 + len(middle), (opened, ifds, size)
+    assert opened.body_bytes <= remotefile.HEAD_BYTES + remotefile.TAIL_BYTES + len(middle) * remotefile.BLOCK_BYTES
+    assert [level.shape for level in image.levels] == [tuple(shape) for shape in shapes]
 
 
 @pytest.mark.usefixtures("small_reads")
@@ -241,7 +261,9 @@ def test_a_stalled_request_times_out_and_is_retried(s3: LocalS3, sample_slide: P
     assert np.array_equal(got, ziggurat.open(sample_slide, decoded_cache=False).levels[0].read(box))
 
 
-def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Path) -> None:
+def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from ziggurat.io import remote
     from ziggurat.io.remotefile import BLOCK_BYTES, RemoteFile
 
     assert s3.proxy is not None
@@ -264,3 +286,38 @@ def test_remote_file_bytes_match_and_cache_is_bounded(s3: LocalS3, tmp_path: Pat
     assert file._cached <= 2 * BLOCK_BYTES
     with pytest.raises(CorruptImageError, match=re.escape(url)):
         file.read(len(blob) - 10, 20)
+    monkeypatch.setattr(remote, "PART_BYTES", 1 << 20)  # a large range goes as parallel parts
+    s3.proxy.reset()
+    assert file.read_ranges([(5, len(blob) - 60_000), (len(blob) - 7, 7)]) == [blob[5 : -60_000 + 5], blob[-7:]]
+    assert s3.proxy.reset().gets() == 3  # 3 MiB - 60 kB in 1 MiB parts; the last 7 bytes are the tail's
+
+
+def test_a_replaced_object_never_serves_stale_tiles(s3: LocalS3, tmp_path: Path) -> None:
+    from ziggurat.cache.memory import MemoryCache
+    from ziggurat.testing.sample import write_slide
+    from ziggurat.tiles.service import TileService
+
+    for seed, name in enumerate(("old", "new")):
+        write_slide(tmp_path / f"{name}.tif", 700, 500, seed=seed)
+    service = TileService(MemoryCache())  # one shared cache, as redis or memcached would be
+    url = _upload(s3, tmp_path / "old.tif", "replaced/slide.tif")
+    tiles = {"old": service.tile(ziggurat.open(url, storage_options=s3.storage_options), 9, 0, 0, encoding="png")}
+    _upload(s3, tmp_path / "new.tif", "replaced/slide.tif")
+    tiles["new"] = service.tile(ziggurat.open(url, storage_options=s3.storage_options), 9, 0, 0, encoding="png")
+    local = {name: service.tile(ziggurat.open(tmp_path / f"{name}.tif"), 9, 0, 0, encoding="png") for name in tiles}
+    assert tiles == local and tiles["old"] != tiles["new"]
+
+
+def test_a_rewritten_store_has_a_new_identity(s3: LocalS3) -> None:
+    from ziggurat.io.locations import configure
+
+    configure(s3.url(), s3.storage_options)
+    url = s3.url("replaced/v.zarr")
+    identities = []
+    for fill in (1, 2):
+        time.sleep(1.05 * (fill - 1))  # S3's Last-Modified counts seconds; the two zarr.json have one ETag
+        to_omezarr(ziggurat.from_array(np.full((4, 8, 8), fill, "u1"), axes="zyx"), url)
+        image = ziggurat.open(url)
+        assert int(image.to_numpy()[0, 0, 0]) == fill
+        identities.append(image.identity)
+    assert identities[0] != identities[1] and "zarr.json" in identities[0]

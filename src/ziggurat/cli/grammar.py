@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedFormatError
 from ..io.atomic import OutputExistsError, atomic_path
+from ..io.locations import is_url
+from ..io.upload import occupied
 
 if TYPE_CHECKING:
     from ..model.image import Image
@@ -145,7 +147,7 @@ def refuse_existing(paths: Sequence[str | os.PathLike[str]], overwrite: bool) ->
     if overwrite:
         return
     for path in paths:
-        if os.path.lexists(path):
+        if occupied(os.fspath(path)) if is_url(path) else os.path.lexists(path):
             raise OutputExistsError(f"{path}: exists (use --overwrite to replace it)")
 
 

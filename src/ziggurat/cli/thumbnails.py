@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..io.locations import is_url
 from .grammar import Run, add_threads, add_writer_options, check_suffix, progress_bar, refuse_existing, remove
 
 
@@ -38,7 +39,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..writers.thumbnails import build_thumbnails
 
     check_suffix(args.output, ("",), "the output of thumbnails (a folder)")
-    if args.overwrite and os.path.exists(args.input):  # a missing INPUT fails below, leaving OUTPUT alone
+    if args.overwrite and (is_url(args.input) or os.path.exists(args.input)):  # a missing INPUT leaves OUTPUT
         remove(args.output)
     elif not args.resume:
         refuse_existing([args.output], False)

@@ -10,7 +10,10 @@ openslide's is); a read error latches, so every later call but ``close`` raises
 openslide knows, such as MRXS, go through ziggurat's openslide backend); plain pictures and volumes
 raise :class:`OpenSlideUnsupportedFormatError`, so :func:`open_slide` hands them to
 :class:`ImageSlide`, as openslide does. ``read_region(..., as_array=True)`` returns the region as a
-NumPy array instead (tiffslide's keyword).
+NumPy array instead (tiffslide's keyword). ``OpenSlide("s3://…")`` and ``https://`` URLs open the
+formats ziggurat reads from object storage (TIFF, SVS, OME-TIFF, QPTIFF, NDPI; credentials from the
+environment or :func:`ziggurat.io.locations.configure`); any other format on a URL raises
+:class:`OpenSlideUnsupportedFormatError` saying that it needs a local file.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from PIL import Image, ImageCms
 
 from ..cache.lru import LRU
 from ..errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError, ZigguratError
+from ..io.locations import is_url
 from ..model.image import Image as ZImage
 from ..model.image import open_image
 from ..sources.base import SLIDE_AXES
@@ -466,10 +470,13 @@ class ImageSlide(AbstractSlide):
 
 
 def open_slide(filename: Filename) -> OpenSlide | ImageSlide:
-    """An :class:`OpenSlide` for a whole-slide image, an :class:`ImageSlide` for a plain picture."""
+    """An :class:`OpenSlide` for a whole-slide image, an :class:`ImageSlide` for a plain picture
+    (a local file: on a URL, a format ziggurat does not read remotely stays an error saying so)."""
     try:
         return OpenSlide(filename)
     except OpenSlideUnsupportedFormatError:
+        if isinstance(filename, (str, os.PathLike)) and is_url(filename):
+            raise
         return ImageSlide(filename)
 
 

@@ -21,10 +21,13 @@ from .locations import Location, parse
 from .ranges import coalesce
 from .remote import Store, store_for
 
-HEAD_BYTES = 1 << 20  # the speculative first read: header, IFDs and usually the small levels' offsets
+HEAD_BYTES = 128 * 1024  # the speculative first read: the header and the IFDs of files that put them first
 TAIL_BYTES = 512 * 1024  # read with it, in parallel: directories written after the pixels (SVS, NDPI)
-BLOCK_BYTES = 256 * 1024  # what a cache miss fetches: a few IFDs or an offsets array in one request
+BLOCK_BYTES = 64 * 1024  # what a cache miss fetches: an IFD with its small tags (offset arrays load per level)
 CACHE_BYTES = 8 << 20  # blocks kept per file (IFDs and offset arrays: a few MB at most)
+#: a small object's middle (between the speculative reads) is fetched whole on the first miss: one request,
+#: not one per IFD for files whose directories are spread through it (OME-TIFF planes)
+WHOLE_GAP = 1 << 20
 #: ranges closer than this are fetched as one: ~1 ms of transfer at 100 MB/s costs far less than a round trip
 REMOTE_GAP = 256 * 1024
 
@@ -60,6 +63,9 @@ class RemoteFile:
                 f"{self.path}: object truncated (wanted {length} bytes at offset {offset}, object has {self.size})"
             )
         held = self._fetched(offset, offset + length)
+        if held is None and 0 < self._tail_at - len(self._head) <= WHOLE_GAP:
+            self._fill_gap()
+            held = self._fetched(offset, offset + length)
         if held is not None:
             return bytes(held)
         if length > 4 * BLOCK_BYTES:
@@ -93,6 +99,13 @@ class RemoteFile:
         if self._tail and offset >= self._tail_at:
             return memoryview(self._tail)[offset - self._tail_at : end - self._tail_at]
         return None
+
+    def _fill_gap(self) -> None:
+        """Fetch the bytes between the head and the tail; the head then reaches the tail."""
+        with self._lock:
+            start, stop = len(self._head), self._tail_at
+            if start < stop:
+                self._head = self._head + self._fetch([(start, stop - start)])[0]
 
     def open(self) -> RemoteReader:
         """A seekable binary file object over the object (what tifffile and other parsers read)."""

@@ -37,8 +37,13 @@ class RemotePath:
         return path
 
     def read_bytes(self) -> bytes:
-        """The object's bytes (FileNotFoundError, typed ImageNotFoundError, when it is missing)."""
-        return recent("bytes", self.location.url, lambda: store_for(self.location).get(self.location.key))
+        """The object's bytes (FileNotFoundError, typed ImageNotFoundError, when it is missing).
+        Metadata documents are shared with the probe's read; data (chunks) is always fetched, so a
+        replaced object is never read stale."""
+        key = self.location.key
+        if key.rsplit("/", 1)[-1] not in FOLDER_MARKERS:
+            return store_for(self.location).get(key)
+        return recent("bytes", self.location.url, lambda: store_for(self.location).get(key))
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
@@ -80,3 +85,16 @@ def is_dir(path: str | os.PathLike[str] | RemotePath) -> bool:
     """``os.path.isdir`` that also answers for a URL (a prefix holding Zarr/N5 metadata)."""
     target = as_path(path)
     return target.is_dir() if isinstance(target, RemotePath) else os.path.isdir(target)
+
+
+def object_version(url: str) -> str:
+    """The version of the object at ``url``, or of a prefix's Zarr/N5 metadata (rewritten last when a
+    store is replaced): ETag (or last-modified) and size, from one HEAD per key tried."""
+    location = parse(url)
+    store = store_for(location)
+    for key in [location.key] * bool(location.key) + [location.child(m).key for m in FOLDER_MARKERS]:
+        try:
+            return f"{key}|{store.version(key)}"
+        except ImageNotFoundError:
+            continue
+    raise ImageNotFoundError(f"{url}: no such object")

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..sources.base import Metadata, Source
+from ..io.locations import is_url
+from ..io.remotepath import object_version
+from ..sources.base import Metadata, Source, SupportsVersion
 from ..sources.guards import typed_errors
 from ..sources.registry import open_source
 from .level import Level
@@ -133,19 +135,25 @@ class Image(SlideView, VolumeView):
 
     @property
     def identity(self) -> str:
-        """What the pixels are, for cache keys: the file's path, size and modification time (plus
-        backend and options) when it was opened; a never-reused token for in-memory images."""
+        """What the pixels are, for cache keys: the file's path, size and modification time (a URL's
+        ETag, or version, and size) when it was opened, plus backend and options; a never-reused token
+        for in-memory images. A replaced object never serves stale tiles from a shared cache."""
         if self._identity is None:
             if self.path is None:
                 self._identity = f"mem:{os.getpid()}:{next(_anonymous)}"
             else:
-                try:
-                    st = os.stat(self.path)
-                    stamp = f"{os.path.realpath(self.path)}|{st.st_size}|{st.st_mtime_ns}"
-                except OSError:
-                    stamp = self.path
-                self._identity = f"{stamp}|{self.backend}|{sorted(self._options.items())!r}"
+                self._identity = f"{self._stamp(self.path)}|{self.backend}|{sorted(self._options.items())!r}"
         return self._identity
+
+    def _stamp(self, path: str) -> str:
+        if is_url(path):
+            source = self._source
+            return f"{path}|{source.version if isinstance(source, SupportsVersion) else object_version(path)}"
+        try:
+            st = os.stat(path)
+        except OSError:
+            return path
+        return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:

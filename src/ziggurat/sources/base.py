@@ -52,6 +52,15 @@ class SupportsRawTiles(Protocol):
 
 
 @runtime_checkable
+class SupportsVersion(Protocol):
+    """A source that knows which version of its bytes it opened (a remote object's ETag and size),
+    so cache keys change when the object is replaced."""
+
+    @property
+    def version(self) -> str: ...
+
+
+@runtime_checkable
 class SupportsPlanes(Protocol):
     """A ``z y x`` level stored as whole planes (a stack of slice files), handed out without copying."""
 

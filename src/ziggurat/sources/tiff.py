@@ -323,11 +323,13 @@ class TiffSource:
         self._lazy_tif: tifffile.TiffFile | None = None  # the scanned path's, opened on first read
         self._lazy_pid = -1
         self._tif_lock = threading.RLock()
-        if isinstance(self._file, RandomAccessFile):
-            layout = tiffscan.scan(path)  # None for anything unusual, an IFD loop included
-            if layout is not None:  # a plain pyramid or SVS: tifffile parses a page when it is first read
-                self._open_scanned(layout, decoded_cache)
-                return
+        local = isinstance(self._file, RandomAccessFile)
+        # None for anything unusual, an IFD loop included; remote: only the IFDs' small tags are fetched
+        layout = tiffscan.scan(path) if local else tiffscan.scan_stream(parser_input(self._file), self._file.size)  # type: ignore[arg-type]
+        if layout is not None:  # a plain pyramid or SVS: tifffile parses a page when it is first read
+            self._open_scanned(layout, decoded_cache)
+            return
+        if local:
             check_ifd_chain(path)  # before tifffile, which spins on some loops
         self._layout: tiffscan.Layout | None = None
         try:
@@ -354,6 +356,11 @@ class TiffSource:
             raise CorruptImageError(f"{path}: damaged TIFF structure ({exc})") from exc
         self.levels = [lvl for lvl in self.levels if 0 not in lvl.shape]
         self.metadata = self._metadata()
+
+    @property
+    def version(self) -> str:
+        """The bytes opened: path or URL, mtime or ETag, and size (what decoded tiles are keyed by)."""
+        return repr(self._identity)
 
     def _check_codec(self, page: Any) -> None:
         _check_codec(self.path, page.compression)
@@ -383,7 +390,7 @@ class TiffSource:
         with self._tif_lock:
             if self._lazy_tif is None or self._lazy_pid != os.getpid():  # a forked child parses with its own handle
                 try:
-                    self._lazy_tif, self._lazy_pid = tifffile.TiffFile(self.path), os.getpid()
+                    self._lazy_tif, self._lazy_pid = tifffile.TiffFile(parser_input(self._file)), os.getpid()
                 except Exception as exc:
                     raise CorruptImageError(f"{self.path}: not a readable TIFF ({exc})") from exc
             try:

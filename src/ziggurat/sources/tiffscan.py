@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+
+from ..errors import ZigguratError
 
 #: tags whose presence keeps a page on the fast path (TIFF 6 baseline + tiles, JPEG tables, ICC, SGI depth)
 BASELINE = frozenset({
@@ -82,7 +84,18 @@ def scan(path: str) -> Layout | None:
     """The layout of a plain tiled pyramid or an SVS file, or None (tifffile opens it)."""
     try:
         with open(path, "rb") as fh:
-            pages = _pages(fh, os.fstat(fh.fileno()).st_size)
+            return scan_stream(fh, os.fstat(fh.fileno()).st_size)
+    except OSError:
+        return None
+
+
+def scan_stream(fh: BinaryIO, size: int) -> Layout | None:
+    """:func:`scan` of an open binary file of ``size`` bytes (a remote object's reader: each IFD is
+    then one small cached read, its offset arrays are not fetched)."""
+    try:
+        pages = _pages(fh, size)
+    except ZigguratError:  # a remote read failed after its retries: not a layout question
+        raise
     except (OSError, struct.error, ValueError, UnicodeDecodeError):
         return None
     if not pages or any(not set(p.tags) <= BASELINE for p in pages) or not pages[0].tiled:

@@ -27,6 +27,7 @@ SLOWDOWN_BODY = (
 @dataclass
 class Faults:
     fail: int = 0
+    fail_after: int = 0  # requests passed through before the queued failures start
     cut: int = 0
     delay: int = 0
     delay_seconds: float = 0.0
@@ -104,10 +105,11 @@ class NetProxy:
         self.stop()
 
     # -- faults and counters --------------------------------------------------------------
-    def fail(self, n: int = 1) -> None:
-        """Answer the next ``n`` requests with 503 SlowDown."""
+    def fail(self, n: int = 1, *, after: int = 0) -> None:
+        """Answer the next ``n`` requests (after letting ``after`` through) with 503 SlowDown."""
         with self._lock:
             self._faults.fail += n
+            self._faults.fail_after = after
 
     def cut(self, n: int = 1) -> None:
         """Send only half of the next ``n`` response bodies, then close the connection."""
@@ -128,6 +130,9 @@ class NetProxy:
 
     def _take(self, name: str) -> bool:
         with self._lock:
+            if name == "fail" and self._faults.fail and self._faults.fail_after > 0:
+                self._faults.fail_after -= 1
+                return False
             if getattr(self._faults, name) > 0:
                 setattr(self._faults, name, getattr(self._faults, name) - 1)
                 self.stats.injected[name] += 1

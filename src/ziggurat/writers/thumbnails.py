@@ -17,6 +17,7 @@ layout so a rerun with other settings is refused rather than mixed in.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -32,12 +33,16 @@ import imagecodecs
 import numpy as np
 import tifffile
 
-from ..errors import ImageNotFoundError, UnsupportedFormatError
+from ..errors import CorruptImageError, ImageNotFoundError, UnsupportedFormatError
 from ..io.atomic import OutputExistsError, atomic_path, output_lock
+from ..io.locations import is_url, parse
+from ..io.remote import store_for
+from ..io.upload import staged, upload_tree
 from ..kernels import reduce2, sum2_bands
 from ..kernels.reduce import wide_type
 from ..model.image import open_image
 from ..sources.base import SupportsPlanes
+from ..sources.tiffstack import SLICE_ERRORS, SLICE_SUFFIXES, TIFF_SUFFIXES
 
 WINDOW_SAMPLES = 16  # "auto" window: min and max over this many evenly spaced slices
 TOP_SIZE = 256  # by default, add levels until the largest side is at most this
@@ -57,13 +62,43 @@ class Settings:
 
 def open_stack(stack_dir: str | os.PathLike[str]) -> tuple[int, Callable[[int], np.ndarray]]:
     """(slice count, ``plane(z)``) of a folder of slices, through the registry's TIFF-stack source;
-    planes come uncopied (memory-mapped where tifffile can)."""
+    planes come uncopied (memory-mapped where tifffile can). A URL prefix: see :func:`remote_stack`."""
+    if is_url(stack_dir):
+        return remote_stack(os.fspath(stack_dir))
     if not Path(stack_dir).is_dir():
         raise ImageNotFoundError(f"{stack_dir}: no such folder")
     level = open_image(stack_dir, backend="tiffstack").levels[0]
     reader = level.reader
     plane: Callable[[int], np.ndarray] = reader.plane if isinstance(reader, SupportsPlanes) else level.__getitem__
     return level.shape[0], plane
+
+
+def remote_stack(url: str) -> tuple[int, Callable[[int], np.ndarray]]:
+    """(slice count, ``plane(z)``) of the slice objects directly under an ``s3://`` or ``http(s)://``
+    prefix, sorted by name (one listing; each plane is one GET, run ahead by the writer's pool)."""
+    root = parse(url)
+    prefix = root.key.strip("/") + "/" if root.key.strip("/") else ""
+    store = store_for(root)
+    keys = sorted(key for key, _ in store.walk(prefix) if "/" not in key[len(prefix) :]
+                  and not key[len(prefix) :].startswith(".") and key.lower().endswith(SLICE_SUFFIXES))  # fmt: skip
+    if not keys:
+        raise ImageNotFoundError(f"{url}: no slices (TIFF, PNG, JPEG) under this prefix")
+    shape: list[tuple[int, ...]] = []
+
+    def plane(z: int) -> np.ndarray:
+        name = store.url(keys[z])
+        data = store.get(keys[z])
+        try:
+            image = np.asarray(tifffile.imread(io.BytesIO(data)) if name.lower().endswith(TIFF_SUFFIXES)
+                               else imagecodecs.imread(data))  # fmt: skip
+        except SLICE_ERRORS as exc:
+            raise CorruptImageError(f"{name}: unreadable slice: {exc}") from exc
+        if image.ndim != 2 or image.dtype.kind not in "uif" or image.shape != (shape or [image.shape])[0]:
+            raise UnsupportedFormatError(f"{name}: slices must be 2-D grey images of one size, got {image.shape}")
+        shape[:] = shape or [image.shape]
+        return image
+
+    return len(keys), plane
 
 
 def auto_window(count: int, plane: Callable[[int], np.ndarray]) -> tuple[float, float]:
@@ -184,7 +219,19 @@ def build_thumbnails(
     """Write the thumbnail levels of a slice folder into ``out/1``, ``out/2``, ...; returns a summary.
 
     Existing outputs are kept (a rerun resumes); ``progress(done, total)`` counts source slices.
+    ``stack_dir`` may be a URL prefix of slices; an ``s3://`` ``out`` is built on local disk, then
+    uploaded (replacing an old one) with ``settings.json`` last.
     """
+    with staged(out, "thumbnails") as (local, remote):
+        summary = _build(stack_dir, local, pair_average, window, format, levels, workers, progress)
+        if remote is not None:
+            upload_tree(local, remote, last="settings.json")
+    return summary
+
+
+def _build(stack_dir: str | os.PathLike[str], out: Path, pair_average: bool, window: str | tuple[float, float],
+           format: str, levels: int | None, workers: int | None,
+           progress: Callable[[int, int], None] | None) -> dict[str, Any]:  # fmt: skip
     outputs = _Outputs(Path(out), format)  # a bad format is refused before any slice is read
     count, plane = open_stack(stack_dir)
     first = plane(0)

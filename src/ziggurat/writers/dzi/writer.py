@@ -5,7 +5,8 @@ average of the one below, built in memory band by band (:mod:`.stream`); tiles a
 written on all cores (:mod:`.tilewriter`). When the output grid lines up with the file's own JPEG
 tiles (tile size = stored tile size, no overlap), their compressed bytes are copied instead of
 re-encoded, and a stored level that matches the next grid level is read instead of decoding the
-finer one. Output is atomic: a failed or interrupted run leaves no ``OUT.dzi``.
+finer one. Output is atomic: a failed or interrupted run leaves no ``OUT.dzi``. An ``s3://…/OUT.dzi``
+output is built on local disk, then uploaded tiles first and ``OUT.dzi`` last (:mod:`ziggurat.io.upload`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import EncodingError, OutOfRangeError, ZigguratError
+from ...errors import EncodingError, OutOfRangeError, UnsupportedFormatError, ZigguratError
 from ...io.atomic import OutputExistsError, atomic_group, atomic_path
+from ...io.locations import Location, is_url, parse
+from ...io.upload import occupied, staged, upload_dzi
 from ...model.image import Image
 from ...model.level import Level
 from ...render.encode import check_quality, encoding_for
@@ -53,7 +56,8 @@ def write_dzi(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """Write a DeepZoom tree (``OUT.dzi`` + ``OUT_files/``) or, with ``layout="google"``, ``OUT/z/y/x``.
+    """Write a DeepZoom tree (``OUT.dzi`` + ``OUT_files/``, local or ``s3://``) or, with
+    ``layout="google"``, a local ``OUT/z/y/x``.
 
     ``tile_size``/``overlap`` default to 254/1 (DeepZoom) or 256/0 (google). Returns metrics:
     tiles, seconds, tiles_per_s, peak_rss_mb, bytes_written, copied_tiles, bad_tiles.
@@ -80,27 +84,20 @@ def write_dzi(
         fill = _fill(background, image.levels[0])
         encoding.encode(np.empty((1, 1, image.channels), image.dtype), quality)  # can it encode?
         job = _Job(image, grid, region, fill, skip_bad_tiles, google, encoding.name == "jpeg")
-        out = Path(out)
         if google:
+            if is_url(out):
+                raise UnsupportedFormatError(f"{out}: layout google is written to local folders only; "
+                                             "write OUT.dzi (the DeepZoom layout) to object storage")  # fmt: skip
             with atomic_path(out, directory=True, overwrite=overwrite) as tmp:
-                job.run(
-                    _xyz_paths(tmp, grid, encoding.extension),
-                    encoding,
-                    quality,
-                    workers,
-                    progress,
-                )
+                job.run(_xyz_paths(tmp, grid, encoding.extension), encoding, quality, workers, progress)
         else:
-            base = out.with_suffix("") if out.suffix == ".dzi" else out
-            dzi, files = Path(f"{base}.dzi"), Path(f"{base}_files")
-            for path in (dzi, files):
-                if path.exists() and not overwrite:
-                    raise OutputExistsError(f"{path}: exists (use --overwrite to replace it)")
-            # the descriptor is put in place last and removed first, so OUT.dzi means a complete tree
-            with atomic_group([(files, True), (dzi, False)], overwrite=overwrite) as (tmp_files, tmp_dzi):
-                job.run(_dz_paths(tmp_files, grid, encoding.extension), encoding, quality, workers, progress)
-                xml = dzi_xml(grid.width, grid.height, grid.tile_size, grid.overlap, encoding.extension)
-                Path(tmp_dzi).write_text(xml, encoding="utf-8")
+            # an s3:// output is built on local disk, then uploaded with OUT.dzi last
+            with staged(_dzi_name(out), "image.dzi") as (local, remote):
+                if remote is not None and not overwrite:
+                    _refuse_existing(remote)
+                dzi, files = _write_dz(job, local, overwrite, (encoding, quality, workers, progress))
+                if remote is not None:
+                    upload_dzi(dzi, files, remote, overwrite=overwrite)
     finally:
         if owned:
             image.close()
@@ -115,6 +112,37 @@ def write_dzi(
         "levels": grid.level_count,
         "bad_tiles": job.bad_tiles,
     }
+
+
+def _write_dz(job: _Job, out: Path, overwrite: bool, how: tuple[Any, int, int | None, Progress | None]
+              ) -> tuple[Path, Path]:  # fmt: skip
+    """Write ``OUT.dzi`` and ``OUT_files/`` locally (``how``: encoding, quality, workers, progress)."""
+    base = out.with_suffix("") if out.suffix == ".dzi" else out
+    dzi, files = Path(f"{base}.dzi"), Path(f"{base}_files")
+    for path in (dzi, files):
+        if path.exists() and not overwrite:
+            raise OutputExistsError(f"{path}: exists (use --overwrite to replace it)")
+    encoding, quality, workers, progress = how
+    grid = job.grid
+    # the descriptor is put in place last and removed first, so OUT.dzi means a complete tree
+    with atomic_group([(files, True), (dzi, False)], overwrite=overwrite) as (tmp_files, tmp_dzi):
+        job.run(_dz_paths(tmp_files, grid, encoding.extension), encoding, quality, workers, progress)
+        xml = dzi_xml(grid.width, grid.height, grid.tile_size, grid.overlap, encoding.extension)
+        Path(tmp_dzi).write_text(xml, encoding="utf-8")
+    return dzi, files
+
+
+def _dzi_name(out: str | os.PathLike[str]) -> str:
+    """``OUT.dzi`` for an output given with or without the suffix."""
+    text = os.fspath(out)
+    return text if text.endswith(".dzi") else f"{text}.dzi"
+
+
+def _refuse_existing(remote: Location) -> None:
+    """Fail before any work when an s3:// output (its ``.dzi`` or ``_files/``) exists."""
+    for target in (remote, parse(remote.url[: -len(".dzi")] + "_files")):
+        if occupied(target):
+            raise OutputExistsError(f"{target.url}: exists (use --overwrite to replace it)")
 
 
 class _Job:

@@ -23,20 +23,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import UnsupportedFormatError
 from ...io.atomic import atomic_path
-from ...io.locations import is_url, parse
-from ...io.upload import upload_tree
+from ...io.upload import staged, upload_tree
 from ...kernels import METHODS, reduce2
 from ...sources.base import Metadata
 from .inputs import InputArray
@@ -293,9 +290,15 @@ def build_pyramid(
     the_plan = plan(array.shape, dtype, axes, memory=memory, workers=workers, method=method, halve=halve,
                     chunks=chunks, spacing=meta.scale or (1.0,) * len(axes), levels=levels, min_size=min_size,
                     shard_bytes=shard_bytes)  # fmt: skip
-    remote = parse(out) if is_url(out) else None  # built on local disk, then uploaded metadata last
-    stage = tempfile.mkdtemp(prefix="ziggurat-upload-") if remote is not None else None
-    out = Path(stage, PurePosixPath(remote.key.rstrip("/")).name or "store.zarr") if stage and remote else Path(out)
+    with staged(out, "store.zarr") as (local, remote):  # built on local disk, then uploaded metadata last
+        _build(array, local, the_plan, meta, method, blosc, client, workers, overwrite, progress)
+        if remote is not None:
+            upload_tree(local, remote, overwrite=overwrite)
+    return local if remote is None else remote.url
+
+
+def _build(array: InputArray, out: Path, the_plan: Plan, meta: Metadata, method: str, blosc: Any, client: Any,
+           workers: int, overwrite: bool, progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
     total = sum(math.prod(the_plan.levels[s.source].shape) * the_plan.dtype.itemsize for s in the_plan.passes)
     done = 0
     encoder = ThreadPoolExecutor(workers, thread_name_prefix="zig-encode") if client is None and workers > 1 else None
@@ -313,14 +316,9 @@ def build_pyramid(
                     if progress:
                         progress(done, total)
             _add_omero(tmp, the_plan, meta)
-        if remote is not None:
-            upload_tree(out, remote, overwrite=overwrite)
     finally:
         if encoder is not None:
             encoder.shutdown(cancel_futures=True)
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
-    return out if remote is None else remote.url
 
 
 def _execute(task: Task, blocks: list[tuple[int, ...]], client: object | None, workers: int) -> Iterable[int]:
