@@ -6,6 +6,7 @@ the event loop (bad ones answer 400 before any pixel is touched) and renders in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -58,23 +59,27 @@ async def _pixels_of(request: Request) -> tuple[Entry, Image, TileService]:
     to y x c) and the app's tile service."""
     entry, opened = await _lookup(request)
     catalog: Catalog = request.app.state.catalog
+    axis = _choice(request, "axis", "z", AXES)
+    view = _choice(request, "view", "radiological", VIEWS)
     if opened.is_volume:
-        axis = request.query_params.get("axis", "z")
-        if axis not in AXES:
-            raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
-        view = request.query_params.get("view", "radiological")
-        if view not in VIEWS:
-            raise HTTPException(400, f"query parameter 'view' must be one of {', '.join(VIEWS)}, got {view!r}")
         extent = opened.shape[-3:][SPATIAL.index(AXES[axis])]
         index = int_param(request, "slice", extent // 2, 0, extent - 1)
         times = opened.shape[0] if opened.axes.startswith("t") else 1
         t = int_param(request, "t", 0, 0, times - 1)
         image = await run_in_threadpool(catalog.plane, entry, opened, AXES[axis], index, t, view)
-    elif opened.axes != SLIDE_AXES:
-        image = await run_in_threadpool(catalog.plane, entry, opened, None, 0)
-    else:
-        image = opened
+    else:  # a 2-D image has one plane: the volume parameters are checked, then ignored
+        for name in ("slice", "t"):
+            int_param(request, name, 0, 0, 1 << 31)
+        image = opened if opened.axes == SLIDE_AXES else await run_in_threadpool(catalog.plane, entry, opened, None, 0)
     return entry, image, request.app.state.tiles
+
+
+def _choice(request: Request, name: str, default: str, allowed: Collection[str]) -> str:
+    """Query parameter ``name``, one of ``allowed`` (400 otherwise)."""
+    value = request.query_params.get(name, default)
+    if value not in allowed:
+        raise HTTPException(400, f"query parameter {name!r} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
