@@ -47,7 +47,7 @@ def faults(slide: Path, args: argparse.Namespace, workers: int) -> int:
 
     ours = next(s for s in servers(slide) if s.name == "ziggurat serve" and s.grid == "dz")
     paths = tile_paths(ours, slide, args.unique, seed=1)
-    seconds = max(4, 4 * args.seconds)
+    seconds = max(3, 4 * args.seconds)
     print(f"{slide.name}: ziggurat serve x{workers}, wrk -t2 -c{args.connections}, {seconds} s per run, "
           f"{len(paths)} distinct DeepZoom tiles; cache faults at " +
           ", ".join(f"{a} {f:.0%}" for f, a in SCHEDULE), flush=True)  # fmt: skip

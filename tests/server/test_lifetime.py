@@ -95,7 +95,7 @@ def slow_clients(port: int, path: str) -> Iterator[None]:
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     try:
-        time.sleep(1.0)  # the big response is rendered and blocked on the full socket
+        time.sleep(0.5)  # the big response is rendering, or blocked on the full socket
         yield
     finally:
         loris.close()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 from ziggurat.server import create_app  # noqa: E402
 from ziggurat.server.openapi import schema as document  # noqa: E402
 
-EXAMPLES = 25
+EXAMPLES = 15
 #: "a schema-valid request is accepted" cannot hold: a slice, a level or a region's area beyond
 #: the image is a 400, and those bounds are the image's, not the document's (its static ones are in it)
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
