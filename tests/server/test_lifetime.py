@@ -117,3 +117,48 @@ def test_sigterm_stops_within_a_bounded_time_with_slow_clients(folder: Path, pro
             took = time.monotonic() - start
         assert took < 5.0
         wait_until(lambda: not alive(family) and port_is_free(served.port), 3.0)
+
+
+STUCK_SERVER = """
+import sys, time
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from ziggurat.server.limits import Limits
+from ziggurat.server.supervisor import ServeConfig, run
+
+async def stuck(request):  # a blocking call on the event loop (a hung NFS stat, say): nothing else runs
+    time.sleep(60)
+    return PlainTextResponse("late")
+
+async def ok(request):
+    return PlainTextResponse("ok")
+
+app = Starlette(routes=[Route("/stuck", stuck), Route("/ok", ok)])
+run(ServeConfig(app, Limits(stop_timeout=0.5), port=int(sys.argv[1]), log_level="error"))
+"""
+
+
+def test_sigterm_ends_a_process_whose_event_loop_is_stuck() -> None:
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    from ziggurat.testing.servers import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", STUCK_SERVER, str(port)])
+    try:
+        wait_until(lambda: not port_is_free(port), 30.0)
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/ok", timeout=5).text == "ok", 10.0)
+        threading.Thread(target=lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/stuck", timeout=60),
+                         daemon=True).start()  # fmt: skip
+        time.sleep(0.3)
+        start = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(10) == 1  # ended by the watchdog, 0.5 s + 1 s after the signal
+        assert time.monotonic() - start < 4.0
+    finally:
+        server.kill()
+        server.wait()

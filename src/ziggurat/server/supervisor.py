@@ -2,9 +2,9 @@
 
 - **Bounded SIGTERM/SIGINT.** uvicorn waits for in-flight responses for ever by default (a client
   that stops reading holds the shutdown). Here it waits ``stop_timeout`` seconds, then cancels
-  them; a render still running in a thread is not cancellable, so a one-process server that is
-  not gone a second later ends itself (``os._exit``), and the supervisor of N workers SIGKILLs
-  any worker still alive at that point.
+  them. A call blocking the event loop (a hung file system, say) stops even that, so a
+  one-process server not gone a second later ends itself (``os._exit(1)``, from a timer thread),
+  and the supervisor of N workers SIGKILLs any worker still alive at that point.
 - **Workers die with their supervisor however it dies** (SIGKILL, OOM killer, a crash): each
   worker asks for :func:`.lifetime.die_with_parent` as it loads the app (the first code of ours
   in the spawned process); the private memcached gets the same through ``preexec_fn``.
@@ -71,7 +71,7 @@ def _stop_timeout(config: uvicorn.Config) -> float:
 
 
 def _force_exit(limit: float) -> None:
-    logger.error("still stopping %.1f s after the signal (a render that does not end): exiting now", limit)
+    logger.error("still stopping %.1f s after the signal (the event loop is blocked?): exiting now", limit)
     logging.shutdown()
     os._exit(1)
 
