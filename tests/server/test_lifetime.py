@@ -75,6 +75,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory, sample_slide: Path) -> Path
     return root
 
 
+@pytest.mark.skipif(shutil.which("memcached") is None, reason="memcached not installed (scripts/setup installs it)")
 def test_sigkill_of_the_supervisor_takes_its_workers_and_memcached(folder: Path) -> None:
     with ServeProcess([str(folder), "--processes", "2"], timeout=60) as served:
         family = descendants(served.process.pid)
