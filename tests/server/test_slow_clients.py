@@ -72,10 +72,10 @@ def test_a_slowloris_is_cut_at_the_header_deadline_while_others_are_answered(bas
     assert 0.9 < took < 3.0  # cut at ~1 s, though a byte arrived every 0.1 s
 
 
-def test_a_connection_that_never_sends_is_closed(base: str) -> None:
+def test_a_connection_that_never_sends_is_closed_silently(base: str) -> None:
     with connect(base) as idle:
         start = time.monotonic()
-        assert read_all(idle).startswith(b"HTTP/1.1 408 ")
+        assert read_all(idle) == b""  # no 408 a client could take for the answer to a request sent just then
         assert time.monotonic() - start < 3.0
 
 

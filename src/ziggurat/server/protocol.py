@@ -8,8 +8,9 @@ already mark every phase (first byte, headers complete, message complete), so on
 per connection is enough and nothing polls. The header deadline runs from the connection (or
 the next request's first byte after a keep-alive idle) to the end of the headers; the body
 deadline from there to the end of the body; both are totals, not idle times, so trickling bytes
-does not extend them. On expiry the client gets ``408 Request Timeout`` (unless a response has
-started) and the connection is closed.
+does not extend them. On expiry the connection is closed, after a ``408 Request Timeout`` when
+part of a request has arrived and no response has started (a connection that sent nothing, like a
+browser's spare one, is closed silently).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.header_timeout = limits.header_timeout
         self.body_timeout = limits.body_timeout
         self._deadline: asyncio.TimerHandle | None = None
+        self._receiving = False  # between a request's first byte and its end
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -49,8 +51,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
-            self.transport.write(TIMED_OUT)
+        answering = cycle is not None and cycle.response_started and not cycle.response_complete
+        if self._receiving and not answering:  # never to a connection that sent nothing: a client
+            self.transport.write(TIMED_OUT)  # sending its request just then would read it as the answer
         self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -63,6 +66,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._receiving = True
         if self._deadline is None:  # the first byte after a keep-alive idle; a new connection is armed already
             self._arm(self.header_timeout)
 
@@ -72,4 +76,5 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._receiving = False
         super().on_message_complete()
