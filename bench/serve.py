@@ -111,16 +111,18 @@ def tile_paths(server: Server, slide: Path, n: int, seed: int) -> list[str]:
 
 
 @contextmanager
-def running(server: Server, slide: Path, workers: int, port: int, probe: str) -> Iterator[str]:
-    """Start ``server`` on ``port`` (with a private memcached for ziggurat's 2 workers)."""
+def running(server: Server, slide: Path, workers: int, port: int, probe: str,
+            cache: str | None = None) -> Iterator[str]:  # fmt: skip
+    """Start ``server`` on ``port`` with ziggurat's tile ``cache`` (default: memory://, or a
+    private memcached for 2 workers)."""
     from ziggurat.testing.servers import LocalServer
 
     ours = server.name.startswith("ziggurat")
     argv = [*server.argv, "--port", str(port), "--processes" if ours else "--workers", str(workers)]
     memcached = None
     if ours:
-        memcached = LocalServer("memcached").start() if workers > 1 else None
-        argv += ["--cache", memcached.url if memcached else "memory://"]
+        memcached = LocalServer("memcached").start() if workers > 1 and cache is None else None
+        argv += ["--cache", cache or (memcached.url if memcached else "memory://")]
     # this tree's ziggurat, not whichever one the venv has installed
     env = {**os.environ, "BENCH_SERVE_SLIDE": str(slide), "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
@@ -224,6 +226,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--unique", type=int, help="distinct tiles for uncached runs (default 24000, quick 2000)")
     parser.add_argument("--warm", type=int, help="tiles in the cached set (default 500, quick 50)")
     parser.add_argument("--workers", default=None, help="comma-separated worker counts (default 1,2; quick 1)")
+    parser.add_argument("--faults", action="store_true",
+                        help="instead: ziggurat under wrk while its shared memcached/redis is killed, frozen and "
+                             "restarted, against a run without a cache (bench/_serve_faults.py)")  # fmt: skip
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench serve: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -236,6 +241,10 @@ def main(argv: list[str]) -> int:
 
     slide = sample_slide(4000, 3000) if args.quick else sample_slide(40000, 30000)
     slide.read_bytes()  # into the OS page cache for every server alike
+    if args.faults:
+        from ._serve_faults import faults
+
+        return faults(slide, args, workers[-1])
     print(f"{slide.name}: wrk -t2 -c{args.connections}, {args.seconds:g} s per run, "
           f"{args.unique} distinct tiles uncached, {args.warm} cached")  # fmt: skip
     samples: dict[tuple[str, int], list[bytes]] = {}

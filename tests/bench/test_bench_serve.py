@@ -31,3 +31,17 @@ def test_bench_serve_quick() -> None:
                         r"worst mean \|diff\| ([\d.]+) .*: (\w+)",
                         done.stdout)  # fmt: skip
     assert len(pixels) == 2 and all(int(n) > 0 and float(d) <= 8.0 and v == "ok" for _, n, d, v in pixels), done.stdout
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (apt-get install wrk)")
+def test_bench_serve_faults_quick() -> None:
+    """The fault mode: wrk while memcached and redis are killed, restarted, frozen and thawed; no request fails."""
+    done = subprocess.run([sys.executable, "-m", "bench", "serve", "--faults", "--quick"],
+                          check=False, cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r[0].strip("| ") for r in rows[1:]] == ["no shared cache (reference)", "memcached", "redis"]
+    for row in rows[2:]:
+        assert all(a in row[1] for a in ("kill", "restart", "freeze", "thaw")), row
+        assert int(row[2]) > 0 and row[6] == "0", row  # requests answered, none failed
+    assert re.search(r"check: faults: 0 failed requests", done.stdout), done.stdout

@@ -8,6 +8,7 @@ the server, asks it for the pages, the list, a descriptor, a tile and OpenSeadra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ from typing import Any
 
 from ..errors import ZigguratError
 from ..io.locations import is_url
+from ..server.limits import DEFAULT as default
+from ..server.limits import Limits
 from .grammar import Renamed, warn
 
 
@@ -36,14 +39,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--cors", metavar="ORIGIN", help="let pages on ORIGIN (e.g. https://viewer.example.org, or *) "
                                                         "load tiles and descriptors")  # fmt: skip
     serve.add_argument("--access-log", action="store_true", help="log every request (uvicorn access log, on stdout)")
+    limits = serve.add_argument_group("limits", "slow or too many clients, and stopping (docs/reliability.md)")
+    for flag, kind, metavar, text in (
+        ("--header-timeout", float, "S", "seconds a client has to send a request's headers, then 408"),
+        ("--body-timeout", float, "S", "seconds a client has to send a request's body, then 408"),
+        ("--keep-alive", float, "S", "seconds an idle keep-alive connection stays open"),
+        ("--max-connections", int, "N", "connections per process; a request beyond them is answered 503"),
+        ("--backlog", int, "N", "connections the kernel queues before they are accepted"),
+        ("--stop-timeout", float, "S", "on SIGTERM, seconds in-flight responses may take before they are cut"),
+    ):
+        field = flag[2:].replace("-", "_")
+        limits.add_argument(flag, type=kind, default=getattr(default, field), metavar=metavar,
+                            help=f"{text} (default: %(default)s)")  # fmt: skip
     serve.add_argument("--check", action="store_true",
                        help="start, request a page, the list and a tile of the first image, then exit")  # fmt: skip
     serve.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    import uvicorn
-
+    from ..server import supervisor
     from ..server.app import ENV_CACHE, ENV_CORS, ENV_ROOTS, create_app, openseadragon_dir
     from ..testing.servers import LocalServer, free_port
 
@@ -57,7 +71,7 @@ def run(args: argparse.Namespace) -> None:
     helper = None
     cache = args.cache
     if cache is None and args.processes > 1 and shutil.which("memcached"):
-        helper = LocalServer("memcached").start()
+        helper = LocalServer("memcached", die_with_parent=True).start()
         cache = helper.url
     os.environ[ENV_ROOTS] = json.dumps(roots)
     os.environ[ENV_CACHE] = cache or "memory://"
@@ -75,9 +89,12 @@ def run(args: argparse.Namespace) -> None:
     print(f"ziggurat: serving {len(entries)} image(s) with {args.processes} process(es), "
           f"cache {os.environ[ENV_CACHE]}\n\n    open {url}\n", flush=True)  # fmt: skip
     try:
-        uvicorn.run("ziggurat.server.app:from_environment", factory=True, host=args.host, port=port,
-                    workers=args.processes, access_log=args.access_log,
-                    log_level="info" if args.access_log else "warning")  # fmt: skip
+        config = supervisor.ServeConfig(
+            "ziggurat.server.app:from_environment", factory=True, host=args.host, port=port,
+            workers=args.processes, access_log=args.access_log, log_level="info" if args.access_log else "warning",
+            limits=Limits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Limits)}),
+        )  # fmt: skip
+        supervisor.run(config)
     finally:
         if helper is not None:
             helper.stop()

@@ -87,6 +87,8 @@ class Style:
                     spec = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise StyleError(f"style: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+                except (ValueError, RecursionError) as exc:  # a number of over 4300 digits; nesting too deep
+                    raise StyleError(f"style: invalid JSON ({type(exc).__name__})") from exc
             else:
                 raise StyleError(f"style: unknown preset {text!r} (choose from {', '.join(PRESETS)})")
         if not isinstance(spec, dict):

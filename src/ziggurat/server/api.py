@@ -6,6 +6,7 @@ the event loop (bad ones answer 400 before any pixel is touched) and renders in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -26,13 +27,14 @@ from ..tiles.grid import dzi_xml
 from ..tiles.service import TileService, grid_for
 from .catalog import Catalog, Entry
 from .cohorts import BadCondition
-from .http import int_param, json_response, metadata_headers, pixels
+from .http import int_param, json_response, metadata_headers, path_int, pixels
 
 AXES = {"z": "z", "y": "y", "x": "x", "axial": "z", "coronal": "y", "sagittal": "x"}
 VIEWS = ("radiological", "neurological", "storage")
 MAX_PAGE = 1000
 MAX_REGION_PIXELS = 4096 * 4096
 MAX_SIDE = 1 << 20
+MAX_STYLE = 8192  # characters of a style's JSON: a real one is a few hundred
 
 
 async def _lookup(request: Request) -> tuple[Entry, Image]:
@@ -57,23 +59,27 @@ async def _pixels_of(request: Request) -> tuple[Entry, Image, TileService]:
     to y x c) and the app's tile service."""
     entry, opened = await _lookup(request)
     catalog: Catalog = request.app.state.catalog
+    axis = _choice(request, "axis", "z", AXES)
+    view = _choice(request, "view", "radiological", VIEWS)
     if opened.is_volume:
-        axis = request.query_params.get("axis", "z")
-        if axis not in AXES:
-            raise HTTPException(400, f"query parameter 'axis' must be one of {', '.join(AXES)}, got {axis!r}")
-        view = request.query_params.get("view", "radiological")
-        if view not in VIEWS:
-            raise HTTPException(400, f"query parameter 'view' must be one of {', '.join(VIEWS)}, got {view!r}")
         extent = opened.shape[-3:][SPATIAL.index(AXES[axis])]
         index = int_param(request, "slice", extent // 2, 0, extent - 1)
         times = opened.shape[0] if opened.axes.startswith("t") else 1
         t = int_param(request, "t", 0, 0, times - 1)
         image = await run_in_threadpool(catalog.plane, entry, opened, AXES[axis], index, t, view)
-    elif opened.axes != SLIDE_AXES:
-        image = await run_in_threadpool(catalog.plane, entry, opened, None, 0)
-    else:
-        image = opened
+    else:  # a 2-D image has one plane: the volume parameters are checked, then ignored
+        for name in ("slice", "t"):
+            int_param(request, name, 0, 0, 1 << 31)
+        image = opened if opened.axes == SLIDE_AXES else await run_in_threadpool(catalog.plane, entry, opened, None, 0)
     return entry, image, request.app.state.tiles
+
+
+def _choice(request: Request, name: str, default: str, allowed: Collection[str]) -> str:
+    """Query parameter ``name``, one of ``allowed`` (400 otherwise)."""
+    value = request.query_params.get(name, default)
+    if value not in allowed:
+        raise HTTPException(400, f"query parameter {name!r} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _summary(catalog: Catalog, entry: Entry, image: Image) -> dict[str, Any]:
@@ -185,6 +191,8 @@ async def image_info(request: Request) -> Response:
 
 def _style(request: Request) -> Style | None:
     raw = request.query_params.get("style")
+    if raw is not None and len(raw) > MAX_STYLE:
+        raise HTTPException(400, f"query parameter 'style' is over {MAX_STYLE} characters")
     return None if raw is None or raw == "" else Style.parse(raw)
 
 
@@ -226,17 +234,17 @@ async def _tile(request: Request, level: int, col: int, row: int, grid: str, siz
 
 async def dz_tile(request: Request) -> Response:
     """``GET /api/images/{id}_files/{level}/{col}_{row}.{ext}``: one DeepZoom tile."""
-    p = request.path_params
+    level, col, row = (path_int(request, name) for name in ("level", "col", "row"))
     size = int_param(request, "tile_size", 254, 1, 4096)
     overlap = int_param(request, "overlap", 1, 0, 64)
-    return await _tile(request, p["level"], p["col"], p["row"], "dz", size, overlap)
+    return await _tile(request, level, col, row, "dz", size, overlap)
 
 
 async def xyz_tile(request: Request) -> Response:
     """``GET /api/images/{id}/tiles/{z}/{x}/{y}.{ext}``: one XYZ (google layout) tile."""
-    p = request.path_params
+    z, x, y = (path_int(request, name) for name in ("z", "x", "y"))
     size = int_param(request, "tile_size", 256, 1, 4096)
-    return await _tile(request, p["z"], p["x"], p["y"], "xyz", size, 0)
+    return await _tile(request, z, x, y, "xyz", size, 0)
 
 
 async def region(request: Request) -> Response:
@@ -284,8 +292,8 @@ async def associated(request: Request) -> Response:
 ROUTES = [
     Route("/api/images", list_images, name="images"),
     Route("/api/images/{image_id}.dzi", dzi, name="dzi"),
-    Route("/api/images/{image_id}_files/{level:int}/{col:int}_{row:int}.{ext}", dz_tile, name="dz_tile"),
-    Route("/api/images/{image_id}/tiles/{z:int}/{x:int}/{y:int}.{ext}", xyz_tile, name="xyz_tile"),
+    Route("/api/images/{image_id}_files/{level:digits}/{col:digits}_{row:digits}.{ext}", dz_tile, name="dz_tile"),
+    Route("/api/images/{image_id}/tiles/{z:digits}/{x:digits}/{y:digits}.{ext}", xyz_tile, name="xyz_tile"),
     Route("/api/images/{image_id}/region", region, name="region"),
     Route("/api/images/{image_id}/thumbnail", thumbnail, name="thumbnail"),
     Route("/api/images/{image_id}/associated/{name}", associated, name="associated"),

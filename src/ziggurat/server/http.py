@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -57,6 +58,10 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error(500, f"internal error: {type(exc).__name__}")
 
 
+#: digits (and a sign) an integer parameter may have: its length is checked before ``int()``
+MAX_DIGITS = 12
+
+
 def int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int:
     """Query parameter ``name`` as an int in [low, high]; 400 when missing or malformed."""
     raw = request.query_params.get(name)
@@ -64,13 +69,41 @@ def int_param(request: Request, name: str, default: int | None, low: int, high: 
         if default is None:
             raise HTTPException(400, f"query parameter {name!r} is required")
         return default
+    return _bounded(raw, f"query parameter {name!r}", low, high)
+
+
+def path_int(request: Request, name: str, high: int = 10**MAX_DIGITS - 1) -> int:
+    """Path parameter ``name`` (matched as digits by the ``digits`` convertor) as an int in
+    [0, high]; 400 beyond (a 5,000-digit tile column is refused before it is parsed)."""
+    return _bounded(request.path_params[name], f"path parameter {name!r}", 0, high)
+
+
+def _bounded(raw: str, what: str, low: int, high: int) -> int:
+    if len(raw) > MAX_DIGITS + 1:
+        raise HTTPException(400, f"{what} must be in {low}..{high}, got {len(raw)} characters")
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPException(400, f"query parameter {name!r} must be an integer, got {raw!r}") from None
+        raise HTTPException(400, f"{what} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
-        raise HTTPException(400, f"query parameter {name!r} must be in {low}..{high}, got {value}")
+        raise HTTPException(400, f"{what} must be in {low}..{high}, got {value}")
     return value
+
+
+class Digits(Convertor[str]):
+    """``{name:digits}``: what starlette's ``int`` matches, left as text (its ``int()`` of 5,000
+    digits raised during routing, a 500); the handler parses it with :func:`path_int`."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("digits", Digits())
 
 
 def etag_for(entry: Entry, request: Request) -> str:

@@ -7,6 +7,8 @@ For tests, benchmarks and demos: ``with LocalServer("redis") as server: open_cac
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import signal
 import socket
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import BackendUnavailableError
+from ..server import lifetime
 
 COMMANDS = {
     "memcached": ["memcached", "-l", "127.0.0.1", "-p", "{port}", "-U", "0", "-m", "256", "-I", "16m", "-u", "root"],
@@ -31,12 +34,13 @@ def free_port() -> int:
 class LocalServer:
     """One memcached or redis-server child process."""
 
-    def __init__(self, kind: str, port: int | None = None) -> None:
+    def __init__(self, kind: str, port: int | None = None, die_with_parent: bool = False) -> None:
         if shutil.which(COMMANDS[kind][0]) is None:
             raise BackendUnavailableError(f"{COMMANDS[kind][0]} is not installed (scripts/setup installs it)")
         self.kind = kind
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self.die_with_parent = die_with_parent  # Linux SIGKILLs it when we die (start it on the main thread)
 
     @property
     def url(self) -> str:
@@ -46,7 +50,8 @@ class LocalServer:
 
     def start(self, timeout: float = 10.0) -> LocalServer:
         argv = [a.format(port=self.port) for a in COMMANDS[self.kind]]
-        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        preexec = functools.partial(lifetime.die_with_parent, os.getpid()) if self.die_with_parent else None
+        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
