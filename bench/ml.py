@@ -5,11 +5,12 @@
 Volumes: N generated MRI-like heads (float32 155 x 240 x 240), stored as ``.nii.gz`` (what TorchIO
 and MONAI read) and as OME-Zarr with 32^3 chunks (what ziggurat reads). Tools, on the same random
 patch positions where the tool lets us choose them:
-- ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork);
+- ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork), and through
+  ``ziggurat.ml.loader`` (each batch one read, decoded into shared memory by 2 workers, or by 2 threads);
 - a plain loop: ``nibabel.load(...).get_fdata()`` then crop (what a patch costs without a chunked store);
 - TorchIO ``Queue`` + ``UniformSampler`` and MONAI ``LoadImaged`` + ``RandSpatialCropd`` when installed
   (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2; not with ``--quick``.
-Slides: ``SlidePatches`` at level 0 (random, workers 0 and 2) vs a plain ``openslide.read_region`` loop
+Slides: ``SlidePatches`` at level 0 (random, the same four ways) vs a plain ``openslide.read_region`` loop
 at the same locations. Each figure is the median of ``--repeats`` full epochs, worker start-up included
 (ziggurat's volume epochs are 8x longer than the slow anchors'; slide tools get one untimed warm-up epoch).
 """
@@ -85,6 +86,19 @@ def loader_epoch(dataset: Any, workers: int, key: str = "image") -> Callable[[],
     return run
 
 
+def ours(dataset: Any) -> dict[str, Callable[[], int]]:
+    """ziggurat's ways to load an epoch: a plain DataLoader (one batched read per batch, then collate),
+    and ``ziggurat.ml.loader`` (batches decoded straight into shared memory by workers, or by threads)."""
+    from ziggurat.ml import loader
+
+    def batches(**how: Any) -> Callable[[], int]:
+        return lambda: sum(len(batch["image"]) for batch in loader(dataset, BATCH, **how))
+
+    return {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
+            "ziggurat loader, workers 2": batches(num_workers=2, multiprocessing_context="fork"),
+            "ziggurat loader, threads 2": batches(threads=2)}  # fmt: skip
+
+
 def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
     import nibabel
 
@@ -102,8 +116,7 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool
             assert block.shape == (PATCH,) * 3
         return len(positions)
 
-    tools = {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
-             "nibabel load + crop": nibabel_loop}  # fmt: skip
+    tools = {**ours(dataset), "nibabel load + crop": nibabel_loop}
     if not anchors:
         return tools
     tio = _optional("torchio")
@@ -154,8 +167,7 @@ def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
             assert region.shape == (256, 256, 3)
         return len(locations)
 
-    return {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
-            "openslide read_region loop": openslide_loop}  # fmt: skip
+    return {**ours(dataset), "openslide read_region loop": openslide_loop}
 
 
 def table(title: str, rates: dict[str, float], megabytes: float) -> str:

@@ -15,9 +15,11 @@ PyTorch is imported only here (``pip install 'ziggurat[ml]'``); ``import ziggura
 from __future__ import annotations
 
 from .base import PatchDataset
+from .loader import ThreadLoader, loader
+from .patches import read_patches
 from .shards import ShardedIterable, ShardSampler, shard_indices
 from .slides import SlidePatches, otsu_threshold
 from .volumes import VolumePatches, VolumeSlices
 
-__all__ = ["PatchDataset", "ShardSampler", "ShardedIterable", "SlidePatches", "VolumePatches", "VolumeSlices",
-           "otsu_threshold", "shard_indices"]  # fmt: skip
+__all__ = ["PatchDataset", "ShardSampler", "ShardedIterable", "SlidePatches", "ThreadLoader", "VolumePatches",
+           "VolumeSlices", "loader", "otsu_threshold", "read_patches", "shard_indices"]  # fmt: skip

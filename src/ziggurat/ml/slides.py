@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..model.image import Image
-from .base import PatchDataset
+from .base import PatchDataset, Plan
 from .images import image_set
-from .sampling import clip_pad, grid_starts, rng, strides
+from .sampling import grid_starts, rng, strides
 
 
 def otsu_threshold(values: np.ndarray) -> int:
@@ -54,6 +54,7 @@ class SlidePatches(PatchDataset):
         slides = [self.images.image(k) for k in range(len(self.images))]
         if not slides or any(s.axes != "yxc" for s in slides):
             raise ValueError("SlidePatches needs slides (axes 'yxc')")
+        self.dtype = slides[0].levels[level].dtype
         self.sizes = [s.levels[level].shape[:2] for s in slides]  # (height, width) of the level
         self.downsamples = [s.levels[level].downsample for s in slides]
         self.masks = [tissue_mask(s) for s in slides] if tissue else None
@@ -101,14 +102,11 @@ class SlidePatches(PatchDataset):
                 break
         return entry, (y, x)
 
-    def sample(self, index: int, epoch: int) -> dict[str, Any]:
-        entry, (y, x) = self.position(index, epoch)
-        level = self.images.image(entry).levels[self.level]
-        box = [(y, y + self.patch), (x, x + self.patch)]
-        inside, pad = clip_pad(box, level.shape[:2])
-        pixels = level.read((*inside, (0, level.shape[2])))
-        if any(p != (0, 0) for p in pad):
-            pixels = np.pad(pixels, [*pad, (0, 0)])
+    def plan(self, index: int, epoch: int) -> Plan:
+        entry, origin = self.position(index, epoch)
+        return entry, origin, (self.patch, self.patch)
+
+    def location(self, entry: int, origin: tuple[int, ...]) -> tuple[int, ...]:
+        y, x = origin
         ds = self.downsamples[entry]
-        location = (round(x * ds), round(y * ds))  # level-0 (x, y), as openslide counts
-        return self._record(entry, pixels.transpose(2, 0, 1), location, self.level)
+        return round(x * ds), round(y * ds)  # level-0 (x, y), as openslide counts

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..model.image import Image
-from .base import PatchDataset
+from .base import PatchDataset, Plan
 from .images import image_set
-from .sampling import clip_pad, grid_starts, rng, strides
+from .sampling import grid_starts, rng, strides
 
 ZYX = "zyx"
 
@@ -35,21 +36,6 @@ def _entry_shape(images: list[Image], level: int) -> tuple[int, int, int]:
     return shapes.pop()
 
 
-def read_block(images: list[Image], level: int, box: list[tuple[int, int]], dtype: np.dtype[Any]) -> np.ndarray:
-    """(C, *box) of every image stacked: a ``c`` axis gives channels, other leading axes index 0;
-    parts of ``box`` outside the volume are zeros."""
-    blocks = []
-    for image in images:
-        lvl = image.levels[level]
-        inside, pad = clip_pad(box, lvl.shape[-3:])
-        lead = [(0, n) if a == "c" else (0, 1) for a, n in zip(image.axes[:-3], lvl.shape[:-3])]
-        block = lvl.read(tuple(lead + inside)).reshape(-1, *(b - a for a, b in inside)).astype(dtype, copy=False)
-        if any(p != (0, 0) for p in pad):
-            block = np.pad(block, [(0, 0), *pad])
-        blocks.append(block)
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-
-
 class _Volumes(PatchDataset):
     def __init__(self, images: Any, level: int, seed: int, modalities: Sequence[str] | None,
                  labels: Sequence[str], dtype: Any, max_open: int) -> None:  # fmt: skip
@@ -60,7 +46,7 @@ class _Volumes(PatchDataset):
         if not self.shapes:
             raise ValueError("no volumes to sample from")
 
-    def _location(self, origin: Sequence[int], entry: int) -> tuple[int, ...]:
+    def location(self, entry: int, origin: tuple[int, ...]) -> tuple[int, ...]:
         """Level-0 voxels of a level origin (the level's downsample per axis)."""
         full = self.images.image(entry).shape[-3:]
         return tuple(round(o * f / n) for o, f, n in zip(origin, full, self.shapes[entry]))
@@ -98,11 +84,8 @@ class VolumePatches(_Volumes):
         entry = int(r.integers(len(self.shapes)))
         return entry, tuple(int(r.integers(max(n - p, 0) + 1)) for n, p in zip(self.shapes[entry], self.patch))
 
-    def sample(self, index: int, epoch: int) -> dict[str, Any]:
-        entry, origin = self.position(index, epoch)
-        box = [(o, o + p) for o, p in zip(origin, self.patch)]
-        pixels = read_block(self.images.images(entry), self.level, box, self.dtype)
-        return self._record(entry, pixels, self._location(origin, entry), self.level)
+    def plan(self, index: int, epoch: int) -> Plan:
+        return (*self.position(index, epoch), self.patch)
 
 
 class VolumeSlices(_Volumes):
@@ -121,14 +104,14 @@ class VolumeSlices(_Volumes):
     def __len__(self) -> int:
         return self._ends[-1]
 
-    def sample(self, index: int, epoch: int) -> dict[str, Any]:
+    def plan(self, index: int, epoch: int) -> Plan:
         entry = bisect.bisect_right(self._ends, index)
         at = (index - (self._ends[entry - 1] if entry else 0)) * self.step
-        shape = self.shapes[entry]
-        box = [(at, at + 1) if a == self.axis else (0, n) for a, n in enumerate(shape)]
-        pixels = read_block(self.images.images(entry), self.level, box, self.dtype)
-        origin = tuple(at if a == self.axis else 0 for a in range(3))
-        return self._record(entry, pixels.squeeze(1 + self.axis), self._location(origin, entry), self.level)
+        size = tuple(1 if a == self.axis else n for a, n in enumerate(self.shapes[entry]))
+        return entry, tuple(at if a == self.axis else 0 for a in range(3)), size
+
+    def finish(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pixels.squeeze(2 + self.axis)  # (N, C, z, y, x) -> (N, C, H, W)
 
 
 def _triple(value: int | Sequence[int]) -> tuple[int, ...]:
