@@ -151,7 +151,7 @@ def _torchio_epoch(queue: Any) -> Callable[[], int]:
     return run
 
 
-def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
+def slide_tools(path: Path, patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
     import openslide
 
     import ziggurat
@@ -167,7 +167,39 @@ def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
             assert region.shape == (256, 256, 3)
         return len(locations)
 
-    return {**ours(dataset), "openslide read_region loop": openslide_loop}
+    tools = {**ours(dataset), "openslide read_region loop": openslide_loop}
+    if anchors and _optional("monai") is not None:
+        from monai.data import PatchWSIDataset
+
+        # MONAI's locations are level-0 (row, column) of the top-left corner with center_location=False
+        items = [{"image": str(path), "location": [y, x]} for y, x in locations]
+        for backend in ("tifffile", "openslide"):
+            wsi = PatchWSIDataset(items, patch_size=256, patch_level=0, include_label=False, center_location=False,
+                                  reader=backend)  # fmt: skip
+            for workers in (0, 2):
+                tools[f"monai PatchWSIDataset ({backend}), workers {workers}"] = loader_epoch(wsi, workers)
+    return tools
+
+
+def long_run(stores: list[Path], patches: int) -> Any:
+    import ziggurat
+    from ziggurat.ml import VolumePatches
+
+    return VolumePatches([ziggurat.open(s) for s in stores], patch_size=PATCH, samples_per_epoch=patches * OURS, seed=2)
+
+
+def rss_over_epochs(dataset: Any, epochs: int) -> list[float]:
+    """This process's resident MB after each of ``epochs`` epochs through ``loader(threads=2)``."""
+    from ziggurat.ml import loader
+
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 1e6
+    rss = []
+    for epoch in range(epochs):
+        dataset.set_epoch(epoch)
+        for batch in loader(dataset, BATCH, threads=2):
+            assert batch["image"].shape[0] <= BATCH
+        rss.append(int(Path("/proc/self/statm").read_text().split()[1]) * page_mb)
+    return rss
 
 
 def table(title: str, rates: dict[str, float], megabytes: float) -> str:
@@ -184,10 +216,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--patches", type=int, default=96)
     parser.add_argument("--slide", default="40000x30000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the RSS run")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.quick:
         shape, n, patches, slide_size, repeats = (72, 80, 80), 1, 8, (2000, 1500), 1
+        args.epochs = 2
     else:
         shape, n, patches, repeats = (155, 240, 240), args.volumes, args.patches, args.repeats
         slide_size = tuple(int(v) for v in args.slide.split("x"))
@@ -197,8 +231,12 @@ def main(argv: list[str]) -> int:
     rates = {tool: throughput(run, repeats) for tool, run in volume_tools(gz, stores, patches, not args.quick).items()}
     print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
     slide = sample_slide(*slide_size)
-    rates = {tool: throughput(run, repeats, warmup=True) for tool, run in slide_tools(slide, patches * 8).items()}
+    tools = slide_tools(slide, patches * 8, not args.quick)
+    rates = {tool: throughput(run, repeats, warmup=True) for tool, run in tools.items()}
     print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates, 256 * 256 * 3 / 1e6))
+    rss = rss_over_epochs(long_run(stores, patches), args.epochs)
+    print(f"\nRSS after each of {len(rss)} epochs of {patches * OURS} volume patches (loader, threads 2), MB: "
+          + ", ".join(f"{mb:.0f}" for mb in rss))  # fmt: skip
     missing = ["torchio", "monai"] if args.quick else [m for m in ("torchio", "monai") if _optional(m) is None]
     print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed, or --quick): {', '.join(missing) or 'none'}")
     return 0
