@@ -19,7 +19,7 @@ from .loader import ThreadLoader, loader
 from .patches import read_patches
 from .shards import ShardedIterable, ShardSampler, shard_indices
 from .slides import SlidePatches, otsu_threshold
-from .volumes import VolumePatches, VolumeSlices
+from .volumes import VolumePatches, Volumes, VolumeSlices
 
 __all__ = ["PatchDataset", "ShardSampler", "ShardedIterable", "SlidePatches", "ThreadLoader", "VolumePatches",
-           "VolumeSlices", "loader", "otsu_threshold", "read_patches", "shard_indices"]  # fmt: skip
+           "VolumeSlices", "Volumes", "loader", "otsu_threshold", "read_patches", "shard_indices"]  # fmt: skip

@@ -82,16 +82,26 @@ class PatchDataset(Dataset[dict[str, Any]]):
         if len(shapes) != 1:
             raise ValueError(f"samples of different shapes {sorted(shapes)} cannot share a batch (use batch_size=1)")
         ((count, size),) = shapes
-        pixels = empty_batch((len(plans), count, *size), self.dtype, shared and get_worker_info() is not None)
+        shared = shared and get_worker_info() is not None
+        pixels = empty_batch((len(plans), count, *size), self.dtype, shared)
         outs = pixels.numpy()
         by_entry: dict[int, list[int]] = {}
         for k, (entry, _, _) in enumerate(plans):
             by_entry.setdefault(entry, []).append(k)
+        targets = None
+        if self.images.mapped:  # the map's patch too (a segmentation target), in its own dtype
+            targets = empty_batch((len(plans), 1, *size), self.images.map(plans[0][0]).levels[self.level].dtype, shared)
         for entry, members in by_entry.items():
-            fill_patches(self.images.images(entry), [plans[k][1] for k in members], size, [outs[k] for k in members],
-                         self.level)  # fmt: skip
+            origins = [plans[k][1] for k in members]
+            fill_patches(self.images.images(entry), origins, size, [outs[k] for k in members], self.level)
+            if targets is not None:
+                maps = targets.numpy()
+                fill_patches([self.images.map(entry)], origins, size, [maps[k] for k in members], self.level)
         fields = [{"index": entry, "location": torch.tensor(self.location(entry, origin)), "level": self.level,
                    **self.images.sample_fields(entry)} for entry, origin, _ in plans]  # fmt: skip
+        if targets is not None:
+            for field, target in zip(fields, self.finish(targets)):
+                field["target"] = target
         return pixels, fields
 
     def _channels(self, entry: int) -> int:

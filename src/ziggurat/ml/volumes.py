@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,9 @@ import torch
 from ..model.image import Image
 from .base import PatchDataset, Plan
 from .images import image_set
+from .patches import read_patches
 from .sampling import grid_starts, rng, strides
+from .weighted import Centres
 
 ZYX = "zyx"
 
@@ -38,13 +41,16 @@ def _entry_shape(images: list[Image], level: int) -> tuple[int, int, int]:
 
 class _Volumes(PatchDataset):
     def __init__(self, images: Any, level: int, seed: int, modalities: Sequence[str] | None,
-                 labels: Sequence[str], dtype: Any, max_open: int) -> None:  # fmt: skip
-        super().__init__(image_set(images, modalities, labels, max_open), seed)
+                 labels: Sequence[str], dtype: Any, max_open: int, sampling_map: Any = None) -> None:  # fmt: skip
+        super().__init__(image_set(images, modalities, labels, max_open, sampling_map), seed)
         self.level = level
         self.dtype = np.dtype(dtype)
-        self.shapes = [_entry_shape(self.images.images(k), level) for k in range(len(self.images))]
+        self.shapes = [_entry_shape(self._all(k), level) for k in range(len(self.images))]
         if not self.shapes:
             raise ValueError("no volumes to sample from")
+
+    def _all(self, entry: int) -> list[Image]:
+        return self.images.images(entry) + ([self.images.map(entry)] if self.images.mapped else [])
 
     def location(self, entry: int, origin: tuple[int, ...]) -> tuple[int, ...]:
         """Level-0 voxels of a level origin (the level's downsample per axis)."""
@@ -54,13 +60,23 @@ class _Volumes(PatchDataset):
 
 class VolumePatches(_Volumes):
     """3-D patches of ``patch_size`` (z, y, x): ``samples_per_epoch`` random ones (uniform over
-    volumes, then over origins), or, when it is None, the grid of every volume with ``overlap``."""
+    volumes, then over origins), or, when it is None, the grid of every volume with ``overlap``.
+
+    With a ``sampling_map`` (one Image per volume, or over a cohort the modality holding it), random
+    patches are centred on a voxel drawn by the map's value (weights), or — with
+    ``label_probabilities={label: p}`` — on a voxel of a label drawn with those chances; every sample
+    then also carries the map's patch as ``"target"``."""
 
     def __init__(self, images: Any, patch_size: int | Sequence[int] = (64, 64, 64), *,
                  samples_per_epoch: int | None = None, overlap: int | Sequence[int] = 0, level: int = 0,
                  seed: int = 0, modalities: Sequence[str] | None = None, labels: Sequence[str] = (),
-                 dtype: Any = np.float32, max_open: int = 64) -> None:  # fmt: skip
-        super().__init__(images, level, seed, modalities, labels, dtype, max_open)
+                 dtype: Any = np.float32, max_open: int = 64, sampling_map: Any = None,
+                 label_probabilities: Mapping[int, float] | None = None) -> None:  # fmt: skip
+        super().__init__(images, level, seed, modalities, labels, dtype, max_open, sampling_map)
+        if label_probabilities is not None and sampling_map is None:
+            raise ValueError("label_probabilities= needs a sampling_map= (the label map)")
+        self.probabilities = None if label_probabilities is None else dict(label_probabilities)
+        self._centres: tuple[int, dict[int, Centres]] | None = None
         self.patch = _triple(patch_size)
         self.samples_per_epoch = samples_per_epoch
         self.grid: list[list[tuple[int, ...]]] = []
@@ -82,10 +98,45 @@ class VolumePatches(_Volumes):
             return entry, self.grid[entry][index - (self._ends[entry - 1] if entry else 0)]
         r = rng(self.seed, epoch, index)
         entry = int(r.integers(len(self.shapes)))
+        if self.images.mapped:
+            return entry, self.centres(entry).draw(r)
         return entry, tuple(int(r.integers(max(n - p, 0) + 1)) for n, p in zip(self.shapes[entry], self.patch))
+
+    def centres(self, entry: int) -> Centres:
+        """The candidate centres of ``entry``'s map, built once per process from the whole map."""
+        held = self._centres
+        if held is None or held[0] != os.getpid():
+            held = self._centres = (os.getpid(), {})
+        if entry not in held[1]:
+            values = read_patches(self.images.map(entry), [(0, 0, 0)], self.shapes[entry], level=self.level)[0, 0]
+            held[1][entry] = Centres(values, self.patch, self.probabilities)
+        return held[1][entry]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_centres": None}
 
     def plan(self, index: int, epoch: int) -> Plan:
         return (*self.position(index, epoch), self.patch)
+
+
+class Volumes(_Volumes):
+    """Whole volumes, one sample each; with ``shape`` (z, y, x), each centre-cropped or zero-padded to
+    it (the odd voxel of a crop or pad goes after), so volumes of different shapes batch together.
+    A ``sampling_map`` (label map) comes along as ``"target"``, cropped and padded alike."""
+
+    def __init__(self, images: Any, shape: int | Sequence[int] | None = None, *, level: int = 0, seed: int = 0,
+                 modalities: Sequence[str] | None = None, labels: Sequence[str] = (), dtype: Any = np.float32,
+                 max_open: int = 64, sampling_map: Any = None) -> None:  # fmt: skip
+        super().__init__(images, level, seed, modalities, labels, dtype, max_open, sampling_map)
+        self.shape = None if shape is None else _triple(shape)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def plan(self, index: int, epoch: int) -> Plan:
+        full = self.shapes[index]
+        size = self.shape or full
+        return index, tuple((n - s) // 2 if n >= s else -((s - n) // 2) for n, s in zip(full, size)), size
 
 
 class VolumeSlices(_Volumes):
