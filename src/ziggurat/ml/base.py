@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
+from ..kernels.resize import resize_area
+from ..model.image import Image
 from .images import ImageSet
 from .patches import channels, fill_patches
 
@@ -47,6 +49,14 @@ class PatchDataset(Dataset[dict[str, Any]]):
         """The level-0 ``"location"`` of a level origin."""
         raise NotImplementedError
 
+    def level_of(self, entry: int) -> int:
+        """The level ``entry``'s samples are read at."""
+        return self.level
+
+    def output_size(self, size: tuple[int, ...]) -> tuple[int, ...]:
+        """The size a patch read at ``size`` is resized to (SlidePatches at an mpp); else ``size``."""
+        return size
+
     def finish(self, pixels: torch.Tensor) -> torch.Tensor:
         """The batch tensor as samples carry it (VolumeSlices drops its length-1 axis)."""
         return pixels
@@ -78,31 +88,41 @@ class PatchDataset(Dataset[dict[str, Any]]):
 
     def _read(self, indices: list[int], epoch: int, shared: bool) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         plans = [self.plan(i, epoch) for i in indices]
-        shapes = {(self._channels(entry), size) for entry, _, size in plans}
+        shapes = {(self._channels(entry), self.output_size(size)) for entry, _, size in plans}
         if len(shapes) != 1:
             raise ValueError(f"samples of different shapes {sorted(shapes)} cannot share a batch (use batch_size=1)")
         ((count, size),) = shapes
         shared = shared and get_worker_info() is not None
         pixels = empty_batch((len(plans), count, *size), self.dtype, shared)
-        outs = pixels.numpy()
-        by_entry: dict[int, list[int]] = {}
-        for k, (entry, _, _) in enumerate(plans):
-            by_entry.setdefault(entry, []).append(k)
         targets = None
         if self.images.mapped:  # the map's patch too (a segmentation target), in its own dtype
             targets = empty_batch((len(plans), 1, *size), self.images.map(plans[0][0]).levels[self.level].dtype, shared)
+        by_entry: dict[int, list[int]] = {}
+        for k, (entry, _, _) in enumerate(plans):
+            by_entry.setdefault(entry, []).append(k)
         for entry, members in by_entry.items():
             origins = [plans[k][1] for k in members]
-            fill_patches(self.images.images(entry), origins, size, [outs[k] for k in members], self.level)
+            self._fill(self.images.images(entry), entry, origins, plans[members[0]][2], pixels.numpy(), members)
             if targets is not None:
-                maps = targets.numpy()
-                fill_patches([self.images.map(entry)], origins, size, [maps[k] for k in members], self.level)
-        fields = [{"index": entry, "location": torch.tensor(self.location(entry, origin)), "level": self.level,
-                   **self.images.sample_fields(entry)} for entry, origin, _ in plans]  # fmt: skip
+                self._fill([self.images.map(entry)], entry, origins, plans[members[0]][2], targets.numpy(), members)
+        fields = [{"index": entry, "location": torch.tensor(self.location(entry, origin)),
+                   "level": self.level_of(entry), **self.images.sample_fields(entry)}
+                  for entry, origin, _ in plans]  # fmt: skip
         if targets is not None:
             for field, target in zip(fields, self.finish(targets)):
                 field["target"] = target
         return pixels, fields
+
+    def _fill(self, images: list[Image], entry: int, origins: list[tuple[int, ...]], size: tuple[int, ...],
+              out: np.ndarray, members: list[int]) -> None:  # fmt: skip
+        """Patches ``members`` of the batch ``out`` (N, C, ...), area-resized when read at another size."""
+        if out.shape[2:] == size:
+            fill_patches(images, origins, size, [out[k] for k in members], self.level_of(entry))
+            return
+        read = np.empty((len(members), out.shape[1], *size), out.dtype)
+        fill_patches(images, origins, size, list(read), self.level_of(entry))
+        for k, patch in zip(members, read):  # resize_area takes (H, W, C)
+            out[k] = resize_area(np.moveaxis(patch, 0, -1), *out.shape[2:4]).transpose(2, 0, 1)
 
     def _channels(self, entry: int) -> int:
         return sum(channels(image, self.level) for image in self.images.images(entry))

@@ -38,14 +38,17 @@ def tissue_mask(image: Image) -> tuple[np.ndarray, float]:
 
 
 class SlidePatches(PatchDataset):
-    """Square patches of ``patch_size`` pixels of ``level``: ``samples_per_epoch`` random ones (uniform
-    over slides, then over origins), or the grid with ``overlap`` when it is None. With ``tissue``,
-    only patches whose footprint is at least ``min_tissue`` tissue (random origins are drawn around
-    tissue pixels)."""
+    """Square patches of ``patch_size`` pixels of ``level``, or at ``mpp`` micrometres per pixel (each
+    slide read at its finest level not finer than needed — openslide's best level for the downsample —
+    over the matching footprint, then area-resized to ``patch_size``): ``samples_per_epoch`` random ones
+    (uniform over slides, then over origins), or the grid with ``overlap`` when it is None. With
+    ``tissue``, only patches whose footprint is at least ``min_tissue`` tissue (random origins are
+    drawn around tissue pixels)."""
 
-    def __init__(self, images: Any, patch_size: int = 256, *, level: int = 0, samples_per_epoch: int | None = None,
-                 overlap: int = 0, tissue: bool = False, min_tissue: float = 0.5, seed: int = 0,
-                 labels: Sequence[str] = (), max_open: int = 64) -> None:  # fmt: skip
+    def __init__(self, images: Any, patch_size: int = 256, *, level: int = 0, mpp: float | None = None,
+                 samples_per_epoch: int | None = None, overlap: int = 0, tissue: bool = False,
+                 min_tissue: float = 0.5, seed: int = 0, labels: Sequence[str] = (),
+                 max_open: int = 64) -> None:  # fmt: skip
         super().__init__(image_set(images, None, labels, max_open), seed)
         self.patch = int(patch_size)
         self.level = level
@@ -54,40 +57,55 @@ class SlidePatches(PatchDataset):
         slides = [self.images.image(k) for k in range(len(self.images))]
         if not slides or any(s.axes != "yxc" for s in slides):
             raise ValueError("SlidePatches needs slides (axes 'yxc')")
-        self.dtype = slides[0].levels[level].dtype
-        self.sizes = [s.levels[level].shape[:2] for s in slides]  # (height, width) of the level
-        self.downsamples = [s.levels[level].downsample for s in slides]
+        self.levels = [level] * len(slides)  # the level read, per slide
+        self.reads = [self.patch] * len(slides)  # the footprint read there (resized to patch_size)
+        if mpp is not None:
+            for k, slide in enumerate(slides):
+                if slide.mpp is None:
+                    raise ValueError(f"{slide.path or 'slide'}: no pixel size (mpp) recorded; give level= instead")
+                wanted = mpp / slide.mpp[0]  # level-0 pixels per output pixel
+                self.levels[k] = slide.get_best_level_for_downsample(wanted)
+                self.reads[k] = max(1, round(self.patch * wanted / slide.levels[self.levels[k]].downsample))
+        self.dtype = slides[0].levels[self.levels[0]].dtype
+        self.sizes = [s.levels[k].shape[:2] for s, k in zip(slides, self.levels)]  # (height, width) read
+        self.downsamples = [s.levels[k].downsample for s, k in zip(slides, self.levels)]
         self.masks = [tissue_mask(s) for s in slides] if tissue else None
         self.grid: list[list[tuple[int, int]]] = []
         self._ends: list[int] = []
         if samples_per_epoch is None:
-            (step,) = strides((self.patch,), (overlap,))
             for k, (h, w) in enumerate(self.sizes):
-                cells = itertools.product(grid_starts(h, self.patch, step), grid_starts(w, self.patch, step))
+                read = self.reads[k]
+                (step,) = strides((read,), (round(overlap * read / self.patch),))
+                cells = itertools.product(grid_starts(h, read, step), grid_starts(w, read, step))
                 self.grid.append([c for c in cells if not tissue or self._tissue_fraction(k, *c) >= min_tissue])
             self._ends = list(itertools.accumulate(len(g) for g in self.grid))
 
     def __len__(self) -> int:
         return self.samples_per_epoch if self.samples_per_epoch is not None else self._ends[-1]
 
+    def level_of(self, entry: int) -> int:
+        return self.levels[entry]
+
     def _tissue_fraction(self, entry: int, y: int, x: int) -> float:
         assert self.masks is not None
         mask, scale = self.masks[entry]
         per = self.downsamples[entry] / scale  # mask pixels per level pixel
+        read = self.reads[entry]
         y0, x0 = int(y * per), int(x * per)
-        y1, x1 = max(int((y + self.patch) * per), y0 + 1), max(int((x + self.patch) * per), x0 + 1)
+        y1, x1 = max(int((y + read) * per), y0 + 1), max(int((x + read) * per), x0 + 1)
         window = mask[y0:y1, x0:x1]
         return float(window.mean()) if window.size else 0.0
 
     def position(self, index: int, epoch: int) -> tuple[int, tuple[int, int]]:
-        """(entry, level origin (y, x)) of sample ``index`` in ``epoch``."""
+        """(entry, origin (y, x) in the pixels of the level read) of sample ``index`` in ``epoch``."""
         if self.samples_per_epoch is None:
             entry = bisect.bisect_right(self._ends, index)
             return entry, self.grid[entry][index - (self._ends[entry - 1] if entry else 0)]
         r = rng(self.seed, epoch, index)
         entry = int(r.integers(len(self.sizes)))
         h, w = self.sizes[entry]
-        top, left = max(h - self.patch, 0), max(w - self.patch, 0)
+        read = self.reads[entry]
+        top, left = max(h - read, 0), max(w - read, 0)
         if self.masks is None or not self.masks[entry][0].any():
             return entry, (int(r.integers(top + 1)), int(r.integers(left + 1)))
         mask, scale = self.masks[entry]
@@ -96,15 +114,18 @@ class SlidePatches(PatchDataset):
             my, mx = divmod(int(cells[r.integers(len(cells))]), mask.shape[1])
             per = scale / self.downsamples[entry]  # level pixels per mask pixel
             cy, cx = (my + r.random()) * per, (mx + r.random()) * per
-            y = min(max(int(cy) - self.patch // 2, 0), top)
-            x = min(max(int(cx) - self.patch // 2, 0), left)
+            y = min(max(int(cy) - read // 2, 0), top)
+            x = min(max(int(cx) - read // 2, 0), left)
             if self._tissue_fraction(entry, y, x) >= self.min_tissue:
                 break
         return entry, (y, x)
 
     def plan(self, index: int, epoch: int) -> Plan:
         entry, origin = self.position(index, epoch)
-        return entry, origin, (self.patch, self.patch)
+        return entry, origin, (self.reads[entry],) * 2
+
+    def output_size(self, size: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.patch, self.patch)
 
     def location(self, entry: int, origin: tuple[int, ...]) -> tuple[int, ...]:
         y, x = origin
