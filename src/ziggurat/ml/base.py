@@ -49,6 +49,18 @@ class PatchDataset(Dataset[dict[str, Any]]):
         """The level-0 ``"location"`` of a level origin."""
         raise NotImplementedError
 
+    def origin(self, entry: int, location: tuple[int, ...]) -> tuple[int, ...]:
+        """The level origin of a level-0 ``"location"`` (what :meth:`location` inverts)."""
+        raise NotImplementedError
+
+    def extent(self, entry: int) -> tuple[int, ...]:
+        """The spatial shape of the level ``entry`` is read at."""
+        raise NotImplementedError
+
+    def footprint(self, entry: int) -> tuple[int, ...]:
+        """The level pixels one sample of ``entry`` covers."""
+        raise NotImplementedError
+
     def level_of(self, entry: int) -> int:
         """The level ``entry``'s samples are read at."""
         return self.level

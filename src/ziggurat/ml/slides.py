@@ -131,3 +131,14 @@ class SlidePatches(PatchDataset):
         y, x = origin
         ds = self.downsamples[entry]
         return round(x * ds), round(y * ds)  # level-0 (x, y), as openslide counts
+
+    def origin(self, entry: int, location: tuple[int, ...]) -> tuple[int, ...]:
+        x, y = location
+        ds = self.downsamples[entry]
+        return round(y / ds), round(x / ds)
+
+    def extent(self, entry: int) -> tuple[int, ...]:
+        return self.sizes[entry]
+
+    def footprint(self, entry: int) -> tuple[int, ...]:
+        return (self.reads[entry],) * 2

@@ -57,6 +57,13 @@ class _Volumes(PatchDataset):
         full = self.images.image(entry).shape[-3:]
         return tuple(round(o * f / n) for o, f, n in zip(origin, full, self.shapes[entry]))
 
+    def origin(self, entry: int, location: tuple[int, ...]) -> tuple[int, ...]:
+        full = self.images.image(entry).shape[-3:]
+        return tuple(round(v * n / f) for v, f, n in zip(location, full, self.shapes[entry]))
+
+    def extent(self, entry: int) -> tuple[int, ...]:
+        return self.shapes[entry]
+
 
 class VolumePatches(_Volumes):
     """3-D patches of ``patch_size`` (z, y, x): ``samples_per_epoch`` random ones (uniform over
@@ -117,6 +124,9 @@ class VolumePatches(_Volumes):
 
     def plan(self, index: int, epoch: int) -> Plan:
         return (*self.position(index, epoch), self.patch)
+
+    def footprint(self, entry: int) -> tuple[int, ...]:
+        return self.patch
 
 
 class Volumes(_Volumes):
