@@ -30,6 +30,8 @@ class ImageSet:
     ) -> None:
         self.recipes = recipes
         self.mapped = mapped  # the last image of every entry is its sampling map, not a channel
+        self.root: str | None = None  # the cohort's folder, when the entries come from one
+        self.stored: dict[str, list[Any]] = {}  # columns of each entry's first image in the cohort's images table
         self.subjects = subjects
         self.labels = labels
         self.max_open = max_open
@@ -96,10 +98,17 @@ def image_set(
     return ImageSet(recipes, [None] * len(recipes), {}, max_open, mapped=bool(maps))
 
 
+#: columns the ML datasets keep in a cohort's images table (computed once, e.g. a slide's tissue mask)
+STORED = ("tissue_mask",)
+
+
 def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str], max_open: int) -> ImageSet:
     extra = "".join(f', "{name}"' for name in labels)
+    present = set(view.sql("SELECT * FROM images LIMIT 0", "arrow").column_names)
+    stored = [name for name in STORED if name in present]
+    extra += "".join(f', i."{name}" AS "_stored_{name}"' for name in stored)
     table = view.sql(
-        f"SELECT i.subject_id, i.modality, i.uri{extra} FROM images i JOIN subjects s USING (subject_id) "
+        f"SELECT i.subject_id, i.modality, i.uri, i.image_id{extra} FROM images i JOIN subjects s USING (subject_id) "
         "ORDER BY i.subject_id, i.image_id",
         "arrow",
     ).to_pylist()
@@ -115,9 +124,13 @@ def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str
     recipes: list[tuple[Recipe, ...]] = [
         tuple((reopen, (os.path.join(root, r["uri"]), None, {})) for r in group) for group in rows
     ]
-    return ImageSet(
+    found = ImageSet(
         recipes,
         [group[0]["subject_id"] for group in rows],
         {name: [group[0][name] for group in rows] for name in labels},
         max_open,
     )
+    found.root = root
+    found.stored = {"image_id": [group[0]["image_id"] for group in rows]}
+    found.stored.update({name: [group[0][f"_stored_{name}"] for group in rows] for name in stored})
+    return found

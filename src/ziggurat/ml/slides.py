@@ -3,9 +3,13 @@ thresholded once (Otsu) from the slide's smallest level."""
 
 from __future__ import annotations
 
+import base64
 import bisect
 import itertools
+import json
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,19 @@ def tissue_mask(image: Image) -> tuple[np.ndarray, float]:
     rgb = low.read(tuple((0, n) for n in low.shape))
     grey = rgb[..., :3].mean(axis=-1).astype(np.uint8)
     return grey <= otsu_threshold(grey), image.shape[1] / low.shape[1]
+
+
+def encode_mask(mask: np.ndarray, scale: float) -> str:
+    """A tissue mask as the text kept in a cohort's images table: shape, scale and packed bits."""
+    bits = base64.b64encode(np.packbits(mask).tobytes()).decode("ascii")
+    return json.dumps({"shape": list(mask.shape), "scale": scale, "bits": bits})
+
+
+def decode_mask(text: str) -> tuple[np.ndarray, float]:
+    found = json.loads(text)
+    count = int(np.prod(found["shape"]))
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(found["bits"]), np.uint8), count=count)
+    return bits.reshape(found["shape"]).astype(bool), float(found["scale"])
 
 
 class SlidePatches(PatchDataset):
@@ -69,7 +86,7 @@ class SlidePatches(PatchDataset):
         self.dtype = slides[0].levels[self.levels[0]].dtype
         self.sizes = [s.levels[k].shape[:2] for s, k in zip(slides, self.levels)]  # (height, width) read
         self.downsamples = [s.levels[k].downsample for s, k in zip(slides, self.levels)]
-        self.masks = [tissue_mask(s) for s in slides] if tissue else None
+        self.masks = self._tissue_masks(slides) if tissue else None
         self.grid: list[list[tuple[int, int]]] = []
         self._ends: list[int] = []
         if samples_per_epoch is None:
@@ -82,6 +99,21 @@ class SlidePatches(PatchDataset):
 
     def __len__(self) -> int:
         return self.samples_per_epoch if self.samples_per_epoch is not None else self._ends[-1]
+
+    def _tissue_masks(self, slides: list[Image]) -> list[tuple[np.ndarray, float]]:
+        """Each slide's mask: from the cohort's ``tissue_mask`` column when it has one, else computed
+        (and, over a cohort, stored there so that the next dataset reads it instead)."""
+        stored = self.images.stored.get("tissue_mask") or [None] * len(slides)
+        masks = [tissue_mask(s) if text is None else decode_mask(text) for s, text in zip(slides, stored)]
+        new = {self.images.stored["image_id"][k]: encode_mask(*masks[k]) for k, t in enumerate(stored) if t is None}
+        if self.images.root is not None and new:
+            from ..cohort.jobs import record_column
+
+            try:
+                record_column(Path(self.images.root), "tissue_mask", new)
+            except OSError as exc:  # a read-only cohort: masks are recomputed next time
+                warnings.warn(f"{self.images.root}: tissue masks not stored ({exc})", stacklevel=3)
+        return masks
 
     def level_of(self, entry: int) -> int:
         return self.levels[entry]
