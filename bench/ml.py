@@ -219,7 +219,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slide", default="40000x30000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the RSS run")
-    parser.add_argument("--part", choices=("all", "volumes", "slides"), default="all")
+    parser.add_argument("--part", choices=("all", "volumes", "rss", "slides"), default="all")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.quick:
@@ -231,14 +231,15 @@ def main(argv: list[str]) -> int:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"cpus={os.cpu_count()}, load average {load}, batch {BATCH}, {patches} patches per epoch\n")
     gz, stores = write_volumes(n, shape)
-    if args.part != "slides":
+    if args.part in ("all", "volumes"):
         tools = volume_tools(gz, stores, patches, not args.quick)
         rates = {tool: throughput(run, repeats) for tool, run in tools.items()}
         print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
+    if args.part in ("all", "volumes", "rss"):
         rss = rss_over_epochs(long_run(stores, patches), args.epochs)  # before the slide anchors' whole-level decodes
         print(f"RSS after each of {len(rss)} epochs of {patches * OURS} volume patches (loader, threads 2), MB: "
               + ", ".join(f"{mb:.0f}" for mb in rss) + "\n")  # fmt: skip
-    if args.part != "volumes":
+    if args.part in ("all", "slides"):
         slide = sample_slide(*slide_size)
         rates = {tool: throughput(run, repeats, warmup=True)
                  for tool, run in slide_tools(slide, patches * 8, not args.quick).items()}  # fmt: skip
