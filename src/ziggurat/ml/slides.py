@@ -105,8 +105,10 @@ class SlidePatches(PatchDataset):
         (and, over a cohort, stored there so that the next dataset reads it instead)."""
         stored = self.images.stored.get("tissue_mask") or [None] * len(slides)
         masks = [tissue_mask(s) if text is None else decode_mask(text) for s, text in zip(slides, stored)]
+        if self.images.root is None:
+            return masks
         new = {self.images.stored["image_id"][k]: encode_mask(*masks[k]) for k, t in enumerate(stored) if t is None}
-        if self.images.root is not None and new:
+        if new:
             from ..cohort.jobs import record_column
 
             try:
