@@ -103,7 +103,7 @@ class SlidePatches(PatchDataset):
     def _tissue_masks(self, slides: list[Image]) -> list[tuple[np.ndarray, float]]:
         """Each slide's mask: from the cohort's ``tissue_mask`` column when it has one, else computed
         (and, over a cohort, stored there so that the next dataset reads it instead)."""
-        stored = self.images.stored.get("tissue_mask") or [None] * len(slides)
+        stored = self.images.stored.pop("tissue_mask", None) or [None] * len(slides)  # (not pickled twice)
         masks = [tissue_mask(s) if text is None else decode_mask(text) for s, text in zip(slides, stored)]
         if self.images.root is None:
             return masks
