@@ -5,11 +5,12 @@
 Volumes: N generated MRI-like heads (float32 155 x 240 x 240), stored as ``.nii.gz`` (what TorchIO
 and MONAI read) and as OME-Zarr with 32^3 chunks (what ziggurat reads). Tools, on the same random
 patch positions where the tool lets us choose them:
-- ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork);
+- ziggurat ``VolumePatches`` through a DataLoader (batch 8), workers 0 and 2 (fork), and through
+  ``ziggurat.ml.loader`` (each batch one read, decoded into shared memory by 2 workers, or by 2 threads);
 - a plain loop: ``nibabel.load(...).get_fdata()`` then crop (what a patch costs without a chunked store);
 - TorchIO ``Queue`` + ``UniformSampler`` and MONAI ``LoadImaged`` + ``RandSpatialCropd`` when installed
   (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2; not with ``--quick``.
-Slides: ``SlidePatches`` at level 0 (random, workers 0 and 2) vs a plain ``openslide.read_region`` loop
+Slides: ``SlidePatches`` at level 0 (random, the same four ways) vs a plain ``openslide.read_region`` loop
 at the same locations. Each figure is the median of ``--repeats`` full epochs, worker start-up included
 (ziggurat's volume epochs are 8x longer than the slow anchors'; slide tools get one untimed warm-up epoch).
 """
@@ -85,6 +86,19 @@ def loader_epoch(dataset: Any, workers: int, key: str = "image") -> Callable[[],
     return run
 
 
+def ours(dataset: Any) -> dict[str, Callable[[], int]]:
+    """ziggurat's ways to load an epoch: a plain DataLoader (one batched read per batch, then collate),
+    and ``ziggurat.ml.loader`` (batches decoded straight into shared memory by workers, or by threads)."""
+    from ziggurat.ml import loader
+
+    def batches(**how: Any) -> Callable[[], int]:
+        return lambda: sum(len(batch["image"]) for batch in loader(dataset, BATCH, **how))
+
+    return {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
+            "ziggurat loader, workers 2": batches(num_workers=2, multiprocessing_context="fork"),
+            "ziggurat loader, threads 2": batches(threads=2)}  # fmt: skip
+
+
 def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
     import nibabel
 
@@ -102,8 +116,7 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool
             assert block.shape == (PATCH,) * 3
         return len(positions)
 
-    tools = {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
-             "nibabel load + crop": nibabel_loop}  # fmt: skip
+    tools = {**ours(dataset), "nibabel load + crop": nibabel_loop}
     if not anchors:
         return tools
     tio = _optional("torchio")
@@ -138,7 +151,7 @@ def _torchio_epoch(queue: Any) -> Callable[[], int]:
     return run
 
 
-def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
+def slide_tools(path: Path, patches: int, anchors: bool) -> dict[str, Callable[[], int]]:
     import openslide
 
     import ziggurat
@@ -154,8 +167,41 @@ def slide_tools(path: Path, patches: int) -> dict[str, Callable[[], int]]:
             assert region.shape == (256, 256, 3)
         return len(locations)
 
-    return {"ziggurat, workers 0": loader_epoch(dataset, 0), "ziggurat, workers 2": loader_epoch(dataset, 2),
-            "openslide read_region loop": openslide_loop}  # fmt: skip
+    tools = {**ours(dataset), "openslide read_region loop": openslide_loop}
+    if anchors and _optional("monai") is not None:
+        from monai.data import PatchWSIDataset
+
+        # MONAI's locations are level-0 (row, column) of the top-left corner with center_location=False.
+        # Its tifffile backend decodes the whole level for every patch (seconds each on this slide):
+        # it gets 2 patches, workers 0 only
+        items = [{"image": str(path), "location": [y, x]} for y, x in locations]
+        for backend, count, workers_list in (("openslide", len(items), (0, 2)), ("tifffile", 2, (0,))):
+            wsi = PatchWSIDataset(items[:count], patch_size=256, patch_level=0, include_label=False,
+                                  center_location=False, reader=backend)  # fmt: skip
+            for workers in workers_list:
+                tools[f"monai PatchWSIDataset ({backend}), workers {workers}"] = loader_epoch(wsi, workers)
+    return tools
+
+
+def long_run(stores: list[Path], patches: int) -> Any:
+    import ziggurat
+    from ziggurat.ml import VolumePatches
+
+    return VolumePatches([ziggurat.open(s) for s in stores], patch_size=PATCH, samples_per_epoch=patches * OURS, seed=2)
+
+
+def rss_over_epochs(dataset: Any, epochs: int) -> list[float]:
+    """This process's resident MB after each of ``epochs`` epochs through ``loader(threads=2)``."""
+    from ziggurat.ml import loader
+
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 1e6
+    rss = []
+    for epoch in range(epochs):
+        dataset.set_epoch(epoch)
+        for batch in loader(dataset, BATCH, threads=2):
+            assert batch["image"].shape[0] <= BATCH
+        rss.append(int(Path("/proc/self/statm").read_text().split()[1]) * page_mb)
+    return rss
 
 
 def table(title: str, rates: dict[str, float], megabytes: float) -> str:
@@ -172,21 +218,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--patches", type=int, default=96)
     parser.add_argument("--slide", default="40000x30000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the RSS run")
+    parser.add_argument("--part", choices=("all", "volumes", "rss", "slides"), default="all")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.quick:
         shape, n, patches, slide_size, repeats = (72, 80, 80), 1, 8, (2000, 1500), 1
+        args.epochs = 2
     else:
         shape, n, patches, repeats = (155, 240, 240), args.volumes, args.patches, args.repeats
         slide_size = tuple(int(v) for v in args.slide.split("x"))
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"cpus={os.cpu_count()}, load average {load}, batch {BATCH}, {patches} patches per epoch\n")
     gz, stores = write_volumes(n, shape)
-    rates = {tool: throughput(run, repeats) for tool, run in volume_tools(gz, stores, patches, not args.quick).items()}
-    print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
-    slide = sample_slide(*slide_size)
-    rates = {tool: throughput(run, repeats, warmup=True) for tool, run in slide_tools(slide, patches * 8).items()}
-    print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates, 256 * 256 * 3 / 1e6))
+    if args.part in ("all", "volumes"):
+        tools = volume_tools(gz, stores, patches, not args.quick)
+        rates = {tool: throughput(run, repeats) for tool, run in tools.items()}
+        print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
+    if args.part in ("all", "volumes", "rss"):
+        rss = rss_over_epochs(long_run(stores, patches), args.epochs)  # before the slide anchors' whole-level decodes
+        print(f"RSS after each of {len(rss)} epochs of {patches * OURS} volume patches (loader, threads 2), MB: "
+              + ", ".join(f"{mb:.0f}" for mb in rss) + "\n")  # fmt: skip
+    if args.part in ("all", "slides"):
+        slide = sample_slide(*slide_size)
+        rates = {tool: throughput(run, repeats, warmup=True)
+                 for tool, run in slide_tools(slide, patches * 8, not args.quick).items()}  # fmt: skip
+        print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates,
+                    256 * 256 * 3 / 1e6))  # fmt: skip
     missing = ["torchio", "monai"] if args.quick else [m for m in ("torchio", "monai") if _optional(m) is None]
     print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed, or --quick): {', '.join(missing) or 'none'}")
     return 0

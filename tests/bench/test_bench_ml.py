@@ -10,5 +10,6 @@ import pytest
 def test_ml_benchmark_quick(run_bench_quick: Callable[[str], str]) -> None:
     pytest.importorskip("torch")
     out = run_bench_quick("ml")
-    for tool in ("ziggurat, workers 0", "ziggurat, workers 2", "nibabel load + crop", "openslide read_region loop"):
+    tools = ("ziggurat, workers 0", "ziggurat loader, threads 2", "nibabel load + crop", "openslide read_region loop")
+    for tool in tools:
         assert f"| {tool} |" in out

@@ -65,3 +65,17 @@ def test_a_view_restricts_the_images(study: tuple[Path, ziggurat.Cohort], volume
     np.testing.assert_array_equal(s["image"][0].numpy(), pair(volumes)[1][s["location"][0]])
     with pytest.raises(TypeError, match="Cohort"):
         VolumePatches([ziggurat.from_array(volumes[0], axes="zyx")], labels=("age",))
+
+
+def test_a_modality_is_the_sampling_map(study: tuple[Path, ziggurat.Cohort], volumes: list[np.ndarray]) -> None:
+    _, cohort = study
+    t1, flair = pair(volumes)
+    ds = VolumePatches(cohort, patch_size=8, samples_per_epoch=6, seed=3, modalities=("T1w",), sampling_map="FLAIR")
+    for i in range(len(ds)):
+        s = ds[i]
+        z, y, x = s["location"].tolist()
+        assert s["image"].shape == (1, 8, 8, 8)  # the map is not a channel
+        np.testing.assert_array_equal(s["image"][0].numpy(), t1[z : z + 8, y : y + 8, x : x + 8])
+        np.testing.assert_array_equal(s["target"][0].numpy(), flair[z : z + 8, y : y + 8, x : x + 8])
+    with pytest.raises(TypeError, match="modalities"):
+        VolumePatches(cohort, patch_size=8, sampling_map="FLAIR")

@@ -75,3 +75,57 @@ def test_tissue_mask_keeps_tissue_patches(sample_slide: Path, levels: list[np.nd
     for i in range(8):
         x, y = random[i]["location"].tolist()
         assert float((grey[y : y + 256, x : x + 256] < thr).mean()) > 0.2
+
+
+def test_patches_at_a_target_mpp(sample_slide: Path, levels: list[np.ndarray]) -> None:
+    from ziggurat.kernels.resize import resize_area
+
+    image = ziggurat.open(sample_slide)
+    assert image.mpp == (0.25, 0.25)  # levels 0, 1, 2: 0.25, 0.5 and 1 um per pixel
+    exact = SlidePatches([image], patch_size=96, mpp=0.5, samples_per_epoch=4, seed=2)
+    for i in range(4):
+        s = exact[i]
+        x, y = (s["location"] // 2).tolist()
+        assert s["level"] == 1 and s["image"].shape == (3, 96, 96)
+        np.testing.assert_array_equal(s["image"].numpy().transpose(1, 2, 0), levels[1][y : y + 96, x : x + 96])
+    # 0.375 um: level 0 is the finest not finer than that; a 144 px footprint shrinks to 96 px by area
+    between = SlidePatches([image], patch_size=96, mpp=0.375, samples_per_epoch=4, seed=2)
+    for i in range(4):
+        s = between[i]
+        x, y = s["location"].tolist()
+        assert s["level"] == 0
+        truth = resize_area(levels[0][y : y + 144, x : x + 144], 96, 96)
+        np.testing.assert_array_equal(s["image"].numpy().transpose(1, 2, 0), truth)
+    grid = SlidePatches([image], patch_size=100, mpp=1.0)  # level 2 (375 x 250): 4 x 3 cells, last ones flush
+    assert len(grid) == 4 * 3 and grid[len(grid) - 1]["location"].tolist() == [(375 - 100) * 4, (250 - 100) * 4]
+    with pytest.raises(ValueError, match="mpp"):
+        SlidePatches([ziggurat.from_array(levels[2])], patch_size=32, mpp=0.5)
+
+
+def test_over_a_slide_cohort_masks_are_stored_once_and_labels_come_from_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from ziggurat.cohort import ingest
+    from ziggurat.ml import slides as module
+    from ziggurat.testing.cohorts import write_slide_folder
+
+    folder, manifest = write_slide_folder(tmp_path / "slides", slides=2, size=(640, 480))
+    report = ingest(folder, tmp_path / "cohort", manifest=manifest, workers=1)
+    first = SlidePatches(ziggurat.Cohort(report.root), patch_size=128, tissue=True, labels=("label",))
+    cohort = ziggurat.Cohort(report.root)  # the mask went into a new table generation
+    stored = cohort.images_table().set_index("image_id")["tissue_mask"]
+    for image_id in first.images.stored["image_id"]:
+        mask, scale = module.decode_mask(stored[image_id])
+        truth, truth_scale = module.tissue_mask(ziggurat.open(folder / f"{image_id}.tif"))
+        np.testing.assert_array_equal(mask, truth)
+        assert scale == truth_scale
+    monkeypatch.setattr(module, "tissue_mask", lambda image: pytest.fail("the stored mask was not used"))
+    again = SlidePatches(cohort, patch_size=128, tissue=True, labels=("label",))
+    assert again.grid == first.grid and len(again) > 0
+    table = pd.read_csv(manifest)
+    labels = dict(zip(table.slide.str.removesuffix(".tif"), table.label))
+    for i in (0, len(again) - 1):
+        s = again[i]
+        assert s["label"] == labels[again.images.stored["image_id"][s["index"]]]

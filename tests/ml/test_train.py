@@ -53,3 +53,30 @@ def test_tiny_cnn_learns_texture_from_patches() -> None:
     batch = next(iter(DataLoader(test, batch_size=64)))
     accuracy = (model(batch["image"]).argmax(1) == batch["index"]).float().mean()
     assert accuracy > 0.9
+
+
+def test_tiny_2d_cnn_learns_orientation_from_slide_patches() -> None:
+    """Label = which slide: white noise or the same noise smoothed along x (equal mean and variance per
+    pixel), so only a convolution tells them apart; batches come from loader(threads=2)."""
+    from ziggurat.ml import SlidePatches, loader
+
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 40, (160, 160, 3))
+    smooth = (noise + np.roll(noise, 1, axis=1)) / 2**0.5
+    slides = [ziggurat.from_array(np.clip(v + 128, 0, 255).astype(np.uint8)) for v in (noise, smooth)]
+    train = SlidePatches(slides, patch_size=24, samples_per_epoch=256, seed=1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, (1, 2)), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 2))  # fmt: skip
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.05)
+    for epoch in range(3):
+        train.set_epoch(epoch)
+        for batch in loader(train, 32, threads=2):
+            loss = torch.nn.functional.cross_entropy(model((batch["image"].float() - 128) / 40), batch["index"])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    test = SlidePatches(slides, patch_size=24, samples_per_epoch=128, seed=99)
+    batch = test[list(range(128))]
+    accuracy = (model((batch["image"].float() - 128) / 40).argmax(1) == batch["index"]).float().mean()
+    assert accuracy > 0.9

@@ -126,7 +126,7 @@ def run_job(
             log.write(json.dumps(result) + "\n")
             log.flush()
             report.done += 1
-    _record(root, job, done)
+    record_column(root, job, done)
     journal.unlink()
     return report
 
@@ -141,8 +141,9 @@ def _read(journal: Path) -> dict[str, str]:
     return done
 
 
-def _record(root: Path, job: str, outputs: Mapping[str, str]) -> None:
-    """A new table generation whose images have their ``job`` column set (others keep theirs)."""
+def record_column(root: Path, job: str, outputs: Mapping[str, str]) -> None:
+    """A new table generation whose images have their ``job`` column set (others keep theirs): the
+    outputs of a job, or what the ML datasets compute once per image (a slide's tissue mask)."""
     tables = current_tables(root)
     images = pq.read_table(tables.images)
     old = images.column(job).to_pylist() if job in images.column_names else [None] * images.num_rows

@@ -14,10 +14,14 @@ PyTorch is imported only here (``pip install 'ziggurat[ml]'``); ``import ziggura
 
 from __future__ import annotations
 
+from .aggregate import GridAggregator
 from .base import PatchDataset
+from .loader import ThreadLoader, loader
+from .patches import read_patches
 from .shards import ShardedIterable, ShardSampler, shard_indices
 from .slides import SlidePatches, otsu_threshold
-from .volumes import VolumePatches, VolumeSlices
+from .volumes import VolumePatches, Volumes, VolumeSlices
 
-__all__ = ["PatchDataset", "ShardSampler", "ShardedIterable", "SlidePatches", "VolumePatches", "VolumeSlices",
-           "otsu_threshold", "shard_indices"]  # fmt: skip
+__all__ = ["GridAggregator", "PatchDataset", "ShardSampler", "ShardedIterable", "SlidePatches", "ThreadLoader",
+           "VolumePatches", "VolumeSlices", "Volumes", "loader", "otsu_threshold", "read_patches",
+           "shard_indices"]  # fmt: skip

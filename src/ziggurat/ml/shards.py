@@ -83,16 +83,23 @@ class ShardSampler(_Resumable, Sampler[int]):
 
 class ShardedIterable(_Resumable, IterableDataset[dict[str, Any]]):
     """The dataset as a stream sharded by ``rank x num_workers + worker_id``: every sample of the epoch
-    is read once, by one worker of one rank, with no sampler and no index traffic."""
+    is read once, by one worker of one rank, with no sampler and no index traffic. With ``batch_size``
+    it yields collated batches, each read in one call (use ``DataLoader(stream, batch_size=None)``)."""
 
     def __init__(self, dataset: PatchDataset, rank: int | None = None, world_size: int | None = None,
-                 shuffle: bool = True, seed: int | None = None) -> None:  # fmt: skip
+                 shuffle: bool = True, seed: int | None = None, batch_size: int | None = None) -> None:  # fmt: skip
         _Resumable.__init__(self, dataset, rank, world_size, shuffle, seed)
+        self.batch_size = batch_size
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
         shard = self.rank * workers + worker
-        for index in shard_indices(len(self.dataset), self.seed, self.epoch, shard, self.world_size * workers,
-                                   self.start, self.shuffle):  # fmt: skip
-            yield self.dataset.sample(int(index), self.epoch)
+        indices = shard_indices(len(self.dataset), self.seed, self.epoch, shard, self.world_size * workers,
+                                self.start, self.shuffle).tolist()  # fmt: skip
+        if self.batch_size is None:
+            for index in indices:
+                yield self.dataset.sample(index, self.epoch)
+            return
+        for at in range(0, len(indices), self.batch_size):
+            yield self.dataset.batch(indices[at : at + self.batch_size], self.epoch)

@@ -8,12 +8,13 @@ or chunks they touch. A ``yxc`` level also answers the slide questions: ``tile_s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import AxesError, OutOfRangeError
-from ..sources.base import SLIDE_AXES, Box, LevelReader, SupportsRawTiles
+from ..sources.base import SLIDE_AXES, Box, LevelReader, SupportsRawTiles, SupportsReadInto
 from ..sources.guards import check_allocation, typed_errors
 from .indexing import expand_key, span
 
@@ -44,9 +45,12 @@ class Level:
 
     def read(self, box: Box) -> np.ndarray:
         """Pixels of an in-bounds box, one (start, stop) pair per axis, as a new array."""
+        self._inside(box)
+        return self._read(box)
+
+    def _inside(self, box: Box) -> None:
         if len(box) != len(self.shape) or any(not 0 <= a <= b <= n for (a, b), n in zip(box, self.shape)):
             raise OutOfRangeError(f"box {tuple(box)} outside level {self.index} of shape {self.shape} ({self.axes})")
-        return self._read(box)
 
     def _read(self, box: Box) -> np.ndarray:
         """The reader's pixels of an in-bounds box, within the byte budget, failures typed: every
@@ -55,6 +59,21 @@ class Level:
         check_allocation(int(np.prod([b - a for a, b in box], dtype=object)) * self.dtype.itemsize, where)
         with typed_errors(self.name, f" (level {self.index}, box {tuple(box)})"):
             return self.reader.read(box)
+
+    def read_into(self, targets: Sequence[tuple[Box, np.ndarray]]) -> None:
+        """Fill each output with its in-bounds box (a batch of patches in one call): readers that
+        can share chunks between the boxes (Zarr) fetch and decode each once; others read box by box."""
+        for box, out in targets:
+            self._inside(box)
+            if out.shape != tuple(b - a for a, b in box):
+                raise ValueError(f"output of shape {out.shape} for box {tuple(box)}")
+        reader = self.reader
+        if not isinstance(reader, SupportsReadInto):
+            for box, out in targets:
+                out[...] = self._read(box)
+            return
+        with typed_errors(self.name, f" (level {self.index}, {len(targets)} boxes)"):
+            reader.read_into(targets)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         spans = [span(k, n) for k, n in zip(expand_key(key, self.ndim), self.shape)]

@@ -61,6 +61,15 @@ class SupportsVersion(Protocol):
 
 
 @runtime_checkable
+class SupportsReadInto(Protocol):
+    """A level that fills many boxes in one call, each stored chunk they share fetched and decoded once."""
+
+    def read_into(self, targets: Sequence[tuple[Box, np.ndarray]]) -> None:
+        """Fill each output (shaped as its in-bounds box, any strides) with that box's pixels."""
+        ...
+
+
+@runtime_checkable
 class SupportsPlanes(Protocol):
     """A ``z y x`` level stored as whole planes (a stack of slice files), handed out without copying."""
 

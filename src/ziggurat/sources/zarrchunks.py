@@ -33,6 +33,8 @@ PARALLEL_BYTES = 256 * 1024  # below this much decoded output, decode in the cal
 
 Decoder = Callable[[bytes | memoryview, np.ndarray | None], Any]
 Fetched = tuple[tuple[int, ...], bytes | memoryview | None]
+Place = tuple[Sequence[tuple[int, int]], np.ndarray]  # (box, the output it fills)
+Job = tuple[tuple[int, ...], bytes | memoryview | None, list[Place]]
 
 
 class UnsupportedLayout(Exception):
@@ -146,30 +148,40 @@ class ChunkReader:
     def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         """The in-bounds box ``[(start, stop), ...]`` (one pair per axis) as a new array."""
         out = np.empty(tuple(b - a for a, b in box), self.dtype)
-        if out.size == 0:
-            return out
-        ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(box, self.chunks)]
+        self.read_into([(box, out)])
+        return out
+
+    def read_into(self, targets: Sequence[Place]) -> None:
+        """Fill each ``out`` (shaped as its box, any strides) with its in-bounds ``box``: a batch in one
+        call, each chunk the boxes share fetched and decoded once, nearby chunks of a shard coalesced."""
+        wanted: dict[tuple[int, ...], list[Place]] = {}
+        for box, out in targets:
+            if out.size:
+                ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(box, self.chunks)]
+                for chunk in itertools.product(*ranges):
+                    wanted.setdefault(chunk, []).append((box, out))
         by_shard: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-        for chunk in itertools.product(*ranges):
-            shard = tuple(i // p for i, p in zip(chunk, self._per_shard))
-            by_shard.setdefault(shard, []).append(chunk)
-        jobs = []
-        for shard, chunks in by_shard.items():
-            jobs.extend(self._fetch(shard, chunks))
-        workers = min(len(jobs), WORKERS) if out.nbytes >= PARALLEL_BYTES else 1
+        for chunk in wanted:
+            by_shard.setdefault(tuple(i // p for i, p in zip(chunk, self._per_shard)), []).append(chunk)
+        jobs = [
+            (chunk, data, wanted[chunk])
+            for shard, chunks in by_shard.items()
+            for chunk, data in self._fetch(shard, chunks)
+        ]
+        nbytes = sum(out.nbytes for _, out in targets)
+        workers = min(len(jobs), WORKERS) if nbytes >= PARALLEL_BYTES else 1
         # the caller and the helpers pull chunks from one shared iterator (next() on a list iterator
         # is atomic under the GIL), so a helper that is scheduled late just finds less to do
         pending = iter(jobs)
-        futures = [decode_pool().submit(self._drain, out, box, pending) for _ in range(workers - 1)]
-        self._drain(out, box, pending)
+        futures = [decode_pool().submit(self._drain, pending) for _ in range(workers - 1)]
+        self._drain(pending)
         for future in futures:
             if not future.cancel():
                 future.result()
-        return out
 
-    def _drain(self, out: np.ndarray, box: Sequence[tuple[int, int]], pending: Iterator[Fetched]) -> None:
-        for chunk, data in pending:
-            self._place(out, box, chunk, data)
+    def _drain(self, pending: Iterator[Job]) -> None:
+        for chunk, data, places in pending:
+            self._place(chunk, data, places)
 
     def _fetch(self, shard: tuple[int, ...], chunks: list[tuple[int, ...]]) -> list[Fetched]:
         """Raw bytes of ``chunks`` in one shard (None for empty chunks), coalescing nearby ones."""
@@ -202,21 +214,23 @@ class ChunkReader:
         finally:
             os.close(fd)
 
-    def _place(
-        self, out: np.ndarray, box: Sequence[tuple[int, int]], chunk: tuple[int, ...], data: bytes | memoryview | None
-    ) -> None:
-        """Decode one chunk and copy its overlap with ``box`` into ``out``."""
+    def _place(self, chunk: tuple[int, ...], data: bytes | memoryview | None, places: list[Place]) -> None:
+        """Decode one chunk once and copy its overlap with each (box, out) into that out."""
         origin = [i * c for i, c in zip(chunk, self.chunks)]
-        src, dst = [], []
-        for o, c, (a, b), n in zip(origin, self.chunks, box, self.shape):
-            lo, hi = max(a, o), min(b, o + c, n)
-            src.append(slice(lo - o, hi - o))
-            dst.append(slice(lo - a, hi - a))
-        target = out[tuple(dst)]
+        cuts = []
+        for box, out in places:
+            src, dst = [], []
+            for o, c, (a, b), n in zip(origin, self.chunks, box, self.shape):
+                lo, hi = max(a, o), min(b, o + c, n)
+                src.append(slice(lo - o, hi - o))
+                dst.append(slice(lo - a, hi - a))
+            cuts.append((tuple(src), out[tuple(dst)]))
+        first, target = cuts[0]
         if data is None:
-            target[...] = self.fill_value
+            for _, part in cuts:
+                part[...] = self.fill_value
             return
-        whole = all(s.stop - s.start == c for s, c in zip(src, self.chunks))
+        whole = len(cuts) == 1 and all(s.stop - s.start == c for s, c in zip(first, self.chunks))
         try:
             if whole and target.flags.c_contiguous:  # decode straight into the output, no copy
                 self._decode(data, target.reshape(-1).view(np.uint8))
@@ -228,7 +242,8 @@ class ChunkReader:
             decoded = scratch.view(self.dtype).reshape(self.chunks)
         except (ValueError, RuntimeError) as exc:
             raise CorruptImageError(f"{self.path}: chunk {chunk} does not decode: {exc}") from exc
-        target[...] = decoded[tuple(src)]
+        for cut, part in cuts:
+            part[...] = decoded[cut]
 
 
 def _read_file(path: Path) -> bytes | None:
