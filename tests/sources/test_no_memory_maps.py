@@ -1,4 +1,5 @@
-"""Uncompressed stacks truncated or rewritten in place while open give a typed error, never SIGBUS.
+"""No source memory-maps a file: one truncated or rewritten in place while open gives a typed
+error, never SIGBUS.
 
 Before, a multi-page TIFF's contiguous series (``tiff``) and each uncompressed slice of a folder
 (``tiffstack``) were memory-mapped: shrinking the file under an open image (``cp small.tif
@@ -9,12 +10,18 @@ checked against tifffile's."""
 from __future__ import annotations
 
 import json
+import mmap
 import subprocess
 import sys
 from pathlib import Path
 
+import nibabel
 import numpy as np
+import pytest
 import tifffile
+from PIL import Image as PILImage
+
+import ziggurat
 
 VOLUME = (np.arange(12 * 96 * 80, dtype=np.uint16).reshape(12, 96, 80) * 7) % 4099
 
@@ -66,3 +73,26 @@ def test_a_stack_shrunk_while_open_raises_a_typed_error_not_sigbus(tmp_path: Pat
     for name, (before, outcome) in results.items():
         assert np.array_equal(np.asarray(before, np.uint16), truth), name
         assert outcome == "CorruptImageError names the file", (name, outcome)
+
+
+def test_no_source_maps_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every memory map (NumPy's, tifffile's, nibabel's, Pillow's) goes through ``mmap.mmap``."""
+    PILImage.fromarray(VOLUME[0].astype(np.uint8)).save(tmp_path / "raw.bmp")  # Pillow maps these by name
+    tifffile.imwrite(tmp_path / "raw.tif", VOLUME[0])
+    tifffile.imwrite(tmp_path / "pages.tif", VOLUME, metadata={"axes": "ZYX"})
+    nibabel.save(nibabel.Nifti1Image(VOLUME.T, np.eye(4)), tmp_path / "raw.nii")
+    (tmp_path / "stack").mkdir()
+    for z, plane in enumerate(VOLUME[:3]):
+        tifffile.imwrite(tmp_path / "stack" / f"s{z}.tif", plane)
+    maps: list[object] = []
+
+    def spy(*args: object, **kwargs: object) -> None:
+        maps.append(args)
+        raise OSError("memory maps are not allowed here")
+
+    monkeypatch.setattr(mmap, "mmap", spy)
+    for name in ("raw.bmp", "raw.tif", "pages.tif", "raw.nii", "stack"):
+        with ziggurat.open(tmp_path / name) as image:
+            for level in image.levels:
+                assert np.asarray(level[...]).shape == level.shape, name
+    assert maps == []
