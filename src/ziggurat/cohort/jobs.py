@@ -26,7 +26,7 @@ from ..writers.convert import convert
 from ..writers.dzi import write_dzi
 from ..writers.omezarr.builder import build_pyramid
 from .parallel import run_all
-from .store import current_tables, read_manifest, safe_name, write_tables
+from .store import current_tables, read_manifest, safe_name, write_tables, writer_lock
 from .view import View
 
 JOBS = ("dzi", "pyramid", "thumbnails", "convert")
@@ -126,7 +126,8 @@ def run_job(
             log.write(json.dumps(result) + "\n")
             log.flush()
             report.done += 1
-    _record(root, job, done)
+    with writer_lock(root):  # not while an ingest (or another run) writes the tables
+        _record(root, job, done)
     journal.unlink()
     return report
 
