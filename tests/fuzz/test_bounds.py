@@ -204,3 +204,23 @@ def test_a_region_over_the_budget_is_413(tmp_path: Path, monkeypatch: pytest.Mon
         wide = httpx.get(f"{url}/api/images/{ident}/region?x=0&y=0&width=2000&height=2000&format=png", timeout=30)
     assert small.status_code == 200
     assert wide.status_code == 413 and "budget" in wide.json()["error"]
+
+
+def test_a_zarr_v2_chunk_whose_zstd_frame_lies_is_refused_before_decoding(tmp_path: Path) -> None:
+    """zarr-python (numcodecs) allocates the content size a zstd frame claims: 1 TiB here, before."""
+    import zarr
+
+    path = tmp_path / "lie.zarr"
+    array = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="u2", zarr_format=2)
+    array[...] = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    chunk = path / "0.1"
+    data = bytearray(chunk.read_bytes())
+    assert data[:4] == b"\x28\xb5\x2f\xfd" and data[4] & 0x20  # a single-segment zstd frame
+    fcs = (1, 2, 4, 8)[data[4] >> 6]
+    data[4] |= 0xC0  # an 8-byte content size: 2^40 bytes
+    data[5 : 5 + fcs] = struct.pack("<Q", 2**40)
+    chunk.write_bytes(bytes(data))
+    with ziggurat.open(path) as image:
+        assert np.array_equal(image.levels[0].read(((0, 32), (0, 32))), np.asarray(array[:32, :32]))
+        with pytest.raises(CorruptImageError, match=r"0\.1: its header claims 1,099,511,627,776 bytes"):
+            image.levels[0].read(((0, 32), (32, 64)))

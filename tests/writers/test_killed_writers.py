@@ -1,11 +1,13 @@
-"""Nothing lost, nothing half-written: every writer killed with SIGKILL at random moments, during
-fresh writes and during overwrites, leaves the previous complete output or the new complete one
-(or, for a fresh write, nothing that looks complete); the next run cleans the dead run's
-temporaries; a second concurrent writer of the same output fails at once."""
+"""Nothing lost, nothing half-written: every writer (and cohort ingest) killed with SIGKILL at
+random moments, during fresh writes and during overwrites (appends), leaves the previous complete
+output or the new complete one (or, for a fresh write, nothing that looks complete); the next run
+cleans the dead run's temporaries; a second concurrent writer of the same output fails at once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import random
 import signal
@@ -171,3 +173,83 @@ def test_a_second_thumbnails_run_on_the_same_folder_fails_cleanly(tmp_path: Path
     assert not out.exists() or not any(out.iterdir())
     _run(argv)
     assert (out / "settings.json").exists() and _hidden(tmp_path) == []
+
+
+def _cohort_digest(root: Path) -> str | None:
+    """What a reader of the cohort sees: None without ``cohort.json``; else its tables' rows, the
+    manifest's other fields and the bytes of every stored image (not the generation's folder name)."""
+    import pyarrow.parquet as pq
+
+    manifest = root / "cohort.json"
+    if not manifest.exists():
+        return None
+    meta = json.loads(manifest.read_text())
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "tables"}, sort_keys=True).encode())
+    images = pq.read_table(root / meta["tables"] / "images.parquet").to_pylist()
+    h.update(json.dumps([pq.read_table(root / meta["tables"] / "subjects.parquet").to_pylist(), images]).encode())
+    for row in images:
+        if row["stored"]:
+            h.update(_digest([root / row["uri"]]).encode())  # type: ignore[union-attr]
+    return h.hexdigest()
+
+
+def test_killed_cohort_ingest_leaves_old_or_new(tmp_path: Path) -> None:
+    from ziggurat.cohort import ingest
+    from ziggurat.cohort.store import writer_lock
+    from ziggurat.testing.cohorts import write_bids
+
+    niftis = []
+    for k, shape in enumerate(((12, 48, 48), (10, 40, 56))):
+        niftis.append(tmp_path / f"v{k}.nii")
+        nibabel.save(nibabel.Nifti1Image(ct_volume(shape, seed=k).T, np.eye(4)), niftis[-1])
+    a = write_bids(tmp_path / "a", niftis, subjects=2, modalities=("T1w",))
+    b = write_bids(tmp_path / "b", niftis, subjects=4, modalities=("T1w", "FLAIR"))  # A's subjects and more
+
+    def argv(src: Path, out: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "ziggurat.cli",
+            "cohort",
+            "ingest",
+            str(src),
+            str(out),
+            "--quiet",
+            "--workers",
+            "1",
+        ]
+
+    ref = tmp_path / "ref"
+    ingest(a, ref / "c", workers=1)  # in this process: the imports are paid once
+    old = _cohort_digest(ref / "c")
+    subprocess.run(["cp", "-a", str(ref / "c"), str(ref / "a-only")], check=True)
+    todo = {"fresh": 2, "append": ingest(b, ref / "c", workers=1).added}  # appended: the new complete cohort
+    new = _cohort_digest(ref / "c")
+    assert old is not None and new is not None and old != new
+    assert _cohort_digest(ref / "a-only") == old  # a copied cohort reads the same
+    rng = random.Random("kill-cohort")
+    out = tmp_path / "work" / "c"
+    out.parent.mkdir()
+    for mode, src, allowed in (("fresh", a, {None, old}), ("append", b, {old, new})):
+        # a fresh ingest of A; B appended to A's complete cohort. Killed once the journal has a
+        # random number of finished images (all of them: while the tables are written), plus 0-0.1 s
+        for lines in (rng.randint(1, todo[mode] - 1), todo[mode]):
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+            if mode == "append":
+                subprocess.run(["cp", "-a", str(ref / "a-only"), str(out)], check=True)
+            journal = out / ".ingest-journal.jsonl"
+            proc = subprocess.Popen(argv(src, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)  # fmt: skip
+            while proc.poll() is None and (not journal.exists() or journal.read_text().count("\n") < lines):
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.1))
+            with contextlib.suppress(ProcessLookupError):  # it may have finished already
+                os.killpg(proc.pid, signal.SIGKILL)  # the ingest and any worker process it started
+            proc.wait()
+            assert _cohort_digest(out) in allowed, f"{mode}: a killed ingest left a mix or a complete-looking partial"
+    ingest(b, out, workers=1)  # the next run completes and removes what the dead one left
+    assert _cohort_digest(out) == new
+    current = json.loads((out / "cohort.json").read_text())["tables"]
+    assert _hidden(out) == [] and [f"tables/{p.name}" for p in (out / "tables").iterdir()] == [current]
+    with writer_lock(out), pytest.raises(OutputLockedError, match="another writer"):
+        ingest(b, out, workers=1)  # a second writer of the cohort fails at once

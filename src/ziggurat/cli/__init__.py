@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import ZigguratError
 from ..version import __version__
@@ -29,6 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> NoReturn:
+    """The ``ziggurat`` program: :func:`main`, then exit with its code. A Ctrl-C that arrives after
+    the run returned (while the interpreter tears down, after Python has put back the default
+    action) would kill the process silently, its output complete; from here on it is ignored."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show_warning  # one "ziggurat: warning: ..." line, no source paths
@@ -36,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
+    try:  # Ctrl-C while the subcommands load is an interruption too
+        args = build_parser().parse_args(argv)
         args.run(args)
     except (ZigguratError, OSError, ValueError) as exc:
         print(f"ziggurat: error: {exc}", file=sys.stderr)

@@ -1,7 +1,5 @@
 """``python -m ziggurat.cli``: the ``ziggurat`` command."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()

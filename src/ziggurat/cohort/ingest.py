@@ -29,6 +29,7 @@ from .store import (
     safe_name,
     to_table,
     write_tables,
+    writer_lock,
 )
 
 JOURNAL = ".ingest-journal.jsonl"
@@ -68,42 +69,45 @@ def ingest(
     """
     source, root = Path(src), Path(out).resolve()
     plan = discover(source, format or guess_format(source, manifest), manifest)
-    existing_subjects, existing_images = _existing(root)
-    present = {r["image_id"] for r in existing_images}
-    journal = root / JOURNAL
-    done = _read_journal(journal)
-    todo = [i for i in plan.items if i.image_id not in present and i.image_id not in done]
-    report = IngestReport(root, resumed=len(done), present=sum(i.image_id in present for i in plan.items))
-    report.bad = list(plan.bad)
     root.mkdir(parents=True, exist_ok=True)
-    with open(journal, "a", encoding="utf-8") as log:
-        for outcome in run_all(
-            partial(ingest_item, root=str(root), compression=compression),
-            todo,
-            workers=workers,
-            client=client,
-            progress=progress,
-            label="ingest",
-        ):
-            if "reason" in outcome:
-                report.bad.append((outcome["source"], outcome["reason"]))
-                continue
-            done[outcome["image_id"]] = outcome
-            log.write(json.dumps(outcome) + "\n")
-            log.flush()
-    report.added = len(done)
-    subject_ids = {r["subject_id"] for r in done.values()}
-    new_subjects = plan.subjects + [{"subject_id": s} for s in subject_ids - {s["subject_id"] for s in plan.subjects}]
-    subjects = merge_rows(existing_subjects, new_subjects, "subject_id")
-    images = merge_rows(existing_images, done.values(), "image_id")
-    write_tables(
-        root,
-        to_table(subjects, ["subject_id"], "subject_id"),
-        to_table(images, IMAGE_COLUMNS, "image_id"),
-        {"bad": [list(b) for b in report.bad]},
-    )
-    journal.unlink()
-    _remove_partials(root)
+    with writer_lock(root):  # a second ingest (or cohort run) into this cohort fails at once
+        existing_subjects, existing_images = _existing(root)
+        present = {r["image_id"] for r in existing_images}
+        journal = root / JOURNAL
+        done = _read_journal(journal)
+        todo = [i for i in plan.items if i.image_id not in present and i.image_id not in done]
+        report = IngestReport(root, resumed=len(done), present=sum(i.image_id in present for i in plan.items))
+        report.bad = list(plan.bad)
+        with open(journal, "a", encoding="utf-8") as log:
+            for outcome in run_all(
+                partial(ingest_item, root=str(root), compression=compression),
+                todo,
+                workers=workers,
+                client=client,
+                progress=progress,
+                label="ingest",
+            ):
+                if "reason" in outcome:
+                    report.bad.append((outcome["source"], outcome["reason"]))
+                    continue
+                done[outcome["image_id"]] = outcome
+                log.write(json.dumps(outcome) + "\n")
+                log.flush()
+        report.added = len(done)
+        subject_ids = {r["subject_id"] for r in done.values()}
+        new_subjects = plan.subjects + [
+            {"subject_id": s} for s in subject_ids - {s["subject_id"] for s in plan.subjects}
+        ]
+        subjects = merge_rows(existing_subjects, new_subjects, "subject_id")
+        images = merge_rows(existing_images, done.values(), "image_id")
+        write_tables(
+            root,
+            to_table(subjects, ["subject_id"], "subject_id"),
+            to_table(images, IMAGE_COLUMNS, "image_id"),
+            {"bad": [list(b) for b in report.bad]},
+        )
+        journal.unlink()
+        _remove_partials(root)
     return report
 
 

@@ -26,7 +26,7 @@ from ..writers.convert import convert
 from ..writers.dzi import write_dzi
 from ..writers.omezarr.builder import build_pyramid
 from .parallel import run_all
-from .store import current_tables, read_manifest, safe_name, write_tables
+from .store import current_tables, read_manifest, safe_name, write_tables, writer_lock
 from .view import View
 
 JOBS = ("dzi", "pyramid", "thumbnails", "convert")
@@ -144,12 +144,17 @@ def _read(journal: Path) -> dict[str, str]:
 def record_column(root: Path, job: str, outputs: Mapping[str, str]) -> None:
     """A new table generation whose images have their ``job`` column set (others keep theirs): the
     outputs of a job, or what the ML datasets compute once per image (a slide's tissue mask)."""
-    tables = current_tables(root)
-    images = pq.read_table(tables.images)
-    old = images.column(job).to_pylist() if job in images.column_names else [None] * images.num_rows
-    values = [outputs.get(i, o) for i, o in zip(images.column("image_id").to_pylist(), old)]
-    images = images.drop_columns([job]) if job in images.column_names else images
-    extra = {
-        k: v for k, v in read_manifest(root).items() if k not in ("format", "version", "tables", "subjects", "images")
-    }
-    write_tables(root, pq.read_table(tables.subjects), images.append_column(job, pa.array(values, pa.string())), extra)
+    with writer_lock(root):  # not while an ingest (or another run) writes the tables
+        tables = current_tables(root)
+        images = pq.read_table(tables.images)
+        old = images.column(job).to_pylist() if job in images.column_names else [None] * images.num_rows
+        values = [outputs.get(i, o) for i, o in zip(images.column("image_id").to_pylist(), old)]
+        images = images.drop_columns([job]) if job in images.column_names else images
+        extra = {
+            k: v
+            for k, v in read_manifest(root).items()
+            if k not in ("format", "version", "tables", "subjects", "images")
+        }
+        write_tables(
+            root, pq.read_table(tables.subjects), images.append_column(job, pa.array(values, pa.string())), extra
+        )

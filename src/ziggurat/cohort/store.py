@@ -9,17 +9,19 @@ Layout::
 
 A new generation is written into a temporary folder and renamed into place, then ``cohort.json`` is
 replaced: an interrupted write leaves the previous generation current (or, for a new cohort, no
-``cohort.json``, so the folder never looks like a complete cohort).
+``cohort.json``, so the folder never looks like a complete cohort). Writers hold
+:func:`writer_lock`, so a second concurrent one fails at once instead of mixing generations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ZigguratError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, output_lock
 
 FORMAT = "ziggurat-cohort"
 VERSION = 1
@@ -85,6 +87,13 @@ class Tables:
         return self.root / self.generation / "images.parquet"
 
 
+@contextlib.contextmanager
+def writer_lock(root: str | os.PathLike[str]) -> Iterator[None]:
+    """The cohort's one writer (``.tables.lock`` inside it); OutputLockedError while another writes."""
+    with output_lock(Path(root) / "tables"):
+        yield
+
+
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(root) / MANIFEST
     try:
@@ -138,10 +147,6 @@ def write_tables(
 ) -> Tables:
     """Write a new generation of both tables, then switch ``cohort.json`` to it (atomically)."""
     base = Path(root)
-    try:
-        previous: str | None = read_manifest(base)["tables"]
-    except CohortError:
-        previous = None
     number = 1 + max((int(p.name) for p in (base / "tables").glob("[0-9]*") if p.name.isdigit()), default=0)
     generation = f"tables/{number:06d}"
     with atomic_path(base / generation, directory=True) as tmp:
@@ -151,8 +156,9 @@ def write_tables(
                 "images": images.num_rows, **(extra or {})}  # fmt: skip
     with atomic_path(base / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)
-    if previous and previous != generation:
-        shutil.rmtree(base / previous, ignore_errors=True)
+    for old in (base / "tables").glob("[0-9]*"):  # the previous one, and any a killed writer left
+        if old.name.isdigit() and f"tables/{old.name}" != generation:
+            shutil.rmtree(old, ignore_errors=True)
     return Tables(base, generation)
 
 

@@ -53,6 +53,22 @@ class RandomAccessFile:
             )
         return data
 
+    def readinto(self, offset: int, buffer: memoryview) -> None:
+        """Fill ``buffer`` with the bytes at ``offset``: no allocation per read (a fresh bytes object
+        of 128 KiB or more costs its page faults each time)."""
+        length = buffer.nbytes
+        if offset < 0 or offset + length > self.size:
+            raise CorruptImageError(
+                f"{self.path}: {length} bytes at offset {offset} lie past the end of the file ({self.size} bytes)"
+            )
+        view, done = buffer.cast("B"), 0
+        while done < length and (got := os.preadv(self._descriptor(), [view[done:]], offset + done)) > 0:
+            done += got
+        if done != length:
+            raise CorruptImageError(
+                f"{self.path}: file truncated (wanted {length} bytes at offset {offset}, file has {self.size})"
+            )
+
     def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         """Read many (offset, length) ranges (:class:`~ziggurat.io.ranges.ByteRange`), merging
         neighbours into single reads."""

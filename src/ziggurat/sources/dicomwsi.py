@@ -32,7 +32,7 @@ from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormat
 from ..io.files import RandomAccessFile
 from .base import Metadata, format_number
 from .dicom import _pydicom, is_dicom
-from .guards import check_codec_header
+from .guards import ClampedFile, check_codec_header
 from .tiled import DecodedOption, TiledLevel, decode_all
 
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
@@ -60,7 +60,7 @@ def _header(path: Path) -> tuple[Any, int] | None:
     """The dataset without pixel data and the file offset of its Pixel Data element (None: not DICOM)."""
     pydicom = _pydicom()
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with ClampedFile(path) as fh, warnings.catch_warnings():  # a damaged length reads what is there
             warnings.simplefilter("ignore")  # value-length complaints (over-long UIDs) are not ours to report
             ds = pydicom.dcmread(fh, stop_before_pixels=True)
             return ds, fh.tell()

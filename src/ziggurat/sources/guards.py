@@ -111,6 +111,26 @@ def check_codec_header(data: bytes, height: int, width: int, where: str) -> None
         )
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def chunk_decoded_size(codec: str, data: bytes) -> int | None:
+    """The decoded size a compressed chunk's own header claims: a zstd frame's content size, a
+    blosc header's byte count; None when the header says nothing (or for other codecs)."""
+    if codec == "zstd" and data[:4] == ZSTD_MAGIC and len(data) >= 6:
+        descriptor = data[4]
+        single, flag = bool(descriptor & 0x20), descriptor >> 6
+        start = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+        size = (1 if single else 0, 2, 4, 8)[flag]
+        if not size or len(data) < start + size:
+            return None
+        value = int.from_bytes(data[start : start + size], "little")
+        return value + 256 if size == 2 else value
+    if codec == "blosc" and len(data) >= 16:  # blosc: version, versionlz, flags, typesize, nbytes
+        return int(struct.unpack("<I", data[4:8])[0])
+    return None
+
+
 def check_ifd_chain(path: str) -> None:
     """CorruptImageError when the TIFF's chain of IFDs loops back (or runs past ``MAX_IFDS``)."""
     with open(path, "rb") as fh:

@@ -22,8 +22,8 @@ class PillowSource(NoAssociatedImages):
         return 40 if head.startswith(MAGICS) else 0
 
     def __init__(self, path: str) -> None:
-        try:
-            with PILImage.open(path) as pic:
+        try:  # from a file object, never a path: Pillow memory-maps uncompressed files it opens by name
+            with open(path, "rb") as file, PILImage.open(file) as pic:
                 pic.load()
                 keep = pic.mode in ("L", "RGB", "RGBA", "I;16")
                 array = np.asarray(pic if keep else pic.convert("RGBA" if "A" in pic.getbands() else "RGB"))

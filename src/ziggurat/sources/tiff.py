@@ -28,7 +28,7 @@ from ..io.files import RandomAccessFile
 from ..io.opening import ByteFile, open_file, parser_input
 from . import tiffscan
 from .base import Box, LevelReader, Metadata, format_number
-from .contiguous import ContiguousLevel
+from .contiguous import ContiguousArray, ContiguousLevel
 from .guards import check_allocation, check_codec_header, check_ifd_chain, check_tiff_segments
 from .tiled import DecodedOption, cache_of, decode_all
 
@@ -256,10 +256,11 @@ class StackLevel:
     """An N-D level (``t c z y x`` in some subset) of a series whose pages are stacked along t, c, z.
 
     The file's axes (tifffile's series axes, mapped by :data:`TIFF_AXES`) are read in their stored
-    order — one memory map for a contiguous uncompressed series, else page by page — and transposed
-    to ``axes``. Pages are opened on first read, so a 1,000-page stack costs nothing at open."""
+    order — by positional reads for a contiguous uncompressed series (never a memory map: see
+    :mod:`.contiguous`), else page by page — and transposed to ``axes``. Pages are opened on first
+    read, so a 1,000-page stack costs nothing at open."""
 
-    def __init__(self, level: Any, axes: str, page_reader: Any, path: str, byteorder: str) -> None:
+    def __init__(self, level: Any, axes: str, page_reader: Any, file: ByteFile, byteorder: str) -> None:
         stored = "".join(TIFF_AXES[a] for a in level.axes)
         keyframe = level.keyframe
         self._stored = stored
@@ -277,11 +278,11 @@ class StackLevel:
         tw = keyframe.tilewidth if keyframe.is_tiled else keyframe.imagewidth
         stored_chunks = (*([1] * len(self._lead)), th, tw, *([keyframe.samplesperpixel] if self._samples else []))
         self.chunks: tuple[int, ...] = tuple(stored_chunks[i] for i in self._order)
-        self._array: np.ndarray | None = None
+        self._array: ContiguousArray | None = None
         offset = level.dataoffset if keyframe.compression == 1 and keyframe.predictor == 1 else None
         if offset is not None and keyframe.bitspersample % 8 == 0 and keyframe.fillorder == 1:
             dtype = np.dtype(level.dtype).newbyteorder(byteorder)
-            self._array = np.memmap(path, dtype=dtype, mode="r", offset=int(offset), shape=tuple(level.shape))
+            self._array = ContiguousArray(file, int(offset), tuple(level.shape), dtype)
 
     def _page(self, index: int) -> LevelReader:
         reader = self._opened.get(index)
@@ -291,9 +292,9 @@ class StackLevel:
 
     def read(self, box: Box) -> np.ndarray:
         by_axis = dict(zip(self.axes, box))
-        stored_box = [by_axis[a] for a in self._stored]
+        stored_box = tuple(by_axis[a] for a in self._stored)
         if self._array is not None:
-            block = self._array[tuple(slice(a, b) for a, b in stored_box)]
+            block = self._array.read(stored_box)
         else:
             lead = stored_box[: len(self._lead)]
             (y0, y1), (x0, x1) = by_axis["y"], by_axis["x"]
@@ -304,7 +305,7 @@ class StackLevel:
                 block[tuple(w - a for w, (a, _) in zip(where, lead))] = page.read(((y0, y1), (x0, x1), samples))
             if not self._samples:
                 block = block[..., 0]
-        return np.array(block.transpose(self._order), dtype=self.dtype, order="C")
+        return np.ascontiguousarray(block.transpose(self._order))
 
 
 class TiffSource:
@@ -421,7 +422,7 @@ class TiffSource:
             return self._page_reader(page, (index, p), decoded)
 
         assert self._axes is not None
-        return StackLevel(level, self._axes, page_reader, self.path, self._tif.byteorder)
+        return StackLevel(level, self._axes, page_reader, self._file, self._tif.byteorder)
 
     def _page_reader(self, page: Any, key: tuple[Any, ...], decoded: DecodedOption) -> LevelReader:
         keyframe = page.keyframe

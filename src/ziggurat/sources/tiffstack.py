@@ -1,7 +1,8 @@
 """Image stacks as volumes: a folder of 2-D grey slices (sorted by name) or one multi-page TIFF.
 
-Reads are lazy per z range: only the slices (pages) a request touches are read — memory-mapped when
-tifffile finds a slice stored uncompressed and contiguous, decoded by tifffile (TIFF) or imagecodecs
+Reads are lazy per z range: only the slices (pages) a request touches are read — only the rows and
+columns asked for, with ``pread``, when a slice is stored uncompressed and contiguous (never memory-
+mapped: a slice rewritten while open must not SIGBUS), decoded by tifffile (TIFF) or imagecodecs
 (PNG, JPEG) otherwise. Stacks have no standard voxel size, so spacing is ``spacing=(z, y, x)`` when
 given, else 1 mm each (``metadata.extra["stack"]["spacing_known"]`` says which).
 
@@ -22,7 +23,9 @@ import numpy as np
 import tifffile
 
 from ..errors import CorruptImageError, UnsupportedFormatError
+from ..io.files import RandomAccessFile
 from .base import Box, Metadata, NoAssociatedImages
+from .contiguous import ContiguousArray
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 SLICE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
@@ -40,22 +43,53 @@ def list_slices(folder: Path, *, only: bool = False) -> list[Path]:
     return [] if only and len(slices) != len(names) else [folder / n for n in slices]
 
 
-def read_slice(path: Path) -> np.ndarray:
-    """One 2-D grey slice file, memory-mapped when tifffile can (an uncompressed contiguous TIFF)."""
+Layout = tuple[int, tuple[int, ...], np.dtype[Any]]  # an uncompressed slice's offset, shape, stored dtype
+
+
+def slice_layout(path: Path) -> Layout | None:
+    """Where an uncompressed contiguous single-image TIFF keeps its pixels, or None (compressed, PNG, ...)."""
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            plain = page.compression == 1 and page.predictor == 1 and page.fillorder == 1
+            if not plain or not page.is_contiguous or page.bitspersample % 8 or page.dtype is None:
+                return None
+            return int(page.dataoffsets[0]), tuple(page.shape), np.dtype(page.dtype).newbyteorder(tif.byteorder)
+    except SLICE_ERRORS as exc:
+        raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
+
+
+def read_slice(
+    path: Path, layout: Layout | None = None, box: Box | None = None, into: np.ndarray | None = None
+) -> np.ndarray:
+    """One 2-D grey slice file (its ``box`` of rows and columns), read with ``pread`` when ``layout``
+    says it is uncompressed (never a memory map: a slice rewritten while open must not SIGBUS),
+    straight ``into`` an array of the box's shape when given and uncompressed."""
     try:
         array: np.ndarray
-        if path.suffix.lower() in TIFF_SUFFIXES:
+        if layout is not None:
+            offset, shape, stored = layout
+            file = RandomAccessFile(str(path))
             try:
-                array = tifffile.memmap(path, mode="r")
-            except ValueError:  # compressed or not contiguous
-                array = np.asarray(tifffile.imread(path))
+                return ContiguousArray(file, offset, shape, stored).read(box or tuple((0, n) for n in shape), into)
+            finally:
+                file.close()
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            array = np.asarray(tifffile.imread(path))
         else:
             array = np.asarray(imagecodecs.imread(str(path)))
     except SLICE_ERRORS as exc:
         raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
     if array.ndim != 2 or array.dtype.kind not in "uif":
         raise UnsupportedFormatError(f"{path}: slices must be 2-D grey images, got {array.shape} {array.dtype}")
-    return np.asarray(array)
+    return crop(array, box)
+
+
+def crop(plane: np.ndarray, box: Box | None) -> np.ndarray:
+    """``plane``'s box of rows and columns (all of it for None)."""
+    return plane if box is None else plane[box[0][0] : box[0][1], box[1][0] : box[1][1]]
 
 
 def _plane_kind(path: Path) -> tuple[tuple[int, ...], str] | None:
@@ -82,8 +116,9 @@ class StackReader:
     def __init__(self, path: Path, files: list[Path] | None) -> None:
         self._path = path
         self._files = files
+        self._layouts: dict[Path, tuple[tuple[int, int], Layout | None]] = {}  # by (mtime, size)
         if files:
-            first = read_slice(files[0])
+            first = read_slice(files[0], slice_layout(files[0]))
             plane_shape, dtype, depth = first.shape, first.dtype, len(files)
         else:
             try:
@@ -98,28 +133,50 @@ class StackReader:
         self.dtype: np.dtype[Any] = np.dtype(dtype).newbyteorder("=")
         self.chunks: tuple[int, ...] = (1, *plane_shape)
 
-    def plane(self, z: int) -> np.ndarray:
-        """Slice ``z`` whole, not copied (a read-only memory map where possible: nothing is read
-        until it is used)."""
-        if self._files is not None:
-            plane = read_slice(self._files[z])
-        else:
+    def _layout(self, path: Path) -> Layout | None:
+        """A slice file's layout, parsed again only when its modification time or size changed."""
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            raise CorruptImageError(f"{path}: unreadable slice: {exc}") from exc
+        key = (stat.st_mtime_ns, stat.st_size)
+        known = self._layouts.get(path)
+        if known is None or known[0] != key:
+            known = self._layouts[path] = (key, slice_layout(path))
+        return known[1]
+
+    def plane(self, z: int, box: Box | None = None, into: np.ndarray | None = None) -> np.ndarray:
+        """Slice ``z`` (its ``box`` of rows and columns), checked against the first slice; read
+        straight ``into`` an array of the box's shape where the slice is uncompressed."""
+        if self._files is None:
             try:
-                plane = tifffile.imread(self._path, key=z)
+                whole = np.asarray(tifffile.imread(self._path, key=z))
             except SLICE_ERRORS as exc:
                 raise CorruptImageError(f"{self._path}: cannot read slice {z}: {exc}") from exc
-        if plane.shape != self.shape[1:] or plane.dtype != self.dtype:
-            name = self._files[z].name if self._files is not None else f"page {z}"
+            self._check(f"page {z}", whole.shape, whole.dtype)
+            return crop(whole, box)
+        path = self._files[z]
+        layout = self._layout(path)
+        if layout is None:
+            whole = read_slice(path)
+            self._check(path.name, whole.shape, whole.dtype)
+            return crop(whole, box)
+        self._check(path.name, layout[1], layout[2])
+        return read_slice(path, layout, box, into)
+
+    def _check(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        if shape != self.shape[1:] or np.dtype(dtype).newbyteorder("=") != self.dtype:
             raise CorruptImageError(
-                f"{self._path}: slice {name} is {plane.shape} {plane.dtype}, the first is {self.shape[1:]} {self.dtype}"
+                f"{self._path}: slice {name} is {shape} {dtype}, the first is {self.shape[1:]} {self.dtype}"
             )
-        return plane
 
     def read(self, box: Box) -> np.ndarray:
-        (z0, z1), (y0, y1), (x0, x1) = box
-        out = np.empty((z1 - z0, y1 - y0, x1 - x0), self.dtype)
+        (z0, z1), rows, cols = box
+        out = np.empty((z1 - z0, rows[1] - rows[0], cols[1] - cols[0]), self.dtype)
         for i, z in enumerate(range(z0, z1)):
-            out[i] = self.plane(z)[y0:y1, x0:x1]
+            target = out[i]
+            if (plane := self.plane(z, (rows, cols), target)) is not target:  # decoded, not read into
+                target[...] = plane
         return out
 
 

@@ -8,7 +8,9 @@ the array records ``dimension_names``.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -18,22 +20,46 @@ import numpy as np
 from ..errors import CorruptImageError, UnsupportedFormatError
 from ..io.remotepath import RemotePath, as_path, is_dir
 from .base import Box, LevelReader, Metadata, NoAssociatedImages
+from .guards import chunk_decoded_size
 from .zarrchunks import ChunkReader, UnsupportedLayout
 
 DEFAULT_AXES = {2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
 
 
 class ZarrPythonReader:
-    """Any array zarr-python opens (Zarr v2, codecs off the direct path)."""
+    """Any array zarr-python opens (Zarr v2, codecs off the direct path). The chunks of a local v2
+    array are checked before zarr-python decodes them: a zstd or blosc header claiming more than
+    the chunk holds is refused (the codec would allocate what it claims)."""
 
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: Any, local_v2: Path | None = None) -> None:
         self._array = array
         self.shape: tuple[int, ...] = tuple(array.shape)
         self.dtype: np.dtype[Any] = np.dtype(array.dtype)
         self.chunks: tuple[int, ...] = tuple(array.chunks)
+        meta = load_json(local_v2 / ".zarray") if local_v2 is not None else None
+        compressor = (meta or {}).get("compressor")
+        self._codec = str(compressor.get("id")) if isinstance(compressor, dict) else ""
+        self._v2 = local_v2 if meta and not meta.get("filters") and self._codec in ("zstd", "blosc") else None
+        self._separator = str((meta or {}).get("dimension_separator") or ".")
 
     def read(self, box: Box) -> np.ndarray:
+        if self._v2 is not None:
+            self._check_chunks(box)
         return np.asarray(self._array[tuple(slice(a, b) for a, b in box)])
+
+    def _check_chunks(self, box: Box) -> None:
+        assert self._v2 is not None
+        nbytes = math.prod(self.chunks) * self.dtype.itemsize
+        spans = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(box, self.chunks) if b > a]
+        for key in itertools.product(*spans) if len(spans) == len(box) else ():
+            path = self._v2 / self._separator.join(map(str, key))
+            try:
+                with open(path, "rb") as fh:
+                    claimed = chunk_decoded_size(self._codec, fh.read(32))
+            except FileNotFoundError:  # a missing chunk is its fill value
+                continue
+            if claimed is not None and claimed > nbytes:
+                raise CorruptImageError(f"{path}: its header claims {claimed:,} bytes, a chunk holds {nbytes:,}")
 
 
 def open_array(path: str | os.PathLike[str] | RemotePath, zarr_format: int) -> LevelReader:
@@ -55,7 +81,7 @@ def open_array(path: str | os.PathLike[str] | RemotePath, zarr_format: int) -> L
     import zarr  # deferred: importing zarr-python costs ~0.15 s; only arrays off the direct path need it
 
     try:
-        return ZarrPythonReader(zarr.open_array(os.fspath(path), mode="r"))
+        return ZarrPythonReader(zarr.open_array(os.fspath(path), mode="r"), Path(path) if zarr_format == 2 else None)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CorruptImageError(f"{path}: cannot open Zarr array: {exc}") from exc
 

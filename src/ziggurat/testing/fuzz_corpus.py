@@ -52,6 +52,7 @@ TIFF_TAGS = (
     "TileOffsets", "StripOffsets", "TileByteCounts", "StripByteCounts", "Predictor", "SubIFDs",
 )  # fmt: skip
 ABSURD = (0, 1, 3, 255, 32767, 65500, 2**31 - 1, 2**32 - 1, 10**9)
+ONE_FILE = "one-file:"  # a kind's prefix: the mutation applies to one file of a folder seed
 TAG_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 
@@ -110,6 +111,7 @@ def generated_seeds(folder: Path) -> list[tuple[str, Path]]:
     once("zarr", "array-v3.zarr", lambda p: _zarr(p, 3))
     once("zarr", "array-v2.zarr", lambda p: _zarr(p, 2))
     once("omezarr", "ome.zarr", _omezarr)
+    once("dicom", "wsi-dicom", _dicom_wsi)
     if importlib.util.find_spec("tensorstore") is not None:
         once("n5", "array.n5", _n5)
     return seeds
@@ -148,6 +150,12 @@ def _omezarr(path: Path) -> None:
     to_omezarr(Image(ArraySource([data], meta)), path, chunks=(2, 64, 64))
 
 
+def _dicom_wsi(path: Path) -> None:
+    from .dicomwsi import slide_pixels, write_dicom_wsi
+
+    write_dicom_wsi(path, slide_pixels(384, 512, seed=7), levels=2, tile=128)
+
+
 def _n5(path: Path) -> None:
     import tensorstore
 
@@ -181,9 +189,11 @@ def cases(seeds: list[tuple[str, Path]], per_seed: int, seed: str = "ziggurat") 
 
 
 def _kinds(area: str, path: Path) -> list[str]:
-    if path.is_dir():
-        return ["json-field", "json-truncate", "json-nest", "chunk-flip", "chunk-truncate", "chunk-bomb"]
     common = ["truncate", "flip-header", "flip-data", "zero-run"]
+    if path.is_dir() and area == "dicom":  # a series of instance files: one of them is mutated
+        return [f"{ONE_FILE}{k}" for k in (*common, "dicom-field", "codec-lie")]
+    if path.is_dir():
+        return ["json-field", "json-truncate", "json-nest", "chunk-flip", "chunk-truncate", "chunk-bomb", "chunk-lie"]
     if area == "tiff":
         return [*common, "tiff-tag", "tiff-tag", "tiff-tag", "ifd-cycle", "codec-lie", "tile-bomb"]
     if area == "nifti":
@@ -218,7 +228,10 @@ def materialise(case: Case, folder: Path) -> Path:
     else:
         shutil.copyfile(seed, target)
         target.chmod(0o644)
-    if case.kind != "pristine":
+    if case.kind.startswith(ONE_FILE):
+        files = sorted(f for f in target.rglob("*") if f.is_file())
+        MUTATIONS[case.kind.removeprefix(ONE_FILE)](files[case.params["pick"] % len(files)], case.params)
+    elif case.kind != "pristine":
         MUTATIONS[case.kind](target, case.params)
     return target
 
@@ -471,6 +484,30 @@ def chunk_mutation(path: Path, p: dict[str, Any], how: str) -> None:
         file.write_bytes(zlib.compress(b"\x00" * (64 << 20), 9))
 
 
+def chunk_lie(path: Path, p: dict[str, Any]) -> None:
+    """Make one chunk's own header claim a huge decoded size: a zstd frame's content size, a blosc
+    header's byte count, an N5 block's dimensions (the codec is asked to allocate what it claims)."""
+    files = _chunk_files(path)
+    if not files:
+        return
+    file = files[p["pick"] % len(files)]
+    data = bytearray(file.read_bytes())
+    huge = p["absurd"] if p["absurd"] > 65535 else 2**40
+    if data[:4] == b"\x28\xb5\x2f\xfd" and len(data) > 6:  # zstd
+        descriptor = data[4]
+        single = bool(descriptor & 0x20)
+        fields = 4 + 1 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+        fcs_size = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
+        data[4] = descriptor | 0xC0  # an 8-byte frame content size
+        data[fields : fields + fcs_size] = struct.pack("<Q", huge)
+    elif any(part.endswith(".n5") for part in file.parts) and len(data) >= 16:
+        ndim = int.from_bytes(data[2:4], "big")
+        data[4 : 4 + 4 * ndim] = struct.pack(f">{ndim}I", *([min(huge, 2**32 - 1)] * ndim))
+    elif len(data) >= 16 and data[0] in (1, 2):  # blosc: version, versionlz, flags, typesize, nbytes
+        data[4:8] = struct.pack("<I", min(huge, 2**31 - 1))
+    file.write_bytes(bytes(data))
+
+
 MUTATIONS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     "truncate": truncate,
     "flip-header": lambda path, p: flip(path, p, header=True),
@@ -489,6 +526,7 @@ MUTATIONS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     "chunk-flip": lambda path, p: chunk_mutation(path, p, "flip"),
     "chunk-truncate": lambda path, p: chunk_mutation(path, p, "truncate"),
     "chunk-bomb": lambda path, p: chunk_mutation(path, p, "bomb"),
+    "chunk-lie": chunk_lie,
     # the suite's own check that it notices a hang, a crash and an untyped error
     "selftest-hang": lambda path, p: time.sleep(3600),
     "selftest-signal": lambda path, p: os.kill(os.getpid(), signal.SIGSEGV),

@@ -8,8 +8,8 @@ resolution: each pixel is the mean of its 2x2 (or 2x2x2) source pixels, windowed
 and rounding into one step). Each further level averages 2x2x2 voxels of the level before
 (:func:`ziggurat.kernels.reduce2`). An odd last slice, row or column is averaged with itself.
 
-Slices come from the registry's TIFF-stack source (memory-mapped by tifffile when a file stores
-them uncompressed and contiguous; PNG/JPEG by imagecodecs), read on a thread pool that runs ahead
+Slices come from the registry's TIFF-stack source (read with ``pread`` when a file stores them
+uncompressed and contiguous; PNG/JPEG by imagecodecs), read on a thread pool that runs ahead
 of the writer, so reads, arithmetic and encoding overlap on every core. Every output file is
 written atomically and a rerun skips the files that exist; ``settings.json`` records window and
 layout so a rerun with other settings is refused rather than mixed in.
@@ -62,7 +62,7 @@ class Settings:
 
 def open_stack(stack_dir: str | os.PathLike[str]) -> tuple[int, Callable[[int], np.ndarray]]:
     """(slice count, ``plane(z)``) of a folder of slices, through the registry's TIFF-stack source;
-    planes come uncopied (memory-mapped where tifffile can). A URL prefix: see :func:`remote_stack`."""
+    planes come whole, read with ``pread`` where uncompressed. A URL prefix: see :func:`remote_stack`."""
     if is_url(stack_dir):
         return remote_stack(os.fspath(stack_dir))
     if not Path(stack_dir).is_dir():
