@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import ziggurat
+from ziggurat.io import locations
 from ziggurat.testing.s3 import LocalS3
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -29,6 +30,9 @@ def test_readme_python_example(sample_slide: Path, tmp_path: Path, monkeypatch: 
     assert code is not None
     shutil.copy(sample_slide, tmp_path / "slide.tif")
     monkeypatch.chdir(tmp_path)
+    # storage_options= configures the bucket for the rest of the process: keep that to this test,
+    # whose server is gone after it (the other tests' bucket of the same name is another server)
+    monkeypatch.setattr(locations, "_options", {})
     exec(compile(code.group(1), "README.md", "exec"), {})
 
 
