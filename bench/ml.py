@@ -9,7 +9,12 @@ patch positions where the tool lets us choose them:
   ``ziggurat.ml.loader`` (each batch one read, decoded into shared memory by 2 workers, or by 2 threads);
 - a plain loop: ``nibabel.load(...).get_fdata()`` then crop (what a patch costs without a chunked store);
 - TorchIO ``Queue`` + ``UniformSampler`` and MONAI ``LoadImaged`` + ``RandSpatialCropd`` when installed
-  (``pip install torchio monai`` after the CPU torch; not in any extra), workers 0 and 2; not with ``--quick``.
+  (the ``bench`` extra), workers 0 and 2; not with ``--quick``;
+- radiobject's ``create_training_dataloader`` (PATCH mode) over the same ``.nii.gz`` ingested once into a
+  local TileDB RadiObject with its ISOTROPIC (64^3) tiles, cached next to them: it draws its own positions
+  (seeded by index), so a few of its patches are checked pixel for pixel against ziggurat's at its
+  ``patch_start``. Workers 0 and 2 (spawn: TileDB deadlocks after fork; its workers persist across
+  epochs, so its epochs get one untimed warm-up). Not with ``--quick`` (importing it costs ~6 s of CPU).
 Slides: ``SlidePatches`` at level 0 (random, the same four ways) vs a plain ``openslide.read_region`` loop
 at the same locations. Each figure is the median of ``--repeats`` full epochs, worker start-up included
 (ziggurat's volume epochs are 8x longer than the slow anchors'; slide tools get one untimed warm-up epoch).
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -117,10 +123,8 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool
         return len(positions)
 
     tools = {**ours(dataset), "nibabel load + crop": nibabel_loop}
-    if not anchors:
-        return tools
     tio = _optional("torchio")
-    if tio is not None:
+    if anchors and tio is not None:
         subjects = tio.SubjectsDataset([tio.Subject(image=tio.ScalarImage(p)) for p in gz])
         for workers in (0, 2):
             sampler = tio.data.UniformSampler(PATCH)
@@ -128,7 +132,7 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool
             queue = tio.Queue(subjects, max_length=4 * BATCH, samples_per_volume=per_volume, sampler=sampler,
                               num_workers=workers, shuffle_subjects=False)  # fmt: skip
             tools[f"torchio Queue, workers {workers}"] = _torchio_epoch(queue)
-    if _optional("monai") is not None:
+    if anchors and _optional("monai") is not None:
         from monai.data import Dataset
         from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, RandSpatialCropd
 
@@ -139,7 +143,58 @@ def volume_tools(gz: list[Path], stores: list[Path], patches: int, anchors: bool
             tools[f"monai LoadImaged + RandSpatialCropd, workers {workers}"] = loader_epoch(
                 Dataset(files, transform), workers
             )
-    return tools
+    if anchors and _optional("radiobject") is not None:
+        for workers in (0, 2):
+            tools[f"radiobject training loader, workers {workers}"] = _radiobject_epoch(gz, images, patches, workers)
+    return tools  # radiobject last: its TileDB context must not exist before the others fork
+
+
+def radiobject_collection(gz: list[Path]) -> Any:
+    """The volumes as a radiobject VolumeCollection, ingested once (ISOTROPIC tiles) beside the ``.nii.gz``."""
+    import radiobject
+    from radiobject.ctx import SliceOrientation, TileConfig, WriteConfig
+
+    uri = gz[0].parent / f"radiobject-{len(gz)}"
+    if not uri.exists():
+        radiobject.configure(write=WriteConfig(tile=TileConfig(orientation=SliceOrientation.ISOTROPIC)))
+        partial = uri.with_name(uri.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        niftis = [(path, path.name.removesuffix(".nii.gz")) for path in gz]
+        radiobject.RadiObject.from_niftis(str(partial), images={"image": niftis})
+        partial.rename(uri)
+    return radiobject.RadiObject(str(uri)).collection("image")
+
+
+def check_radiobject(dataset: Any, collection: Any, images: list[Any], count: int = 4) -> None:
+    """radiobject's patches are (1, x, y, z) crops at ``patch_start`` (x, y, z): equal to ziggurat's (z, y, x) crop."""
+    for index in range(count):
+        sample = dataset[index]
+        x, y, z = (int(v) for v in sample["patch_start"])
+        entry = int(collection.iloc[sample["idx"]].obs_id.split("-")[1].split("_")[0])
+        assert sample["image"].shape == (1, PATCH, PATCH, PATCH), sample["image"].shape
+        ours = np.asarray(images[entry][z : z + PATCH, y : y + PATCH, x : x + PATCH])
+        assert np.array_equal(sample["image"][0].numpy().T, ours), f"radiobject patch {index} differs"
+
+
+def _radiobject_epoch(gz: list[Path], images: list[Any], patches: int, workers: int) -> Callable[[], int]:
+    """An epoch of radiobject's training loader, made on the first (warm-up) call so TileDB starts after our forks."""
+    made: list[Any] = []
+
+    def run() -> int:
+        if not made:
+            from radiobject.ml import create_training_dataloader
+
+            collection = radiobject_collection(gz)
+            batches = create_training_dataloader(collection, batch_size=BATCH, patch_size=(PATCH,) * 3,
+                                                 num_workers=workers, pin_memory=False,
+                                                 patches_per_volume=max(patches // len(gz), 1))  # fmt: skip
+            if workers:
+                batches.multiprocessing_context = "spawn"
+            check_radiobject(batches.dataset, collection, images)
+            made.append(batches)
+        return sum(len(batch["image"]) for batch in made[0])
+
+    return run
 
 
 def _torchio_epoch(queue: Any) -> Callable[[], int]:
@@ -233,7 +288,7 @@ def main(argv: list[str]) -> int:
     gz, stores = write_volumes(n, shape)
     if args.part in ("all", "volumes"):
         tools = volume_tools(gz, stores, patches, not args.quick)
-        rates = {tool: throughput(run, repeats) for tool, run in tools.items()}
+        rates = {tool: throughput(run, repeats, warmup=tool.startswith("radiobject")) for tool, run in tools.items()}
         print(table(f"{PATCH}^3 float32 patches of {n} volumes {shape}", rates, PATCH**3 * 4 / 1e6) + "\n")
     if args.part in ("all", "volumes", "rss"):
         rss = rss_over_epochs(long_run(stores, patches), args.epochs)  # before the slide anchors' whole-level decodes
@@ -245,6 +300,7 @@ def main(argv: list[str]) -> int:
                  for tool, run in slide_tools(slide, patches * 8, not args.quick).items()}  # fmt: skip
         print(table(f"256^2 RGB level-0 patches of a {slide_size[0]} x {slide_size[1]} slide", rates,
                     256 * 256 * 3 / 1e6))  # fmt: skip
-    missing = ["torchio", "monai"] if args.quick else [m for m in ("torchio", "monai") if _optional(m) is None]
+    anchors = ("torchio", "monai", "radiobject")
+    missing = list(anchors) if args.quick else [m for m in anchors if _optional(m) is None]
     print(f"\npeak RSS {peak_rss_mb():.0f} MB; skipped (not installed, or --quick): {', '.join(missing) or 'none'}")
     return 0
