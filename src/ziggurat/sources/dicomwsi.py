@@ -30,7 +30,6 @@ import numpy as np
 
 from ..errors import (
     CorruptImageError,
-    ImageNotFoundError,
     RemoteStorageError,
     UnsupportedCodecError,
     UnsupportedFormatError,
