@@ -69,6 +69,11 @@ def test_the_realdata_instance_reads_like_the_local_file(s3: LocalS3, realdata: 
     local = ziggurat.open(realdata / REALDATA)
     assert image.levels[0].shape == local.levels[0].shape
     assert np.array_equal(_whole(image.levels[0]), _whole(local.levels[0]))  # column-major, found by seams
+    # over plain HTTP (no listing): the instance alone, the same pixels
+    s3.client().put_object_acl(Bucket=s3.bucket, Key="dicomwsi/one/slide.dcm", ACL="public-read")
+    http = ziggurat.open(f"{s3.endpoint}/{s3.bucket}/dicomwsi/one/slide.dcm", decoded_cache=False)
+    assert http.backend == "dicomwsi"
+    assert np.array_equal(_whole(http.levels[0]), _whole(local.levels[0]))
 
 
 def _native_series(folder: Path) -> tuple[list[np.ndarray], int]:
