@@ -5,6 +5,7 @@ and an offset-table-less instance walked in one large read, never one round trip
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ def test_a_prefix_or_an_instance_url_reads_the_local_series(s3: LocalS3, series:
         for name, picture in associated.items():
             assert np.array_equal(np.asarray(image.associated_images[name]), picture)
         assert image.metadata.properties == local.metadata.properties
+    again = pickle.loads(pickle.dumps(image))  # a worker reopens the URL with its storage options
+    assert np.array_equal(_whole(again.levels[1]), truth[1])
 
 
 def test_the_realdata_instance_reads_like_the_local_file(s3: LocalS3, realdata: Path) -> None:
