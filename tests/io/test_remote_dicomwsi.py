@@ -79,6 +79,17 @@ def test_the_realdata_instance_reads_like_the_local_file(s3: LocalS3, realdata: 
     assert np.array_equal(_whole(http.levels[0]), _whole(local.levels[0]))
 
 
+def test_a_sparse_jpeg_series_reads_like_the_local_one(s3: LocalS3, tmp_path: Path) -> None:
+    """TILED_SPARSE: frames placed by their per-frame positions, parsed from the remote headers."""
+    write_dicom_wsi(tmp_path / "sparse", slide_pixels(300, 420, seed=9), levels=2, codec="jpeg", sparse=True)
+    url = s3.upload(tmp_path / "sparse", "dicomwsi/sparse")
+    image, gets = _opened(s3, f"{url}/")
+    assert gets == 1 + 4  # LIST, then the 2 levels' and the label's and macro's heads
+    local = ziggurat.open(tmp_path / "sparse", decoded_cache=False)
+    for ours, theirs in zip(image.levels, local.levels, strict=True):
+        assert np.array_equal(_whole(ours), _whole(theirs))  # the same JPEG decoder: equal, gaps white
+
+
 def _native_series(folder: Path) -> tuple[list[np.ndarray], int]:
     """One uncompressed 768 x 1024 level of 128 x 128 frames (8 per row), and where frame 0's bytes are."""
     levels, _ = write_dicom_wsi(folder, slide_pixels(768, 1024, seed=3), levels=1, tile=TILE, codec="native")
