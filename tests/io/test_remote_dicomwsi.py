@@ -79,6 +79,19 @@ def test_the_realdata_instance_reads_like_the_local_file(s3: LocalS3, realdata: 
     assert np.array_equal(_whole(http.levels[0]), _whole(local.levels[0]))
 
 
+def test_an_instance_opens_alone_where_listing_fails(s3: LocalS3, realdata: Path) -> None:
+    """Both LISTs answer 503 through all their retries (a bucket without List permission acts alike):
+    the instance URL still opens, as the one instance of its series."""
+    url = s3.upload(realdata / REALDATA, "dicomwsi/unlisted/slide.dcm")
+    forget()
+    assert s3.proxy is not None
+    s3.proxy.reset()
+    s3.proxy.fail(10, after=2)  # after the probe's head and tail: 2 LISTs x (1 + 4 retries)
+    image = ziggurat.open(url, storage_options=s3.storage_options, decoded_cache=False)
+    assert s3.proxy.reset().injected["fail"] == 10
+    assert np.array_equal(_whole(image.levels[0]), _whole(ziggurat.open(realdata / REALDATA).levels[0]))
+
+
 def test_a_sparse_jpeg_series_reads_like_the_local_one(s3: LocalS3, tmp_path: Path) -> None:
     """TILED_SPARSE: frames placed by their per-frame positions, parsed from the remote headers."""
     write_dicom_wsi(tmp_path / "sparse", slide_pixels(300, 420, seed=9), levels=2, codec="jpeg", sparse=True)

@@ -484,13 +484,22 @@ def _local_files(root: Path) -> tuple[list[ByteFile], ByteFile | None]:
 def _remote_files(url: str) -> tuple[list[ByteFile], ByteFile | None]:
     """The objects of the prefix ``url`` (no own file), or the object ``url`` and those beside it:
     one listing (shared with the registry's), then every head in one parallel round (the probe's
-    reads are reused)."""
-    others = _prefix_objects(url)
-    own = None
+    reads are reused). Where listing is refused, an instance URL opens that instance alone."""
+    others, own = _listed(url, refused_ok=not url.endswith("/")), None
     if not others:  # not a prefix: an instance, whose series lies beside it
         own = open_file(url)  # the registry's probe opened it a moment ago: no request
-        others = [u for u in _prefix_objects(url.rsplit("/", 1)[0] + "/") if u != own.path]
+        others = [u for u in _listed(url.rsplit("/", 1)[0] + "/", refused_ok=True) if u != own.path]
     return ([own] if own is not None else []) + open_files(others, tail_bytes=0), own
+
+
+def _listed(url: str, *, refused_ok: bool) -> list[str]:
+    """:func:`_prefix_objects`, or nothing when the listing fails and ``refused_ok`` (no List permission)."""
+    try:
+        return _prefix_objects(url)
+    except RemoteStorageError:
+        if not refused_ok:
+            raise
+        return []
 
 
 def _prefix_objects(url: str) -> list[str]:

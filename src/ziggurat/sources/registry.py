@@ -21,6 +21,7 @@ from ..errors import (
     BackendUnavailableError,
     CorruptImageError,
     ImageNotFoundError,
+    RemoteStorageError,
     UnsupportedCodecError,
     UnsupportedFormatError,
 )
@@ -103,7 +104,10 @@ def _holds_objects(url: str) -> bool:
     from ..io.listing import objects_in
     from ..io.locations import parse
 
-    return parse(url).scheme == "s3" and bool(objects_in(url))
+    try:
+        return parse(url).scheme == "s3" and bool(objects_in(url))
+    except RemoteStorageError:  # listing refused (no List permission): not known to be a prefix
+        return False
 
 
 def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, SourceClass]]:
