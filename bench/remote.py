@@ -7,9 +7,11 @@ The proxy (ziggurat.testing.netproxy) adds ``--latency`` seconds to every reques
 paces response bodies to ``--bandwidth`` bytes/s shared by all connections (this kernel has no
 ``tc netem``). Every tool reads the same objects through it; each row gives the median time, and
 the median requests and bytes one call costs. Slides: ziggurat vs tiffslide on fsspec (s3fs).
-Volumes: ziggurat vs zarr-python on FsspecStore and on ObjectStore (obstore), and tensorstore's s3
-driver, all reading the OME-Zarr store ziggurat wrote. Backends: the same random ranged reads
-through obstore and s3fs (why the io layer uses obstore).
+DICOM WSI: a generated JPEG series opened by prefix and by instance URL (ziggurat only; no other
+tool reads it from S3), beside the local open. Volumes: ziggurat vs zarr-python on FsspecStore and
+on ObjectStore (obstore), and tensorstore's s3 driver, all reading the OME-Zarr store ziggurat
+wrote. Backends: the same random ranged reads through obstore and s3fs (why the io layer uses
+obstore).
 """
 
 from __future__ import annotations
@@ -94,6 +96,41 @@ def slide_cases(s3: Any, url: str, size: tuple[int, int], n: int) -> list[Result
                                lambda i, s=side: ours.read_region(spot(s), 0, (s, s)), n))  # fmt: skip
         results.append(measure(s3.proxy, f"random {side}² region", "tiffslide (fsspec)",
                                lambda i, s=side: theirs.read_region(spot(s), 0, (s, s)), n))  # fmt: skip
+    return results
+
+
+def dicom_cases(s3: Any, folder: Path, size: tuple[int, int], n: int) -> list[Result]:
+    """A DICOM WSI series (one object per level, label, macro) opened by prefix and by instance URL,
+    and random regions; the local folder's open beside it (no other tool reads DICOM WSI from S3)."""
+    import ziggurat
+    from ziggurat.io.opening import forget
+
+    url = s3.upload(folder, "dicom/series")
+    options = s3.storage_options
+    rng = random.Random(11)
+    width, height = size
+
+    def z_open(target: str) -> Call:
+        def call(i: int) -> Any:
+            forget()
+            return ziggurat.open(target, storage_options=options, decoded_cache=False)
+
+        return call
+
+    ours = z_open(f"{url}/")(0)
+    results = [
+        measure(s3.proxy, "DICOM WSI open (prefix)", "ziggurat", z_open(f"{url}/"), n),
+        measure(s3.proxy, "DICOM WSI open (instance URL)", "ziggurat", z_open(f"{url}/level0-1.dcm"), n),
+        measure(s3.proxy, "DICOM WSI open (local folder)", "ziggurat local", lambda i: ziggurat.open(folder), n),
+    ]
+
+    def region(side: int) -> Call:
+        return lambda i: ours.read_region(
+            (rng.randrange(0, width - side), rng.randrange(0, height - side)), 0, (side, side)
+        )
+
+    for side in (256, 1024):
+        results.append(measure(s3.proxy, f"DICOM WSI random {side}² region", "ziggurat", region(side), n))
     return results
 
 
@@ -205,6 +242,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reps", type=int, default=15)
     args = parser.parse_args(argv)
     import ziggurat
+    from ziggurat.testing.dicomwsi import slide_pixels, write_dicom_wsi
     from ziggurat.testing.phantom import mri_volume
     from ziggurat.testing.s3 import LocalS3
     from ziggurat.writers.convert import to_omezarr
@@ -213,6 +251,9 @@ def main(argv: list[str]) -> int:
     root = Path(tempfile.mkdtemp(prefix="remote-", dir=DATA_DIR if DATA_DIR.is_dir() else None))
     try:
         slide = sample_slide(*size)
+        dicom_size = (1536, 1280) if args.quick else (8192, 6144)
+        dicom = root / "dicom"
+        write_dicom_wsi(dicom, slide_pixels(dicom_size[1], dicom_size[0]), levels=4, tile=256)
         data = mri_volume(shape)
         store = to_omezarr(ziggurat.from_array(data, axes="zyx", spacing=(1.0, 1.0, 1.0)), root / "mri.zarr",
                            chunks=(64, 64, 64))  # fmt: skip
@@ -226,6 +267,7 @@ def main(argv: list[str]) -> int:
             results = slide_cases(s3, url, size, n)
             results += volume_cases(s3, "volumes/mri.zarr", data, n)
             results += backend_cases(s3, "slides/slide.tif", slide.stat().st_size, n)
+            results += dicom_cases(s3, dicom, dicom_size, n)
             print(table(results, args.latency))
             floor = data.nbytes / args.bandwidth
             print(f"\nfull-load floor at the capped bandwidth: {floor * 1000:.0f} ms (uncompressed bytes)")

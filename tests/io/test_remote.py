@@ -224,7 +224,7 @@ def test_truncated_object_is_a_typed_error(s3: LocalS3, sample_slide: Path, tmp_
 def test_missing_keys_and_local_only_formats(s3: LocalS3, realdata: Path) -> None:
     with pytest.raises(ImageNotFoundError, match=re.escape("s3://ziggurat/nowhere/x.svs")):
         ziggurat.open(s3.url("nowhere/x.svs"), storage_options=s3.storage_options)
-    url = _upload(s3, realdata / "dicom-wsi/pathml_small_dicom.dcm", "local-only/wsi.dcm")
+    url = _upload(s3, realdata / "dicom/single/imageio_dicom_file01_philips_ct.dcm", "local-only/ct.dcm")
     with pytest.raises(UnsupportedFormatError, match="need a local file"):
         ziggurat.open(url, storage_options=s3.storage_options)
 

@@ -33,6 +33,12 @@ def test_pyramid_and_info_on_s3(s3: LocalS3, sample_slide: Path) -> None:
     assert done.returncode == 0 and "ome-zarr" in done.stdout, done.stderr
 
 
+def test_info_on_a_dicom_wsi_prefix(s3: LocalS3, realdata: Path) -> None:
+    s3.upload(realdata / "dicom-wsi/pathml_small_dicom.dcm", "cli/dicom/slide.dcm")
+    done = _cli(s3, "info", s3.url("cli/dicom/"))
+    assert done.returncode == 0 and "dicomwsi" in done.stdout and "3236" in done.stdout, done.stderr
+
+
 def test_unsupported_schemes_exit_2(s3: LocalS3) -> None:
     done = _cli(s3, "info", "gs://bucket/slide.svs")
     assert done.returncode == 2 and "unsupported URL scheme" in done.stderr

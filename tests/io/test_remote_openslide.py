@@ -46,7 +46,7 @@ def test_drop_in_on_a_url_reads_what_openslide_reads_locally(aws_env: LocalS3, s
 
 
 def test_formats_only_a_local_file_opens_say_so(aws_env: LocalS3, realdata: Path) -> None:
-    url = aws_env.upload(realdata / "dicom-wsi/pathml_small_dicom.dcm", "drop-in/wsi.dcm")
+    url = aws_env.upload(realdata / "dicom/single/imageio_dicom_file01_philips_ct.dcm", "drop-in/ct.dcm")
     for opener in (zs.OpenSlide, zs.open_slide):
         with pytest.raises(zs.OpenSlideUnsupportedFormatError, match="need a local file"):
             opener(url)

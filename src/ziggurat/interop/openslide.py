@@ -11,9 +11,9 @@ openslide knows, such as MRXS, go through ziggurat's openslide backend); plain p
 raise :class:`OpenSlideUnsupportedFormatError`, so :func:`open_slide` hands them to
 :class:`ImageSlide`, as openslide does. ``read_region(..., as_array=True)`` returns the region as a
 NumPy array instead (tiffslide's keyword). ``OpenSlide("s3://…")`` and ``https://`` URLs open the
-formats ziggurat reads from object storage (TIFF, SVS, OME-TIFF, QPTIFF, NDPI; credentials from the
-environment or :func:`ziggurat.io.locations.configure`); any other format on a URL raises
-:class:`OpenSlideUnsupportedFormatError` saying that it needs a local file.
+formats ziggurat reads from object storage (TIFF, SVS, OME-TIFF, QPTIFF, NDPI, and DICOM WSI by prefix
+or instance; credentials from the environment or :func:`ziggurat.io.locations.configure`); any other
+format on a URL raises :class:`OpenSlideUnsupportedFormatError` saying that it needs a local file.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ is opened: the listing's ETags and sizes are the versions, so a changed object i
 from __future__ import annotations
 
 from .locations import parse
+from .opening import recent
 from .remote import store_for
 
 FILE_SUFFIXES = (".svs", ".tif", ".tiff", ".btf", ".ndpi", ".scn", ".qptiff", ".ome.tif", ".ome.tiff")
@@ -32,3 +33,12 @@ def list_images(url: str) -> list[tuple[str, str, str]]:
              and not any(key.startswith(s + "/") for s in outer)]  # fmt: skip
     found += [(s, stores[s]) for s in outer]
     return sorted((f"{label}/{key[len(base) :]}", root.child(key[len(base) :]).url, version) for key, version in found)
+
+
+def objects_in(url: str) -> list[tuple[str, int]]:
+    """(URL, size) of the objects directly under the prefix ``url``, by key: one LIST, shared for a
+    few seconds (the probe and the open of a DICOM series' prefix list it once)."""
+    root = parse(url)
+    prefix = f"{root.key.strip('/')}/" if root.key.strip("/") else ""
+    listed = recent("children", root.url, lambda: store_for(root).children(prefix))
+    return sorted((root.child(key[len(prefix) :]).url, size) for key, size in listed)

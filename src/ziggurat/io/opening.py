@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from .files import RandomAccessFile
@@ -44,6 +45,22 @@ def open_file(path: str | os.PathLike[str]) -> ByteFile:
     if not is_url(text):
         return RandomAccessFile(local_path(text))
     return recent("file", parse(text).url, lambda: RemoteFile(text), once=True)
+
+
+def open_files(paths: Sequence[str], *, head_bytes: int | None = None, tail_bytes: int | None = None) -> list[ByteFile]:
+    """The byte files at ``paths``, the URLs among them opened in parallel: their speculative reads
+    (``head_bytes`` and ``tail_bytes``, RemoteFile's defaults when None) cost one round trip for all."""
+
+    def one(path: str) -> ByteFile:
+        if not is_url(path):
+            return RandomAccessFile(local_path(path))
+        return recent("file", parse(path).url, lambda: RemoteFile(path, head_bytes=head_bytes, tail_bytes=tail_bytes),
+                      once=True)  # fmt: skip
+
+    if sum(map(is_url, paths)) < 2:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(min(16, len(paths)), thread_name_prefix="zig-open") as pool:
+        return list(pool.map(one, paths))
 
 
 def recent(kind: str, url: str, make: Callable[[], T], *, once: bool = False) -> T:

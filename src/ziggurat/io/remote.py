@@ -163,6 +163,14 @@ class Store:
                 for meta in batch:
                     yield str(meta["path"]), _version(meta)
 
+    def children(self, prefix: str) -> list[tuple[str, int]]:
+        """(key, size) of the objects directly under ``prefix`` (not in its sub-prefixes): one LIST."""
+        import obstore
+
+        with self._errors(prefix):
+            listed = obstore.list_with_delimiter(self.client(), prefix or None)
+        return [(str(meta["path"]), int(meta["size"])) for meta in listed["objects"]]
+
     def url(self, key: str) -> str:
         return self.root.child(key).url if key else self.root.url
 

@@ -28,10 +28,19 @@ from typing import Any, Literal
 import imagecodecs
 import numpy as np
 
-from ..errors import CorruptImageError, UnsupportedCodecError, UnsupportedFormatError
+from ..errors import (
+    CorruptImageError,
+    RemoteStorageError,
+    UnsupportedCodecError,
+    UnsupportedFormatError,
+)
 from ..io.files import RandomAccessFile
+from ..io.listing import objects_in
+from ..io.locations import is_url, parse
+from ..io.opening import ByteFile, open_file, open_files
+from ..io.remotefile import RemoteFile
 from .base import Metadata, format_number
-from .dicom import _pydicom, is_dicom
+from .dicom import _pydicom
 from .guards import ClampedFile, check_codec_header
 from .tiled import DecodedOption, TiledLevel, decode_all
 
@@ -54,16 +63,27 @@ ASSOCIATED = {"LABEL": "label", "OVERVIEW": "macro", "THUMBNAIL": "thumbnail"}
 ITEM, SEQUENCE_END = 0xE000FFFE, 0xE0DDFFFE  # (FFFE,E000) and (FFFE,E0DD) read as little-endian uint32
 PASS_THROUGH_PHOTOMETRIC = ("YBR_FULL_422", "YBR_FULL", "MONOCHROME2", "RGB")
 SEAM_FRAMES = 6  # frames decoded to tell row-major from column-major in files that do not say
+#: an object without an offset table has its item headers walked in reads this large (parallel 8 MiB
+#: parts, see io/remote.py): a few requests for a whole slide level, never one round trip per frame
+WALK_BYTES = 64 << 20
+PROBE_OBJECTS = 32  # objects of a prefix whose heads the probe fetches (in one parallel round)
+FOLDER_MARKERS = ("zarr.json", ".zattrs", ".zgroup", ".zarray", "attributes.json")  # a prefix that is a store
 
 
-def _header(path: Path) -> tuple[Any, int] | None:
-    """The dataset without pixel data and the file offset of its Pixel Data element (None: not DICOM)."""
+def _header(file: ByteFile) -> tuple[Any, int] | None:
+    """The dataset without pixel data and the file offset of its Pixel Data element (None: not DICOM).
+    A remote object's header is parsed from its speculative first read (blocks past it if longer)."""
     pydicom = _pydicom()
     try:
-        with ClampedFile(path) as fh, warnings.catch_warnings():  # a damaged length reads what is there
+        if file.size < 132 or file.read(128, 4) != b"DICM":
+            return None
+        source = file.open() if isinstance(file, RemoteFile) else file.path
+        with ClampedFile(source) as fh, warnings.catch_warnings():  # a damaged length reads what is there
             warnings.simplefilter("ignore")  # value-length complaints (over-long UIDs) are not ours to report
             ds = pydicom.dcmread(fh, stop_before_pixels=True)
             return ds, fh.tell()
+    except RemoteStorageError:
+        raise
     except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, struct.error):
         return None
 
@@ -80,11 +100,15 @@ def _flavor(ds: Any) -> str:
 
 @dataclass(frozen=True)
 class Instance:
-    """One instance file: its header and where its pixel data starts."""
+    """One instance file (local or remote): its header and where its pixel data starts."""
 
-    path: Path
+    file: ByteFile
     ds: Any
     pixel_offset: int
+
+    @property
+    def path(self) -> str:
+        return self.file.path
 
     @property
     def frames(self) -> int:
@@ -96,23 +120,33 @@ class Instance:
         return int(self.ds.get("ConcatenationFrameOffsetNumber", 0))
 
 
-def scan(paths: Sequence[Path]) -> list[Instance]:
-    """The whole-slide instances among ``paths`` (other files are skipped)."""
+def scan(files: Sequence[ByteFile]) -> list[Instance]:
+    """The whole-slide instances among ``files`` (the others are skipped and closed)."""
     found = []
-    for path in paths:
-        header = _header(path) if is_dicom(path) else None
-        if header is not None and is_wsi(header[0]) and header[1] < os.path.getsize(path):
-            found.append(Instance(path, *header))
+    for file in files:
+        header = _header(file)
+        if header is not None and is_wsi(header[0]) and header[1] < file.size:
+            found.append(Instance(file, *header))
+        else:
+            file.close()
     return found
 
 
-#: a frame's bytes: the (offset, length) of each of its fragments (one for most files)
-Fragments = tuple[tuple[int, int], ...]
+@dataclass(frozen=True)
+class Frame:
+    """A frame's bytes: ``length`` bytes at ``offset`` in ``file``. ``items``: the span holds the frame's
+    item headers and fragments (located by the Basic Offset Table alone), unwrapped once read."""
+
+    file: ByteFile
+    offset: int
+    length: int
+    items: bool = False
 
 
-def _frame_ranges(file: RandomAccessFile, instance: Instance) -> list[Fragments]:
-    """Where every frame's bytes are in the file: native frames by size, encapsulated ones from the
-    item headers (one fragment per frame, or fragments grouped by the Basic Offset Table)."""
+def _frame_spans(file: ByteFile, instance: Instance) -> list[tuple[int, int, bool]]:
+    """Where every frame's bytes are, from the header alone when it can say: native frames by size;
+    encapsulated ones by the Extended Offset Table, else by the Basic Offset Table (the span from one
+    frame's first item to the next frame's), else by walking the item headers in large reads."""
     ds, start = instance.ds, instance.pixel_offset
     syntax = str(ds.file_meta.TransferSyntaxUID)
     if struct.unpack("<HH", file.read(start, 4)) != (0x7FE0, 0x0010):
@@ -121,40 +155,89 @@ def _frame_ranges(file: RandomAccessFile, instance: Instance) -> list[Fragments]
     if syntax in NATIVE:
         value = start + (8 if syntax == IMPLICIT_LE else 12)
         size = int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel) * int(ds.BitsAllocated) // 8
-        return [((value + i * size, size),) for i in range(n)]
+        return [(value + i * size, size, False) for i in range(n)]
     pos = start + 12
-    items: list[tuple[int, int]] = []  # (value offset, length) of the offset table and each fragment
+    if pos + 8 > file.size:
+        raise CorruptImageError(f"{instance.path}: encapsulated pixel data without items")
+    item, table = struct.unpack("<II", file.read(pos, 8))
+    if item != ITEM:
+        raise CorruptImageError(f"{instance.path}: damaged encapsulated pixel data at byte {pos}")
+    first = pos + 8 + table  # offsets in the tables count from the first fragment's item tag
+    extended = _extended_table(ds, n)
+    if extended is not None:
+        return [(first + offset + 8, length, False) for offset, length in extended]
+    if table == 4 * n and n:
+        offsets = [*struct.unpack(f"<{n}I", file.read(pos + 8, table)), file.size - first]
+        if offsets[0] != 0 or any(b <= a for a, b in itertools.pairwise(offsets)):
+            raise CorruptImageError(f"{instance.path}: the offset table is not increasing")
+        return [(first + a, b - a, True) for a, b in itertools.pairwise(offsets)]
+    fragments = _walk(file, first, instance.path)
+    if len(fragments) != n:
+        raise UnsupportedFormatError(f"{instance.path}: {len(fragments)} fragments for {n} frames, no offset table")
+    return [(offset, length, False) for offset, length in fragments]
+
+
+def _extended_table(ds: Any, n: int) -> list[tuple[int, int]] | None:
+    """(offset, length) of each frame from the Extended Offset Table (7FE0,0001/0002), if it has one per frame."""
+    if "ExtendedOffsetTable" not in ds or "ExtendedOffsetTableLengths" not in ds:
+        return None
+    offsets = np.frombuffer(ds.ExtendedOffsetTable, "<u8")
+    lengths = np.frombuffer(ds.ExtendedOffsetTableLengths, "<u8")
+    if len(offsets) != n or len(lengths) != n:
+        return None
+    return list(zip(offsets.tolist(), lengths.tolist()))
+
+
+def _walk(file: ByteFile, pos: int, where: str) -> list[tuple[int, int]]:
+    """(value offset, length) of every item from ``pos`` to the sequence end. A local file reads each
+    8-byte header; a remote one reads ``WALK_BYTES`` at a time (the headers lie between the frames)."""
+    window = 8 if isinstance(file, RandomAccessFile) else WALK_BYTES
+    buffer, at = b"", pos
+    items: list[tuple[int, int]] = []
     while pos + 8 <= file.size:
-        item, length = struct.unpack("<II", file.read(pos, 8))
+        if pos + 8 > at + len(buffer):
+            buffer, at = file.read(pos, min(max(window, 8), file.size - pos)), pos
+        item, length = struct.unpack_from("<II", buffer, pos - at)
         if item == SEQUENCE_END:
             break
         if item != ITEM:
-            raise CorruptImageError(f"{instance.path}: damaged encapsulated pixel data at byte {pos}")
+            raise CorruptImageError(f"{where}: damaged encapsulated pixel data at byte {pos}")
         items.append((pos + 8, length))
         pos += 8 + length
-    if not items:
-        raise CorruptImageError(f"{instance.path}: encapsulated pixel data without items")
-    table, fragments = items[0], items[1:]
-    if len(fragments) == n:
-        return [(f,) for f in fragments]
-    if table[1] != 4 * n:
-        raise UnsupportedFormatError(f"{instance.path}: {len(fragments)} fragments for {n} frames, no offset table")
-    first = fragments[0][0] - 8  # offsets in the table count from the first fragment's item tag
-    index = {offset - 8 - first: i for i, (offset, _) in enumerate(fragments)}
-    try:
-        bounds = [index[s] for s in struct.unpack(f"<{n}I", file.read(*table))] + [len(fragments)]
-    except KeyError as exc:
-        raise CorruptImageError(f"{instance.path}: the offset table points between fragments") from exc
-    return [tuple(fragments[a:b]) for a, b in itertools.pairwise(bounds)]
+    return items
 
 
-#: a frame: the file it is in and its fragments
-Frame = tuple[RandomAccessFile, Fragments]
+def _unwrap(frame: Frame, data: bytes) -> bytes:
+    """A frame's fragments joined, from its span of item headers and values."""
+    if not frame.items:
+        return data
+    damaged = f"{frame.file.path}: the offset table points between fragments (byte {frame.offset})"
+    parts: list[bytes] = []
+    pos = 0
+    while pos + 8 <= len(data):
+        item, length = struct.unpack_from("<II", data, pos)
+        if item == SEQUENCE_END and parts:
+            break
+        if item != ITEM or pos + 8 + length > len(data):
+            raise CorruptImageError(damaged)
+        parts.append(data[pos + 8 : pos + 8 + length])
+        pos += 8 + length
+    if not parts:
+        raise CorruptImageError(damaged)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _read(frame: Frame) -> bytes:
-    file, fragments = frame
-    return file.read(*fragments[0]) if len(fragments) == 1 else b"".join(file.read_ranges(fragments))
+def _read(frames: Sequence[Frame]) -> list[bytes]:
+    """The frames' bytes: each file's spans in one call (one round of coalesced range GETs remotely)."""
+    out: list[bytes] = [b""] * len(frames)
+    by_file: dict[int, list[int]] = {}
+    for k, frame in enumerate(frames):
+        by_file.setdefault(id(frame.file), []).append(k)
+    for members in by_file.values():
+        file = frames[members[0]].file
+        for k, data in zip(members, file.read_ranges([(frames[k].offset, frames[k].length) for k in members])):
+            out[k] = _unwrap(frames[k], data)
+    return out
 
 
 class FrameLevel(TiledLevel):
@@ -180,7 +263,7 @@ class FrameLevel(TiledLevel):
         super().__init__((height, width, samples), dtype, (int(ds.Rows), int(ds.Columns)), key, decoded)
         th, tw = self.tile_shape
         self._grid = (-(-height // th), -(-width // tw))
-        self._files = {i.path: RandomAccessFile(str(i.path)) for i in instances}
+        self._files = [i.file for i in instances]
         self._frame_order = frame_order
         photometric = str(ds.get("PhotometricInterpretation", ""))
         self._fill = 255 if photometric != "MONOCHROME1" and samples == 3 else 0
@@ -190,10 +273,7 @@ class FrameLevel(TiledLevel):
     @functools.cached_property
     def _frames(self) -> dict[tuple[int, int], Frame]:
         """Grid (row, col) -> the file and fragments of the frame stored there (found on first read)."""
-        located: list[Frame] = []
-        for instance in self._instances:
-            file = self._files[instance.path]
-            located += [(file, fragments) for fragments in _frame_ranges(file, instance)]
+        located = [Frame(i.file, *span) for i in self._instances for span in _frame_spans(i.file, i)]
         positions = self._positions(len(located))
         return {rc: frame for rc, frame in zip(positions, located) if rc is not None}
 
@@ -226,8 +306,8 @@ class FrameLevel(TiledLevel):
         rows, cols = self._grid
         n = min(count, SEAM_FRAMES, rows * cols)
         first = self._instances[0]
-        file = self._files[first.path]
-        frames = [self._decode((file, f)).astype(np.float32) for f in _frame_ranges(file, first)[:n]]
+        located = [Frame(first.file, *span) for span in _frame_spans(first.file, first)[:n]]
+        frames = [self._decode(job).astype(np.float32) for job in zip(located, _read(located))]
         th, tw = self.tile_shape
 
         def seam(order: str) -> float:
@@ -246,18 +326,18 @@ class FrameLevel(TiledLevel):
         frames = self._frames
         wanted = [frames.get(rc) for rc in positions]
         present = [f for f in wanted if f is not None]
-        blobs = iter(decode_all(self._decode, present))
+        blobs = iter(decode_all(self._decode, list(zip(present, _read(present)))))
         th, tw = self.tile_shape
         blank = np.full((th, tw, self.shape[2]), self._fill, self.dtype)
         return [blank if f is None else next(blobs) for f in wanted]
 
-    def _decode(self, frame: Frame) -> np.ndarray:
-        file, fragments = frame
-        data = _read(frame)
+    def _decode(self, job: tuple[Frame, bytes]) -> np.ndarray:
+        frame, data = job
         th, tw = self.tile_shape
         samples = self.shape[2]
+        where = f"{frame.file.path}: the frame at byte {frame.offset}"
         if self.syntax not in NATIVE:  # a header that claims more than the frame holds is refused before decoding
-            check_codec_header(data, th, tw, f"{file.path}: the frame at byte {fragments[0][0]}")
+            check_codec_header(data, th, tw, where)
         try:
             if self.syntax in NATIVE:
                 tile = np.frombuffer(data, self.dtype.newbyteorder(NATIVE[self.syntax]))
@@ -265,7 +345,9 @@ class FrameLevel(TiledLevel):
                 tile = np.asarray(getattr(imagecodecs, f"{DECODERS[self.syntax]}_decode")(data))
             tile = tile.reshape(th, tw, samples)
         except Exception as exc:  # codecs raise their own types
-            raise CorruptImageError(f"{file.path}: cannot decode the frame at byte {fragments[0][0]}: {exc}") from exc
+            raise CorruptImageError(
+                f"{frame.file.path}: cannot decode the frame at byte {frame.offset}: {exc}"
+            ) from exc
         return np.ascontiguousarray(tile, dtype=self.dtype)
 
     def raw_tiles(self, positions: Sequence[tuple[int, int]]) -> list[bytes] | None:
@@ -275,10 +357,10 @@ class FrameLevel(TiledLevel):
         frames = [self._frames.get(rc) for rc in positions]
         if any(f is None for f in frames):
             return None
-        return [_read(f) for f in frames if f is not None]
+        return _read([f for f in frames if f is not None])
 
     def close(self) -> None:
-        for file in self._files.values():
+        for file in self._files:
             file.close()
 
 
@@ -291,13 +373,20 @@ def _plane_key(group: Any) -> tuple[str, str]:
 
 
 class DicomWsiSource:
-    """A DICOM whole-slide series: a folder (or one of its files) of WSI instances."""
+    """A DICOM whole-slide series: a folder (or one of its files) of WSI instances; on object storage
+    a prefix (or one of its objects), listed once, every instance's head fetched in one parallel round."""
 
     name = "dicomwsi"
     rank = 90  # the best score probe() gives: outranks the volume reader for slide microscopy
 
     @classmethod
     def probe(cls, path: str, head: bytes) -> int:
+        if is_url(path) and not head:  # a prefix: the first objects' heads (the open reuses them)
+            urls = _prefix_objects(path)
+            if not urls:
+                return 0
+            heads = open_files(urls[:PROBE_OBJECTS], tail_bytes=0)
+            return 90 if any(_says_wsi(f.read(0, min(512, f.size))) for f in heads) else 0
         if os.path.isdir(path):
             try:
                 with os.scandir(path) as entries:
@@ -310,14 +399,12 @@ class DicomWsiSource:
     def __init__(
         self, path: str, *, series: str | None = None, frame_order: str = "auto", decoded_cache: DecodedOption = True
     ) -> None:
-        root = Path(path)
-        folder = root if root.is_dir() else root.parent
-        files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+        files, own_file = _remote_files(path) if is_url(path) else _local_files(Path(path))
         with warnings.catch_warnings():  # pydicom's value-length complaints as values are first converted
             warnings.simplefilter("ignore")
             instances = scan(files)
-            if not root.is_dir():  # one file names its series: the instances of that series beside it
-                own = next((i for i in instances if i.path == root), None)
+            if own_file is not None:  # one file names its series: the instances of that series beside it
+                own = next((i for i in instances if i.file is own_file), None)
                 if own is None:
                     raise UnsupportedFormatError(f"{path}: not a DICOM whole-slide image")
                 series = series or str(own.ds.SeriesInstanceUID)
@@ -330,7 +417,7 @@ class DicomWsiSource:
     ) -> DicomWsiSource:  # fmt: skip
         """The series ``series`` among ``files`` (a DICOMDIR's listing), reported under ``path``."""
         source = cls.__new__(cls)
-        source._load(path, scan(files), series, frame_order, decoded_cache)
+        source._load(path, scan(open_files([str(f) for f in files])), series, frame_order, decoded_cache)
         return source
 
     def _load(
@@ -351,9 +438,11 @@ class DicomWsiSource:
                 f"{path}: no DICOM whole-slide instances" + (f" of series {series}" if series else "")
             )
         self.path = path
+        for other in instances:
+            if not any(other is mine for mine in chosen):
+                other.file.close()
         self.series = str(chosen[0].ds.get("SeriesInstanceUID", ""))
-        stat = os.stat(chosen[0].path)
-        identity = (os.path.realpath(chosen[0].path), stat.st_mtime_ns, stat.st_size)
+        identity = chosen[0].file.identity
         volumes = [i for i in chosen if _flavor(i.ds) == "VOLUME"] or [
             i for i in chosen if _flavor(i.ds) not in ASSOCIATED
         ]
@@ -381,6 +470,45 @@ class DicomWsiSource:
     def close(self) -> None:
         for level in self.levels:
             level.close()
+
+
+def _local_files(root: Path) -> tuple[list[ByteFile], ByteFile | None]:
+    """The files of ``root``'s folder (or of the folder it is a file of) and ``root``'s own file."""
+    folder = root if root.is_dir() else root.parent
+    names = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    files = open_files([str(f) for f in names])
+    own = None if root.is_dir() else next((f for f, name in zip(files, names) if name == root), None)
+    return files, own
+
+
+def _remote_files(url: str) -> tuple[list[ByteFile], ByteFile | None]:
+    """The objects of the prefix ``url`` (no own file), or the object ``url`` and those beside it:
+    one listing (shared with the registry's), then every head in one parallel round (the probe's
+    reads are reused). Where listing is refused, an instance URL opens that instance alone."""
+    others, own = _listed(url, refused_ok=not url.endswith("/")), None
+    if not others:  # not a prefix: an instance, whose series lies beside it
+        own = open_file(url)  # the registry's probe opened it a moment ago: no request
+        others = [u for u in _listed(url.rsplit("/", 1)[0] + "/", refused_ok=True) if u != own.path]
+    return ([own] if own is not None else []) + open_files(others, tail_bytes=0), own
+
+
+def _listed(url: str, *, refused_ok: bool) -> list[str]:
+    """:func:`_prefix_objects`, or nothing when the listing fails and ``refused_ok`` (no List permission)."""
+    try:
+        return _prefix_objects(url)
+    except RemoteStorageError:
+        if not refused_ok:
+            raise
+        return []
+
+
+def _prefix_objects(url: str) -> list[str]:
+    """The URLs of the objects directly under ``url`` (none for a Zarr/N5 store's prefix)."""
+    if parse(url).scheme != "s3":  # a web server cannot be listed
+        return []
+    urls = [u for u, _ in objects_in(url)]
+    names = {u.rsplit("/", 1)[-1] for u in urls}
+    return [] if names & set(FOLDER_MARKERS) else [u for u in urls if not u.rsplit("/", 1)[-1].startswith(".")]
 
 
 def _says_wsi(head: bytes) -> bool:

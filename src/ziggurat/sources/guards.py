@@ -203,9 +203,11 @@ class ClampedFile(io.BufferedReader):
     """A file whose ``read(n)`` never asks for more than what is left: a damaged length field
     claiming 4 GB makes a parser (pydicom) allocate what the file holds, not what it claims."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(io.FileIO(path, "rb"))
-        self._size = os.fstat(self.fileno()).st_size
+    def __init__(self, source: str | os.PathLike[str] | io.RawIOBase) -> None:
+        raw = source if isinstance(source, io.RawIOBase) else io.FileIO(source, "rb")  # a remote object's reader
+        super().__init__(raw)
+        self._size = raw.seek(0, io.SEEK_END)
+        raw.seek(0)
 
     def read(self, size: int | None = -1) -> bytes:
         if size is not None and size >= 0:

@@ -21,6 +21,7 @@ from ..errors import (
     BackendUnavailableError,
     CorruptImageError,
     ImageNotFoundError,
+    RemoteStorageError,
     UnsupportedCodecError,
     UnsupportedFormatError,
 )
@@ -31,14 +32,15 @@ from .guards import typed_errors
 ENTRY_POINT_GROUP = "ziggurat.sources"
 HEAD_BYTES = 512
 #: backends that read ``s3://`` and ``http(s)://`` objects (files, then prefixes holding Zarr metadata);
-#: the others (openslide, DICOM, NIfTI, Pillow, slice folders) are handed local files only
-REMOTE_FILE_BACKENDS = ("tiff",)
-REMOTE_FOLDER_BACKENDS = ("omezarr", "zarr")
-REMOTE_BACKENDS = REMOTE_FILE_BACKENDS + REMOTE_FOLDER_BACKENDS
+#: (a DICOM WSI series is an object or a prefix); the others (openslide, DICOM volumes, NIfTI, Pillow,
+#: slice folders) are handed local files only
+REMOTE_FILE_BACKENDS = ("tiff", "dicomwsi")
+REMOTE_FOLDER_BACKENDS = ("omezarr", "zarr", "dicomwsi")
+REMOTE_BACKENDS = tuple(dict.fromkeys(REMOTE_FILE_BACKENDS + REMOTE_FOLDER_BACKENDS))
 FOLDER_SUFFIXES = (".zarr", ".ome.zarr", ".n5")
 NEEDS_LOCAL = (
-    "not a format ziggurat reads from object storage (TIFF, SVS, OME-TIFF, OME-Zarr and Zarr are); "
-    "formats read through openslide, DICOM, NIfTI and Pillow need a local file: download it first"
+    "not a format ziggurat reads from object storage (TIFF, SVS, OME-TIFF, OME-Zarr, Zarr and DICOM WSI are); "
+    "formats read through openslide, DICOM volumes, NIfTI and Pillow need a local file: download it first"
 )
 
 
@@ -79,19 +81,33 @@ def read_head(path: str) -> bytes:
 
 
 def _remote_head(url: str) -> bytes:
-    """The first bytes of the object at ``url``, or empty when it is a Zarr/N5 prefix (a "folder")."""
+    """The first bytes of the object at ``url``, or empty when it is a prefix (a "folder": a Zarr/N5
+    store, or a bucket prefix holding objects, such as a DICOM series' instances)."""
     from ..io.opening import open_file
     from ..io.remotepath import RemotePath
 
     if url.rstrip("/").endswith(FOLDER_SUFFIXES) and RemotePath(url).is_dir():  # skip the object GET
         return b""
+    if url.endswith("/") and _holds_objects(url):  # a prefix: one LIST (shared with the backend), no GET
+        return b""
     try:
         file = open_file(url)  # one GET: the speculative first range the backend then reuses
     except ImageNotFoundError:
-        if RemotePath(url).is_dir():
+        if _holds_objects(url) or RemotePath(url).is_dir():
             return b""
         raise
     return file.read(0, min(HEAD_BYTES, file.size))
+
+
+def _holds_objects(url: str) -> bool:
+    """Whether objects lie directly under the ``s3://`` prefix ``url`` (a web server cannot be listed)."""
+    from ..io.listing import objects_in
+    from ..io.locations import parse
+
+    try:
+        return parse(url).scheme == "s3" and bool(objects_in(url))
+    except RemoteStorageError:  # listing refused (no List permission): not known to be a prefix
+        return False
 
 
 def ranked(path: str, head: bytes | None = None) -> Iterator[tuple[int, str, SourceClass]]:
