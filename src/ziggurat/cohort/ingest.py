@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..io.locations import is_url
 from ..model.image import Image, open_image
 from ..writers.convert import to_omezarr
 from .describe import describe, sha256
@@ -22,7 +23,9 @@ from .parallel import run_all
 from .store import (
     IMAGE_COLUMNS,
     MANIFEST,
+    cohort_root,
     current_tables,
+    local_root,
     merge_rows,
     read_manifest,
     rows_of,
@@ -67,7 +70,8 @@ def ingest(
     :data:`~ziggurat.writers.omezarr.ngff.COMPRESSIONS`); slides are referenced where they are. Runs on
     ``workers`` local processes or a dask.distributed ``client``; ``progress`` shows a bar on stderr.
     """
-    source, root = Path(src), Path(out).resolve()
+    source = os.fspath(src) if is_url(src) else Path(src)
+    root = local_root(cohort_root(out), "ingest")
     plan = discover(source, format or guess_format(source, manifest), manifest)
     root.mkdir(parents=True, exist_ok=True)
     with writer_lock(root):  # a second ingest (or cohort run) into this cohort fails at once
@@ -130,8 +134,9 @@ def ingest_item(item: Item, root: str, compression: str = COMPRESSION) -> dict[s
                 with open_image(Path(root) / relative) as stored:
                     row |= describe(image, stored) | {"uri": relative, "stored": True}
             else:
-                row |= describe(image) | {"uri": str(Path(item.files[0]).resolve()), "stored": False}
-        row["sha256"] = sha256(item.files)
+                where = item.files[0] if is_url(item.files[0]) else str(Path(item.files[0]).resolve())
+                row |= describe(image) | {"uri": where, "stored": False}
+        row["sha256"] = None if is_url(item.files[0]) else sha256(item.files)  # not a download per slide
         return row | item.columns
     except Exception as exc:  # a bad file is listed with its reason, never fatal to the run
         return {"source": item.files[0], "reason": f"{type(exc).__name__}: {exc}"}
