@@ -102,3 +102,24 @@ def test_prefix_needs_a_manifest_and_names_missing_slides(s3: LocalS3, tmp_path:
     manifest.write_text("slide,subject\nabsent.svs,p1\n")
     report = ingest("s3://cohort-tests/empty", tmp_path / "c", manifest=manifest, workers=1)
     assert report.bad == [("s3://cohort-tests/empty/absent.svs", "listed in m.csv line 2 but missing")]
+
+
+def test_ingest_and_write_publish_to_s3(s3: LocalS3, local: ziggurat.Cohort, tmp_path: Path) -> None:
+    folder, manifest = write_slide_folder(tmp_path / "slides", slides=2, size=(600, 400))
+    report = ingest(folder, "s3://cohort-tests/published/slides", manifest=manifest, workers=1)
+    assert report.root == "s3://cohort-tests/published/slides" and report.added == 2
+    keys = s3.keys("published/slides/")
+    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == ["cohort.json", "images.parquet", "subjects.parquet"]
+    assert ziggurat.cohort.open(report.root).image_ids == ["slide-000", "slide-001"]
+    with pytest.raises(CohortError, match="published/slides: a cohort exists there"):
+        ingest(folder, report.root, manifest=manifest, workers=1)
+    # a view with stored images, published: its OME-Zarr stores open from the bucket
+    view = local.query(WHERE)
+    subset = view.write("s3://cohort-tests/published/subset")
+    assert subset.image_ids == view.image_ids and subset.sql("SELECT * FROM subjects").equals(view.subjects_table())
+    with subset.open(view.image_ids[0]) as image, local.open(view.image_ids[0]) as truth:
+        assert np.array_equal(image.to_numpy(), truth.to_numpy())
+    assert set(view.subjects) - {"sub-01"}  # replaced next by a cohort without them: their objects go
+    smaller = local.query("age > 1000 OR subject_id = 'sub-01'").write(subset.root, overwrite=True)
+    assert smaller.subjects == ["sub-01"]
+    assert not any("sub-0" in k and "sub-01" not in k for k in s3.keys("published/subset/images/"))

@@ -12,7 +12,8 @@ replaced: an interrupted write leaves the previous generation current (or, for a
 ``cohort.json``, so the folder never looks like a complete cohort). Writers hold
 :func:`writer_lock`, so a second concurrent one fails at once instead of mixing generations.
 
-A cohort on object storage (``s3://bucket/cohort``, ``https://…``) is read, never written in place:
+A cohort on object storage (``s3://bucket/cohort``, ``https://…``) is read, never written in place
+(a new one is built locally and published with :func:`publish`):
 its manifest and tables are fetched through the io/ remote backend (:func:`~ziggurat.io.remote.store_for`),
 so one configuration — ``storage_options`` or the AWS variables — serves the tables and the images.
 """
@@ -114,6 +115,24 @@ def fetch(root: Root, name: str) -> bytes:
     """The bytes of ``name`` inside a remote cohort (ImageNotFoundError when absent)."""
     location = parse(str(root)).child(name)
     return store_for(location).get(location.key)
+
+
+def publish(local: Path, url: str, *, overwrite: bool) -> None:
+    """Upload the complete local cohort ``local`` to ``url``, ``cohort.json`` last (io/upload.py's
+    staged-then-publish: until then the URL is no complete cohort; objects the new one lacks go)."""
+    from ..io.upload import upload_tree
+
+    read_manifest(local)
+    if not overwrite:
+        refuse_existing(url)
+    upload_tree(local, url, last=MANIFEST)
+
+
+def refuse_existing(url: str) -> None:
+    """CohortError when a complete cohort is at ``url`` (a half-published one is replaced)."""
+    marker = parse(url).child(MANIFEST)
+    if store_for(marker).exists(marker.key):
+        raise CohortError(f"{url}: a cohort exists there (overwrite=True replaces it)")
 
 
 @dataclass(frozen=True)

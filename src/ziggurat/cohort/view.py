@@ -22,9 +22,10 @@ import pyarrow as pa
 
 from ..io.atomic import atomic_path
 from ..io.locations import configure, is_url
+from ..io.upload import staged
 from ..model.image import Image, open_image
 from .engine import Engine, Restriction
-from .store import CohortError, Root, Tables, cohort_root, local_root, locate, read_manifest, write_tables
+from .store import CohortError, Root, Tables, cohort_root, local_root, locate, publish, read_manifest, write_tables
 
 Ids: TypeAlias = "pa.Array | None"
 
@@ -257,8 +258,14 @@ class View:
         return open_image(locate(self.root, str(found.column(1)[0].as_py())))
 
     def write(self, uri: str | os.PathLike[str], overwrite: bool = False) -> Cohort:
-        """Persist this view as a new cohort; copies only the images it references."""
+        """Persist this view as a new cohort; copies only the images it references. ``uri`` may be
+        a URL: the cohort is written locally, then published there (``cohort.json`` last)."""
         source = local_root(self.root, "writing a view")
+        if is_url(uri):
+            with staged(uri, "cohort") as (local, _):
+                self.write(local)
+                publish(local, os.fspath(uri), overwrite=overwrite)
+            return Cohort(uri)
         images = self.images_table("arrow")
         with atomic_path(uri, directory=True, overwrite=overwrite) as tmp:
             for stored_uri, stored in zip(images.column("uri").to_pylist(), images.column("stored").to_pylist()):
