@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from ziggurat.testing.cohorts import write_bids, write_slide_folder
 from ziggurat.testing.s3 import LocalS3
 
 WHERE = "age > 30 AND modality = 'T1w'"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cohorts.md"
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +126,21 @@ def test_ingest_and_write_publish_to_s3(s3: LocalS3, local: ziggurat.Cohort, tmp
     smaller = local.query("age > 1000 OR subject_id = 'sub-01'").write(subset.root, overwrite=True)
     assert smaller.subjects == ["sub-01"]
     assert not any("sub-0" in k and "sub-01" not in k for k in s3.keys("published/subset/images/"))
+
+
+def test_docs_commands(
+    s3: LocalS3, remote: ziggurat.Cohort, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/cohorts.md's shell lines, on this module's server (its endpoint is in the environment)."""
+    section = DOC.read_text(encoding="utf-8").split("## Object storage", 1)[1]
+    block = re.search(r"```\n(AWS_ENDPOINT_URL.*?)```", section, re.S)
+    assert block is not None
+    folder, manifest = write_slide_folder(tmp_path / "slides", slides=2, size=(600, 400))
+    names = {"s3://my-bucket/study": str(remote.root), "s3://my-bucket/scans": s3.upload(folder, "docs/scans"),
+             "s3://my-bucket/slides": s3.url("docs/slides"), "manifest.csv": str(manifest)}  # fmt: skip
+    for line in block.group(1).strip().splitlines():
+        argv = [names.get(word, word) for word in shlex.split(line)[2:]]  # after VARIABLE=… ziggurat
+        assert main(argv) == 0, line
+    out = capsys.readouterr().out
+    assert "4 subjects" in out and "2 images added" in out
+    assert ziggurat.cohort.open(s3.url("docs/slides")).image_ids == ["slide-000", "slide-001"]
