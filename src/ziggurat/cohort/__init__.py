@@ -7,8 +7,17 @@ returns an immutable, lazy :class:`View` (a set of subject and image ids the SQL
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from .ingest import IngestReport, ingest
 from .store import CohortError
 from .view import Cohort, View
 
-__all__ = ["Cohort", "CohortError", "IngestReport", "View", "ingest"]
+
+def open(path: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> Cohort:
+    """The cohort at ``path``: a folder, or a URL (``s3://bucket/cohort``) read from object storage."""
+    return Cohort(path, storage_options)
+
+
+__all__ = ["Cohort", "CohortError", "IngestReport", "View", "ingest", "open"]

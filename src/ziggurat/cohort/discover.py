@@ -42,15 +42,20 @@ class Plan:
     bad: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-def guess_format(src: Path, manifest: str | os.PathLike[str] | None) -> str:
-    if manifest is not None:
+def guess_format(src: Path | str, manifest: str | os.PathLike[str] | None) -> str:
+    if manifest is not None or isinstance(src, str):  # a URL: only slides (see :func:`discover`)
         return "slides"
     if (src / "participants.tsv").is_file() or any(src.glob("sub-*")):
         return "bids"
     return "dicom"
 
 
-def discover(src: Path, format: str, manifest: str | os.PathLike[str] | None = None) -> Plan:
+def discover(src: Path | str, format: str, manifest: str | os.PathLike[str] | None = None) -> Plan:
+    """The plan for ``src``: a local folder, or (slides with a manifest only) an object-store prefix (a URL)."""
+    if isinstance(src, str):
+        if format != "slides" or manifest is None:
+            raise CohortError(f"{src}: an object-store prefix is ingested as slides with a manifest (--manifest)")
+        return slides(src, Path(manifest))
     if not src.exists():
         raise CohortError(f"{src}: no such file or folder")
     if format == "bids":
@@ -215,9 +220,11 @@ def _dicom_age(text: str) -> float | None:
 
 
 # -- slides --------------------------------------------------------------------------------
-def slides(src: Path, manifest: Path) -> Plan:
+def slides(src: Path | str, manifest: Path) -> Plan:
     """Slides listed in a manifest (columns ``slide`` and ``subject``, optional ``modality``, then
-    labels), referenced in place."""
+    labels), referenced in place: under a local folder, or under an object-store prefix (a URL; one
+    listing finds them, their rows point at their URLs)."""
+    listed = _listed(src) if isinstance(src, str) else {}
     plan = Plan()
     subjects: dict[str, dict[str, Any]] = {}
     for number, row in enumerate(read_table(manifest), start=2):
@@ -225,14 +232,26 @@ def slides(src: Path, manifest: Path) -> Plan:
         if slide is None or subject is None:
             plan.bad.append((f"{manifest}:{number}", "row without a slide or subject"))
             continue
-        path = (src / str(slide)).resolve()
-        if not path.exists():
-            plan.bad.append((str(path), f"listed in {manifest.name} line {number} but missing"))
+        if isinstance(src, str):
+            found = listed.get(str(slide).strip("/"))
+            where = found or f"{src.rstrip('/')}/{slide}"
+        else:
+            where = str((src / str(slide)).resolve())
+            found = where if os.path.exists(where) else None
+        if found is None:
+            plan.bad.append((where, f"listed in {manifest.name} line {number} but missing"))
             continue
         subject = str(subject)
         subjects.setdefault(subject, {"subject_id": subject})
         modality = str(row.pop("modality", None) or "slide")
-        image_id = safe_name(path.name.split(".")[0])
-        plan.items.append(Item(image_id, subject, None, modality, "1", (str(path),), False, row))
+        image_id = safe_name(found.rsplit("/", 1)[-1].split(".")[0])
+        plan.items.append(Item(image_id, subject, None, modality, "1", (found,), False, row))
     plan.subjects = list(subjects.values())
     return plan
+
+
+def _listed(prefix: str) -> dict[str, str]:
+    """Slide name relative to ``prefix`` -> URL, from one listing (:func:`~ziggurat.io.listing.list_images`)."""
+    from ..io.listing import list_images
+
+    return {name.split("/", 1)[1]: url for name, url, _ in list_images(prefix)}

@@ -60,17 +60,22 @@ class Engine:
                 cur = database().cursor()
                 try:
                     cur.execute(f"CREATE SCHEMA {name}")
-                    cur.execute(
-                        f"CREATE TABLE {name}.subjects AS SELECT * FROM read_parquet(?)", [str(self.tables.subjects)]
-                    )
-                    cur.execute(
-                        f"CREATE TABLE {name}.images AS SELECT * FROM read_parquet(?)", [str(self.tables.images)]
-                    )
+                    for table in ("subjects", "images"):
+                        self._load(cur, f"{name}.{table}", table)
                 finally:
                     cur.close()
                 weakref.finalize(self, _drop, os.getpid(), f"SCHEMA {name} CASCADE")
                 self._schema = (os.getpid(), name)
             return self._schema[1]
+
+    def _load(self, cur: duckdb.DuckDBPyConnection, target: str, table: str) -> None:
+        """Table ``target`` from a local Parquet file (DuckDB reads it), or a remote one fetched once."""
+        if isinstance(self.tables.root, str):
+            cur.register("fetched", self.tables.read(table))
+            cur.execute(f"CREATE TABLE {target} AS SELECT * FROM fetched")
+            cur.unregister("fetched")
+            return
+        cur.execute(f"CREATE TABLE {target} AS SELECT * FROM read_parquet(?)", [str(getattr(self.tables, table))])
 
     def restriction(self, owner: object, subjects: pa.Array | None, images: pa.Array | None) -> Restriction:
         """The CTEs keeping ``subjects``/``images`` (None: all); id tables are dropped with ``owner``."""

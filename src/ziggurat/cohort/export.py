@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..model.image import open_image
 from ..writers.nifti import write_nifti
-from .store import safe_name
+from .store import locate, safe_name
 from .view import View
 
 
@@ -30,6 +30,6 @@ def export(view: View, out: str | os.PathLike[str]) -> list[Path]:
             safe_name(str(row["subject_id"])), *session, folder, f"{safe_name(str(row['image_id']))}.nii.gz"
         )
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open_image(view.root / str(row["uri"])) as image:
+        with open_image(locate(view.root, str(row["uri"]))) as image:
             written.append(write_nifti(image, target))
     return written

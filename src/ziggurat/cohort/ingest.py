@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..io.locations import is_url
+from ..io.upload import staged
 from ..model.image import Image, open_image
 from ..writers.convert import to_omezarr
 from .describe import describe, sha256
@@ -22,9 +24,14 @@ from .parallel import run_all
 from .store import (
     IMAGE_COLUMNS,
     MANIFEST,
+    Root,
+    cohort_root,
     current_tables,
+    local_root,
     merge_rows,
+    publish,
     read_manifest,
+    refuse_existing,
     rows_of,
     safe_name,
     to_table,
@@ -42,7 +49,7 @@ class IngestReport:
     """What an ingest did: images added (``resumed`` of them from an earlier, interrupted run), images
     already in the cohort, and every skipped file with the reason."""
 
-    root: Path
+    root: Root
     added: int = 0
     resumed: int = 0
     present: int = 0
@@ -61,13 +68,24 @@ def ingest(
     compression: str = COMPRESSION,
 ) -> IngestReport:
     """Ingest a BIDS dataset, a DICOM tree or a folder of slides (``manifest``: CSV/TSV with columns
-    ``slide``, ``subject`` and labels) into the cohort at ``out`` (created, or appended to).
+        ``slide``, ``subject`` and labels) into the cohort at ``out`` (created, or appended to). ``src``
+    may be an object-store prefix of slides (with ``manifest``); ``out`` a URL where no cohort is yet
+    (built locally, then published with ``cohort.json`` last).
 
-    Volumes are stored as OME-Zarr under ``out/images`` (``compression``: see
-    :data:`~ziggurat.writers.omezarr.ngff.COMPRESSIONS`); slides are referenced where they are. Runs on
-    ``workers`` local processes or a dask.distributed ``client``; ``progress`` shows a bar on stderr.
+        Volumes are stored as OME-Zarr under ``out/images`` (``compression``: see
+        :data:`~ziggurat.writers.omezarr.ngff.COMPRESSIONS`); slides are referenced where they are. Runs on
+        ``workers`` local processes or a dask.distributed ``client``; ``progress`` shows a bar on stderr.
     """
-    source, root = Path(src), Path(out).resolve()
+    if is_url(out):  # a new cohort on object storage: built in a staging folder, then published
+        refuse_existing(os.fspath(out))
+        with staged(out, "cohort") as (local, _):
+            report = ingest(src, local, format=format, manifest=manifest, workers=workers, client=client,
+                            progress=progress, compression=compression)  # fmt: skip
+            publish(local, os.fspath(out), overwrite=False)
+        report.root = cohort_root(out)
+        return report
+    source = os.fspath(src) if is_url(src) else Path(src)
+    root = local_root(cohort_root(out), "ingest")
     plan = discover(source, format or guess_format(source, manifest), manifest)
     root.mkdir(parents=True, exist_ok=True)
     with writer_lock(root):  # a second ingest (or cohort run) into this cohort fails at once
@@ -130,8 +148,9 @@ def ingest_item(item: Item, root: str, compression: str = COMPRESSION) -> dict[s
                 with open_image(Path(root) / relative) as stored:
                     row |= describe(image, stored) | {"uri": relative, "stored": True}
             else:
-                row |= describe(image) | {"uri": str(Path(item.files[0]).resolve()), "stored": False}
-        row["sha256"] = sha256(item.files)
+                where = item.files[0] if is_url(item.files[0]) else str(Path(item.files[0]).resolve())
+                row |= describe(image) | {"uri": where, "stored": False}
+        row["sha256"] = None if is_url(item.files[0]) else sha256(item.files)  # not a download per slide
         return row | item.columns
     except Exception as exc:  # a bad file is listed with its reason, never fatal to the run
         return {"source": item.files[0], "reason": f"{type(exc).__name__}: {exc}"}

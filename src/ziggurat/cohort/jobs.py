@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,7 +27,7 @@ from ..writers.convert import convert
 from ..writers.dzi import write_dzi
 from ..writers.omezarr.builder import build_pyramid
 from .parallel import run_all
-from .store import current_tables, read_manifest, safe_name, write_tables, writer_lock
+from .store import cohort_root, current_tables, local_root, read_manifest, safe_name, write_tables, writer_lock
 from .view import View
 
 JOBS = ("dzi", "pyramid", "thumbnails", "convert")
@@ -103,7 +104,7 @@ def run_job(
     """Run ``job`` (one of :data:`JOBS`) over every image of ``view``; record outputs in column ``job``."""
     if job not in WRITERS:
         raise ValueError(f"unknown cohort job {job!r} (one of {', '.join(JOBS)})")
-    root = view.root
+    root = local_root(view.root, f"cohort run {job}")
     rows = view.sql("SELECT image_id, uri FROM images ORDER BY image_id", "arrow").to_pylist()
     current = pq.read_table(current_tables(root).images)  # the view may predate an earlier run's outputs
     recorded = (
@@ -141,9 +142,10 @@ def _read(journal: Path) -> dict[str, str]:
     return done
 
 
-def record_column(root: Path, job: str, outputs: Mapping[str, str]) -> None:
+def record_column(root: str | os.PathLike[str], job: str, outputs: Mapping[str, str]) -> None:
     """A new table generation whose images have their ``job`` column set (others keep theirs): the
     outputs of a job, or what the ML datasets compute once per image (a slide's tissue mask)."""
+    root = local_root(cohort_root(root), "recording a column")
     with writer_lock(root):  # not while an ingest (or another run) writes the tables
         tables = current_tables(root)
         images = pq.read_table(tables.images)

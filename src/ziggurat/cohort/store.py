@@ -11,6 +11,11 @@ A new generation is written into a temporary folder and renamed into place, then
 replaced: an interrupted write leaves the previous generation current (or, for a new cohort, no
 ``cohort.json``, so the folder never looks like a complete cohort). Writers hold
 :func:`writer_lock`, so a second concurrent one fails at once instead of mixing generations.
+
+A cohort on object storage (``s3://bucket/cohort``, ``https://…``) is read, never written in place
+(a new one is built locally and published with :func:`publish`):
+its manifest and tables are fetched through the io/ remote backend (:func:`~ziggurat.io.remote.store_for`),
+so one configuration — ``storage_options`` or the AWS variables — serves the tables and the images.
 """
 
 from __future__ import annotations
@@ -22,15 +27,17 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ZigguratError
+from ..errors import ImageNotFoundError, ZigguratError
 from ..io.atomic import atomic_path, output_lock
+from ..io.locations import is_url, local_path, parse
+from ..io.remote import store_for
 
 FORMAT = "ziggurat-cohort"
 VERSION = 1
@@ -66,25 +73,88 @@ class CohortError(ZigguratError, ValueError):
     """A folder that is not a (complete) cohort, or a selection that names nothing in it."""
 
 
+class ReadOnlyCohortError(CohortError, PermissionError):
+    """A write to a cohort on object storage (a PermissionError: callers that tolerate a read-only
+    folder tolerate it too)."""
+
+
 def safe_name(text: str) -> str:
     """``text`` as one path component (ids become folder names)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "_"
+
+
+#: a cohort's folder, or the URL of one on object storage (read only)
+Root: TypeAlias = Path | str
+
+
+def cohort_root(path: str | os.PathLike[str]) -> Root:
+    """The root of the cohort at ``path``: a resolved local folder, or a URL (no trailing slash)."""
+    if is_url(path):
+        location = parse(path)
+        return replace(location, key=location.key.rstrip("/")).url
+    return Path(local_path(path)).resolve()
+
+
+def locate(root: Root, uri: str) -> Root:
+    """Where an image's ``uri`` is: a URL as it stands, else relative to the cohort (a URL's child)."""
+    if is_url(uri):
+        return uri
+    if isinstance(root, str):
+        return parse(root).child(uri).url
+    return root / uri
+
+
+def local_root(root: Root, what: str) -> Path:
+    """``root`` as a local folder; CohortError naming ``what`` for a cohort on object storage."""
+    if isinstance(root, str):
+        raise ReadOnlyCohortError(f"{root}: a cohort on object storage is read only ({what} needs a local cohort)")
+    return root
+
+
+def fetch(root: Root, name: str) -> bytes:
+    """The bytes of ``name`` inside a remote cohort (ImageNotFoundError when absent)."""
+    location = parse(str(root)).child(name)
+    return store_for(location).get(location.key)
+
+
+def publish(local: Path, url: str, *, overwrite: bool) -> None:
+    """Upload the complete local cohort ``local`` to ``url``, ``cohort.json`` last (io/upload.py's
+    staged-then-publish: until then the URL is no complete cohort; objects the new one lacks go)."""
+    from ..io.upload import upload_tree
+
+    read_manifest(local)
+    if not overwrite:
+        refuse_existing(url)
+    upload_tree(local, url, last=MANIFEST)
+
+
+def refuse_existing(url: str) -> None:
+    """CohortError when a complete cohort is at ``url`` (a half-published one is replaced)."""
+    marker = parse(url).child(MANIFEST)
+    if store_for(marker).exists(marker.key):
+        raise CohortError(f"{url}: a cohort exists there (overwrite=True replaces it)")
 
 
 @dataclass(frozen=True)
 class Tables:
     """Where one generation of a cohort's tables lives."""
 
-    root: Path
+    root: Root
     generation: str
 
     @property
     def subjects(self) -> Path:
-        return self.root / self.generation / "subjects.parquet"
+        return local_root(self.root, "reading a table file") / self.generation / "subjects.parquet"
 
     @property
     def images(self) -> Path:
-        return self.root / self.generation / "images.parquet"
+        return local_root(self.root, "reading a table file") / self.generation / "images.parquet"
+
+    def read(self, name: str) -> pa.Table:
+        """The ``subjects`` or ``images`` table (of a remote cohort: one GET, tables are small)."""
+        if isinstance(self.root, str):
+            return pq.read_table(pa.BufferReader(fetch(self.root, f"{self.generation}/{name}.parquet")))
+        return pq.read_table(self.root / self.generation / f"{name}.parquet")
 
 
 @contextlib.contextmanager
@@ -95,10 +165,12 @@ def writer_lock(root: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
-    path = Path(root) / MANIFEST
+    remote = is_url(root)
+    path = parse(root).child(MANIFEST).url if remote else Path(root) / MANIFEST
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        text = fetch(os.fspath(root), MANIFEST).decode("utf-8") if remote else Path(path).read_text(encoding="utf-8")
+        manifest: dict[str, Any] = json.loads(text)
+    except (FileNotFoundError, ImageNotFoundError):
         raise CohortError(
             f"{root}: not a complete cohort (no {MANIFEST}; an unfinished ingest resumes with the same command)"
         ) from None
@@ -111,7 +183,7 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
 
 def current_tables(root: str | os.PathLike[str]) -> Tables:
     manifest = read_manifest(root)
-    return Tables(Path(root), manifest["tables"])
+    return Tables(os.fspath(root) if is_url(root) else Path(root), manifest["tables"])
 
 
 def _column(values: list[Any]) -> pa.Array:

@@ -21,9 +21,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..io.atomic import atomic_path
+from ..io.locations import configure, is_url
+from ..io.upload import staged
 from ..model.image import Image, open_image
 from .engine import Engine, Restriction
-from .store import CohortError, Tables, current_tables, read_manifest, write_tables
+from .store import CohortError, Root, Tables, cohort_root, local_root, locate, publish, read_manifest, write_tables
 
 Ids: TypeAlias = "pa.Array | None"
 
@@ -220,24 +222,25 @@ class View:
         return self.sql("SELECT * FROM images ORDER BY subject_id, image_id", output)
 
     @property
-    def root(self) -> Path:
+    def root(self) -> Root:
+        """The cohort's folder, or its URL for a cohort on object storage."""
         return self._engine.tables.root
 
-    def path(self, image_id: str) -> Path:
-        """Where an image of this view is (inside the cohort, or its referenced file)."""
+    def path(self, image_id: str) -> Root:
+        """Where an image of this view is (inside the cohort, or its referenced file or URL)."""
         uris = self.sql("SELECT uri FROM images WHERE image_id = ?", "arrow", [image_id]).column(0).to_pylist()
         if not uris:
             raise KeyError(f"{image_id!r}: no such image in this view of {self.root}")
-        return self.root / str(uris[0])
+        return locate(self.root, str(uris[0]))
 
     def open(self, image_id: str) -> Image:
         """The Image ``image_id`` (an ordinary ziggurat Image)."""
         return open_image(self.path(image_id))
 
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, Root]:
         """image id -> path for every image of the view (one query; what a data loader iterates)."""
         table = self.sql("SELECT image_id, uri FROM images ORDER BY subject_id, image_id", "arrow")
-        return {i: self.root / u for i, u in zip(table.column(0).to_pylist(), table.column(1).to_pylist())}
+        return {i: locate(self.root, u) for i, u in zip(table.column(0).to_pylist(), table.column(1).to_pylist())}
 
     def iter_images(self) -> Iterator[tuple[str, Image]]:
         """(image id, Image) for every image, opened one at a time."""
@@ -252,15 +255,22 @@ class View:
             ids = found.column(0).to_pylist()
             what = "no image" if not ids else f"{len(ids)} images ({', '.join(ids[:5])})"
             raise KeyError(f"{key!r}: {what} in this view; narrow it with .sel(...) or open(image_id)")
-        return open_image(self.root / str(found.column(1)[0].as_py()))
+        return open_image(locate(self.root, str(found.column(1)[0].as_py())))
 
     def write(self, uri: str | os.PathLike[str], overwrite: bool = False) -> Cohort:
-        """Persist this view as a new cohort; copies only the images it references."""
+        """Persist this view as a new cohort; copies only the images it references. ``uri`` may be
+        a URL: the cohort is written locally, then published there (``cohort.json`` last)."""
+        source = local_root(self.root, "writing a view")
+        if is_url(uri):
+            with staged(uri, "cohort") as (local, _):
+                self.write(local)
+                publish(local, os.fspath(uri), overwrite=overwrite)
+            return Cohort(uri)
         images = self.images_table("arrow")
         with atomic_path(uri, directory=True, overwrite=overwrite) as tmp:
             for stored_uri, stored in zip(images.column("uri").to_pylist(), images.column("stored").to_pylist()):
                 if stored:
-                    shutil.copytree(self.root / stored_uri, Path(tmp) / stored_uri)
+                    shutil.copytree(source / stored_uri, Path(tmp) / stored_uri)
             write_tables(tmp, self.subjects_table("arrow"), images)
         return Cohort(uri)
 
@@ -274,12 +284,18 @@ class View:
 
 
 class Cohort(View):
-    """A stored cohort: ``ziggurat.Cohort(path)`` opens the folder's current tables (no pixels)."""
+    """A stored cohort: ``ziggurat.Cohort(path)`` opens the folder's current tables (no pixels).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        root = Path(path).resolve()
-        super().__init__(Engine(current_tables(root)))
-        self._count = int(read_manifest(root).get("subjects", -1))
+    ``path`` may be a URL (``s3://bucket/cohort``): the manifest and tables are fetched once, images
+    open from their URLs; ``storage_options`` (endpoint, keys, ...) then apply to that bucket."""
+
+    def __init__(self, path: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> None:
+        if is_url(path):
+            configure(os.fspath(path), storage_options)
+        root = cohort_root(path)
+        manifest = read_manifest(root)
+        super().__init__(Engine(Tables(root, manifest["tables"])))
+        self._count = int(manifest.get("subjects", -1))
 
     def __len__(self) -> int:
         return self._count if self._count >= 0 else len(self.subjects)
@@ -289,7 +305,7 @@ class Cohort(View):
         skipped) and return the updated cohort; options as for :func:`ziggurat.cohort.ingest`."""
         from .ingest import ingest
 
-        ingest(src, self.root, **options)
+        ingest(src, local_root(self.root, "append"), **options)
         return Cohort(self.root)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -348,4 +364,4 @@ def _unpack(blob: bytes | None) -> Ids:
 
 
 def _restore(root: str, generation: str, subjects: bytes | None, images: bytes | None) -> View:
-    return View(Engine(Tables(Path(root), generation)), _unpack(subjects), _unpack(images))
+    return View(Engine(Tables(cohort_root(root), generation)), _unpack(subjects), _unpack(images))
