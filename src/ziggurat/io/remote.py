@@ -3,14 +3,18 @@
 obstore was measured against s3fs on the loopback benchmark (``bench/remote.py``, docs/benchmarks.md):
 it issues a region's ranges as parallel requests from native threads with no Python event loop,
 so the GIL and asyncio add nothing to a round trip. A client is created lazily in each process
-(the pid is checked on every use), so no connection pool or runtime crosses a fork; pickled handles
-carry only the URL. Retries (5xx, SlowDown, timeouts, dropped connections) are obstore's bounded
-exponential backoff; failures after them raise typed errors naming the URL, with credentials
-scrubbed from the message.
+(the pid is checked on every use), so no connection pool crosses a fork; pickled handles carry only
+the URL. obstore's tokio runtime does not survive a fork (its threads are gone and every call hangs),
+so a child forked after its parent used object storage gets a typed error instead of a hang, and
+ziggurat's own process pools start such workers with forkserver (:func:`worker_context`).
+Retries (5xx, SlowDown, timeouts, dropped connections) are obstore's bounded exponential backoff;
+failures after them raise typed errors naming the URL, with credentials scrubbed from the message.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -56,6 +60,7 @@ class Store:
         if self._client is None or self._pid != pid:
             with self._lock:
                 if self._client is None or self._pid != pid:
+                    _claim_runtime(self.root.url)
                     self._client = _make_client(self.root, dict(self._options))
                     self._pid = pid
         return self._client
@@ -199,7 +204,7 @@ class _Translate:
         if (
             exc is None
             or not isinstance(exc, Exception)
-            or isinstance(exc, (CorruptImageError, BackendUnavailableError))
+            or isinstance(exc, (CorruptImageError, BackendUnavailableError, RemoteStorageError))
         ):
             return
         from obstore import exceptions as obs
@@ -212,6 +217,29 @@ class _Translate:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         raise RemoteStorageError(f"{self.url}: {text[:300]}") from None
+
+
+_runtime_pid: int | None = None  # the process in which obstore's runtime has started
+
+
+def _claim_runtime(url: str) -> None:
+    """Refuse to use obstore in a child forked after its parent did: it would hang, not fail."""
+    global _runtime_pid
+    pid = os.getpid()
+    if _runtime_pid is None:
+        _runtime_pid = pid
+    elif _runtime_pid != pid:
+        raise RemoteStorageError(
+            f"{url}: this process was forked after its parent read object storage, and obstore's runtime "
+            "does not survive a fork; start workers with 'spawn' or 'forkserver' "
+            "(e.g. DataLoader(..., multiprocessing_context='forkserver'))"
+        )
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The start method for worker processes: forkserver once this process has used object storage
+    (forked workers could not), else the platform's default."""
+    return multiprocessing.get_context("forkserver" if _runtime_pid == os.getpid() else None)
 
 
 def _make_client(root: Location, options: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from ..cache.lru import LRU
+from ..cohort.store import locate
 from ..model.image import Image, reopen
 
 Recipe: TypeAlias = tuple[Any, tuple[Any, ...]]
@@ -112,7 +113,6 @@ def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str
         "ORDER BY i.subject_id, i.image_id",
         "arrow",
     ).to_pylist()
-    root = str(view.root)
     rows: list[list[dict[str, Any]]]
     if modalities:
         by_subject: dict[str, dict[str, dict[str, Any]]] = {}
@@ -122,7 +122,7 @@ def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str
     else:
         rows = [[row] for row in table]
     recipes: list[tuple[Recipe, ...]] = [
-        tuple((reopen, (os.path.join(root, r["uri"]), None, {})) for r in group) for group in rows
+        tuple((reopen, (os.fspath(locate(view.root, r["uri"])), None, {})) for r in group) for group in rows
     ]
     found = ImageSet(
         recipes,
@@ -130,7 +130,7 @@ def _from_view(view: Any, modalities: Sequence[str] | None, labels: Sequence[str
         {name: [group[0][name] for group in rows] for name in labels},
         max_open,
     )
-    found.root = root
+    found.root = os.fspath(view.root)
     found.stored = {"image_id": [group[0]["image_id"] for group in rows]}
     found.stored.update({name: [group[0][f"_stored_{name}"] for group in rows] for name in stored})
     return found

@@ -9,7 +9,6 @@ import itertools
 import json
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,7 +111,7 @@ class SlidePatches(PatchDataset):
             from ..cohort.jobs import record_column
 
             try:
-                record_column(Path(self.images.root), "tissue_mask", new)
+                record_column(self.images.root, "tissue_mask", new)
             except OSError as exc:  # a read-only cohort: masks are recomputed next time
                 warnings.warn(f"{self.images.root}: tissue masks not stored ({exc})", stacklevel=3)
         return masks
