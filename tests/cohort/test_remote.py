@@ -86,7 +86,7 @@ def test_writes_are_refused(remote: ziggurat.Cohort, tmp_path: Path) -> None:
 def test_ingest_slides_from_a_prefix(s3: LocalS3, tmp_path: Path) -> None:
     folder, manifest = write_slide_folder(tmp_path / "slides", slides=2, size=(600, 400))
     prefix = s3.upload(folder, "scans/run1")
-    # two workers: forked ones would hang in obstore once the listing ran, so the pool uses forkserver
+    # two workers: forked ones would hang in obstore once the listing ran, so the pool spawns them
     report = ingest(prefix, tmp_path / "c", manifest=manifest, workers=2)
     assert report.added == 2 and report.bad == []
     cohort = ziggurat.Cohort(report.root)

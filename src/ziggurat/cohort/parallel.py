@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ..io.remote import worker_context
+from ..io.remote import worker_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,7 +42,7 @@ def _results(fn: Callable[[T], R], items: Sequence[T], workers: int | None, clie
     if count <= 1:
         yield from map(fn, items)
         return
-    with ProcessPoolExecutor(count, mp_context=worker_context()) as pool:
+    with ProcessPoolExecutor(count, **worker_pool()) as pool:
         for future in as_completed([pool.submit(fn, item) for item in items]):
             yield future.result()
 

@@ -96,6 +96,18 @@ def configure(url: str | Location, storage_options: Mapping[str, Any] | None) ->
         _options[root] = dict(storage_options)
 
 
+def configured() -> dict[str, dict[str, Any]]:
+    """Every store's configured options, for a worker process to :func:`adopt`."""
+    with _lock:
+        return {root: dict(options) for root, options in _options.items()}
+
+
+def adopt(options: Mapping[str, Mapping[str, Any]]) -> None:
+    """Take the options another process configured (a spawned worker's initializer)."""
+    with _lock:
+        _options.update({root: dict(values) for root, values in options.items()})
+
+
 def options_for(location: Location) -> dict[str, Any]:
     """The storage options configured for the store of ``location`` (empty: the environment's)."""
     with _lock:

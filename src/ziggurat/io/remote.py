@@ -6,7 +6,7 @@ so the GIL and asyncio add nothing to a round trip. A client is created lazily i
 (the pid is checked on every use), so no connection pool crosses a fork; pickled handles carry only
 the URL. obstore's tokio runtime does not survive a fork (its threads are gone and every call hangs),
 so a child forked after its parent used object storage gets a typed error instead of a hang, and
-ziggurat's own process pools start such workers with forkserver (:func:`worker_context`).
+ziggurat's own process pools spawn such workers (:func:`worker_pool`).
 Retries (5xx, SlowDown, timeouts, dropped connections) are obstore's bounded exponential backoff;
 failures after them raise typed errors naming the URL, with credentials scrubbed from the message.
 """
@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import BackendUnavailableError, CorruptImageError, ImageNotFoundError, RemoteStorageError
-from .locations import Location, options_for
+from .locations import Location, adopt, configured, options_for
 
 MAX_RETRIES = 4
 RETRY_TIMEOUT = timedelta(seconds=30)
@@ -236,10 +236,16 @@ def _claim_runtime(url: str) -> None:
         )
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """The start method for worker processes: forkserver once this process has used object storage
-    (forked workers could not), else the platform's default."""
-    return multiprocessing.get_context("forkserver" if _runtime_pid == os.getpid() else None)
+def worker_pool() -> dict[str, Any]:
+    """Keyword arguments for a ProcessPoolExecutor whose workers read object storage: spawned
+    (with this process's environment and configured storage options) once this process has used
+    object storage, since forked workers could not; else the platform's default start method."""
+    spawn = _runtime_pid == os.getpid()
+    return {
+        "mp_context": multiprocessing.get_context("spawn" if spawn else None),
+        "initializer": adopt if spawn else None,
+        "initargs": (configured(),) if spawn else (),
+    }
 
 
 def _make_client(root: Location, options: dict[str, Any]) -> Any:
