@@ -6,22 +6,20 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-_pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}  # name -> (pid that made it, pool)
-_pools_lock = threading.Lock()
-
-
-def thread_pool(name: str, workers: int) -> ThreadPoolExecutor:
-    """This process's pool called ``name`` (recreated in a forked child, whose copy has no threads)."""
-    pid = os.getpid()
-    made = _pools.get(name)
-    if made is None or made[0] != pid:
-        with _pools_lock:
-            made = _pools.get(name)
-            if made is None or made[0] != pid:
-                made = _pools[name] = (pid, ThreadPoolExecutor(workers, thread_name_prefix=f"ziggurat-{name}"))
-    return made[1]
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+_pool_lock = threading.Lock()
 
 
 def decode_pool() -> ThreadPoolExecutor:
-    """The process's decode threads."""
-    return thread_pool("decode", max(2, os.cpu_count() or 2))
+    """The process's decode threads (recreated in a forked child, whose copy has no threads)."""
+    global _pool, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_pid != pid:
+        with _pool_lock:
+            if _pool is None or _pool_pid != pid:
+                _pool = ThreadPoolExecutor(
+                    max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="ziggurat-decode"
+                )
+                _pool_pid = pid
+    return _pool

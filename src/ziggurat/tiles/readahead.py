@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
-
-from ..io.pools import thread_pool
 
 T = TypeVar("T")
 Address = tuple[int, int, int]  # (level, col, row)
@@ -39,8 +37,20 @@ class RowReadAhead(Generic[T]):
             walking = self._last == (level, col - 1, row)
             self._last = here
             if walking and col + 1 < self._columns(level):
-                ahead = thread_pool("readahead", 1)  # one thread: a guess per walker; decodes fan out anyway
-                self._ahead = ((level, col + 1, row), ahead.submit(self._read, level, col + 1, row))
+                self._ahead = ((level, col + 1, row), _executor().submit(self._read, level, col + 1, row))
         if guess is not None and guess[0] == here:
             return guess[1].result()
         return self._read(level, col, row)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's read-ahead thread (one: a guess per walker, and the decodes fan out anyway)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(1, thread_name_prefix="ziggurat-readahead")
+        return _pool
